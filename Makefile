@@ -1,0 +1,47 @@
+# The command catalogue (DESIGN.md section 9). Every target sets itself up on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Never reach real AWS from a local command: dummy credentials and a region.
+TEST_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
+	AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
+
+.PHONY: setup test lint format demo synth deploy bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt $(wildcard package-lock.json)
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+	touch $@
+
+setup: $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(TEST_ENV) $(VENV)/bin/pytest -n 2
+
+demo: setup
+	@if [ -f bulkmail/local.py ]; then $(TEST_ENV) $(PY) -m bulkmail demo; \
+	else echo "make demo: the local run is not built yet (issue 5)"; exit 2; fi
+
+synth: setup
+	npx cdk synth --quiet
+
+deploy: setup
+	npx cdk deploy
+
+bench: setup
+	@if [ -f bench/run.py ]; then $(TEST_ENV) $(PY) bench/run.py; \
+	else echo "make bench: the benchmarks are not built yet (issue 7)"; exit 2; fi
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache
