@@ -1,0 +1,1 @@
+"""Bulk email sending core: SQS records in, SES v2 SendBulkEmail calls out."""

@@ -1,0 +1,88 @@
+"""Pure grouping and request building (DESIGN.md section 4): no I/O here."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from bulk_sender.message import Email
+
+MAX_ENTRIES_PER_CALL = 50
+
+T = TypeVar("T")
+
+
+def plan_calls(
+    items: Iterable[tuple[T, Email]], *, max_entries: int = MAX_ENTRIES_PER_CALL
+) -> list[list[tuple[T, Email]]]:
+    """Group emails by `Email.group_key` (first-seen order) and cut each group into calls."""
+    groups: dict[tuple, list[tuple[T, Email]]] = {}
+    for item in items:
+        groups.setdefault(item[1].group_key, []).append(item)
+    return [
+        group[start : start + max_entries]
+        for group in groups.values()
+        for start in range(0, len(group), max_entries)
+    ]
+
+
+def build_request(emails: Sequence[Email], *, default_tags: Mapping[str, str]) -> dict[str, Any]:
+    """The SendBulkEmail request for emails that share one group key."""
+    first = emails[0]
+    template: dict[str, Any] = {"TemplateData": "{}"}
+    if first.content is not None:
+        content = {"Subject": first.content.subject}
+        if first.content.text is not None:
+            content["Text"] = first.content.text
+        if first.content.html is not None:
+            content["Html"] = first.content.html
+        template["TemplateContent"] = content
+    elif first.template.startswith("arn:"):
+        template["TemplateArn"] = first.template
+    else:
+        template["TemplateName"] = first.template
+    request: dict[str, Any] = {
+        "FromEmailAddress": first.from_address,
+        "DefaultContent": {"Template": template},
+        "BulkEmailEntries": [_entry(email) for email in emails],
+    }
+    if default_tags:
+        request["DefaultEmailTags"] = _pairs(default_tags.items())
+    if first.configuration_set:
+        request["ConfigurationSetName"] = first.configuration_set
+    if first.reply_to:
+        request["ReplyToAddresses"] = list(first.reply_to)
+    if first.feedback_to:
+        request["FeedbackForwardingEmailAddress"] = first.feedback_to
+    return request
+
+
+def _entry(email: Email) -> dict[str, Any]:
+    destination = {"ToAddresses": list(email.to)}
+    if email.cc:
+        destination["CcAddresses"] = list(email.cc)
+    if email.bcc:
+        destination["BccAddresses"] = list(email.bcc)
+    entry: dict[str, Any] = {
+        "Destination": destination,
+        "ReplacementEmailContent": {
+            "ReplacementTemplate": {"ReplacementTemplateData": email.data_json}
+        },
+    }
+    if email.tags:
+        entry["ReplacementTags"] = _pairs(email.tags)
+    if email.headers:
+        entry["ReplacementHeaders"] = _pairs(email.headers)
+    return entry
+
+
+def _pairs(items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"Name": name, "Value": value} for name, value in items]
+
+
+def group_label(email: Email) -> str:
+    """A short, address-free name for a group in logs: template (or 'inline') + key hash."""
+    digest = hashlib.sha256(repr(email.group_key).encode()).hexdigest()[:8]
+    name = email.template.rsplit("/", 1)[-1] if email.template else "inline"
+    return f"{name}#{digest}"

@@ -1,0 +1,429 @@
+"""The sending core: one SQS batch in, SendBulkEmail calls out, every record accounted for.
+
+`BulkSender.process` parses each record (message.py), groups and cuts the valid ones into
+calls (bulk_request.py), sends the calls concurrently under the pacing and the deadline,
+maps every result entry back to its record by position, applies DESIGN.md section 5's
+outcome table (outcomes.py), writes permanent failures to the DLQ (dlq.py) and answers with
+the records to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bulk_sender import metric_names as m
+from bulk_sender.bulk_request import build_request, group_label, plan_calls
+from bulk_sender.dlq import DeadLetter, DeadLetterQueue
+from bulk_sender.ledger import Claim, DynamoLedger, NullLedger
+from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
+from bulk_sender.outcomes import (
+    Outcome,
+    backoff_seconds,
+    call_error_outcome,
+    entry_outcome,
+    is_pause,
+    is_throttle,
+)
+from bulk_sender.pacing import TokenBucket, Unpaced, account_rate
+from bulk_sender.records import SqsRecord, redact
+from bulk_sender.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 2
+READ_TIMEOUT = 10
+# No call starts unless it could finish: its connect and read timeouts, and a margin for
+# the DLQ writes and the answer that follow.
+CALL_RESERVE_MS = (CONNECT_TIMEOUT + READ_TIMEOUT + 3) * 1000
+INVALID_CODES = frozenset({"InvalidMessage", "MissingTemplateData"})
+
+
+def ses_client(max_pool: int = 10) -> Any:
+    """SES v2 with botocore retries off: the handler sees, counts and paces every throttle."""
+    return boto3.client(
+        "sesv2",
+        config=Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+            max_pool_connections=max_pool,
+        ),
+    )
+
+
+class Limiter(Protocol):
+    def wait_time(self, recipients: int) -> float: ...
+    def acquire(self, recipients: int) -> float: ...
+    def on_throttle(self) -> None: ...
+    def on_success(self) -> None: ...
+
+
+class Ledger(Protocol):
+    def claim(self, ids: Sequence[str]) -> Mapping[str, Claim]: ...
+    def complete(self, ids: Sequence[str]) -> None: ...
+    def release(self, ids: Sequence[str]) -> None: ...
+
+
+# A pre-flight check (e.g. missing template data): None, or (ErrorCode, reason).
+Preflight = Callable[[Email], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one record."""
+
+    outcome: Outcome
+    code: str = ""
+    reason: str = ""
+    ses_message_id: str | None = None
+
+
+@dataclass
+class Attempt:
+    """One SendBulkEmail attempt: a whole-call outcome and error (code, SES's text), or
+    `outcome` None and per-entry results."""
+
+    outcome: Outcome | None
+    error: tuple[str, str] = ("", "")
+    results: dict[int, Result] = field(default_factory=dict)
+
+    def result(self) -> Result:
+        code, text = self.error
+        return Result(
+            self.outcome if self.outcome is not Outcome.SPLIT else Outcome.DEAD, code, redact(text)
+        )
+
+
+@dataclass
+class CallReport:
+    results: dict[int, Result] = field(default_factory=dict)
+    calls: int = 0
+    throttled: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class BatchResult:
+    failures: list[str]
+    counts: Counter
+    latencies_ms: list[float]
+
+    def response(self) -> dict[str, list[dict[str, str]]]:
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in self.failures]}
+
+
+class BulkSender:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ses: Any = None,
+        sqs: Any = None,
+        dynamodb: Any = None,
+        ledger: Ledger | None = None,
+        limiter: Limiter | None = None,
+        preflight: Preflight | None = None,
+        claim_seconds: int = 900,
+    ) -> None:
+        self.settings = settings
+        self.ses = ses or ses_client(settings.max_calls_in_flight + 2)
+        self.sqs = sqs or boto3.client("sqs")
+        self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
+        if ledger is None and settings.idempotency_table:
+            ledger = DynamoLedger(
+                dynamodb or boto3.client("dynamodb"),
+                settings.idempotency_table,
+                ttl_seconds=settings.idempotency_ttl_seconds,
+                claim_seconds=claim_seconds,
+            )
+        self.ledger: Ledger = ledger or NullLedger()
+        self._limiter = limiter
+        self.preflight = preflight
+        self.defaults = Defaults(
+            from_address=settings.default_from,
+            template=settings.default_template,
+            configuration_set=settings.configuration_set,
+            tags=settings.default_tags,
+        )
+        self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
+
+    @property
+    def limiter(self) -> Limiter:
+        """The pacing: MAX_SEND_RATE, else the account's rate from GetAccount (once)."""
+        if self._limiter is None:
+            rate = self.settings.max_send_rate
+            if not rate:
+                try:
+                    rate = account_rate(self.ses, max_concurrency=self.settings.max_concurrency)
+                except (BotoCoreError, ClientError, KeyError):
+                    log.warning("send_rate_unknown", exc_info=True)
+            self._limiter = TokenBucket(rate) if rate else Unpaced()
+            log.info("pacing", extra={"recipients_per_second": self._limiter.rate})
+        return self._limiter
+
+    def process(
+        self,
+        raw_records: Sequence[Mapping[str, Any]],
+        *,
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> BatchResult:
+        records = [SqsRecord.from_event(raw) for raw in raw_records]
+        results: dict[int, Result] = {}
+        emails: list[tuple[int, Email]] = []
+        for index, record in enumerate(records):
+            try:
+                email = parse_message(
+                    record.body, message_id=record.message_id, defaults=self.defaults
+                )
+            except InvalidMessage as error:
+                results[index] = Result(Outcome.DEAD, "InvalidMessage", str(error))
+                continue
+            failed_check = self.preflight(email) if self.preflight else None
+            if failed_check:
+                results[index] = Result(Outcome.DEAD, *failed_check)
+            else:
+                emails.append((index, email))
+
+        calls = plan_calls(emails)
+        if calls:
+            _ = self.limiter  # built here, once, before the worker threads share it
+        reports = list(self._pool.map(lambda call: self._send_call(call, remaining_ms), calls))
+        for report in reports:
+            results.update(report.results)
+
+        counts: Counter = Counter({name: 0 for name in m.COUNTERS})
+        counts[m.SEND_BULK_EMAIL_CALLS] = sum(r.calls for r in reports)
+        counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
+        failures = self._dead_letter(records, results, counts, emails)
+        retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
+        counts[m.EMAILS_RETRIED] = len(retried)
+        counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
+        counts[m.DUPLICATES_SKIPPED] = sum(r.outcome is Outcome.DUPLICATE for r in results.values())
+        self._back_off(records, results, retried + failures)
+        if len(results) != len(records):  # never: every record must have an outcome
+            raise RuntimeError("a record was left without an outcome")
+        return BatchResult(
+            failures=[records[i].message_id for i in sorted(retried + failures)],
+            counts=counts,
+            latencies_ms=[ms for r in reports for ms in r.latencies_ms],
+        )
+
+    # -- one call -------------------------------------------------------------------------
+
+    def _send_call(
+        self, call: list[tuple[int, Email]], remaining_ms: Callable[[], int] | None
+    ) -> CallReport:
+        report = CallReport()
+        recipients = sum(email.recipient_count for _, email in call)
+        if self._too_late(remaining_ms, self.limiter.wait_time(recipients)):
+            report.results = dict.fromkeys((i for i, _ in call), Result(Outcome.RETRY, "Deadline"))
+            return report
+
+        claims = self.ledger.claim([email.id for _, email in call])
+        to_send: list[tuple[int, Email]] = []
+        for index, email in call:
+            claim = claims[email.id]
+            if claim is Claim.COMPLETED:
+                report.results[index] = Result(Outcome.DUPLICATE, "AlreadySent")
+            elif claim is Claim.IN_FLIGHT or any(email.id == e.id for _, e in to_send):
+                report.results[index] = Result(Outcome.RETRY, "ClaimedElsewhere")
+            else:
+                to_send.append((index, email))
+        if not to_send:
+            return report
+
+        self.limiter.acquire(sum(email.recipient_count for _, email in to_send))
+        if self._too_late(remaining_ms, 0):
+            results = dict.fromkeys((i for i, _ in to_send), Result(Outcome.RETRY, "Deadline"))
+        else:
+            results = self._send(to_send, report)
+        report.results.update(results)
+
+        by_index = dict(to_send)
+        self.ledger.complete(
+            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT]
+        )
+        self.ledger.release(
+            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY]
+        )
+        return report
+
+    def _too_late(self, remaining_ms: Callable[[], int] | None, wait_seconds: float) -> bool:
+        return remaining_ms is not None and remaining_ms() - wait_seconds * 1000 < CALL_RESERVE_MS
+
+    def _send(self, call: list[tuple[int, Email]], report: CallReport) -> dict[int, Result]:
+        """One SendBulkEmail; a call refused as a whole is halved to isolate the fault."""
+        attempt = self._attempt(call, report)
+        if attempt.outcome is not Outcome.SPLIT:
+            return attempt.results
+        return self._isolate(call, attempt, report)
+
+    def _isolate(
+        self, call: list[tuple[int, Email]], refused: Attempt, report: CallReport
+    ) -> dict[int, Result]:
+        if len(call) == 1:
+            return {call[0][0]: refused.result()}
+        middle = len(call) // 2
+        halves = [call[:middle], call[middle:]]
+        left, right = attempts = [self._attempt(half, report) for half in halves]
+        if left.outcome is right.outcome is Outcome.SPLIT and left.error == right.error:
+            # Both halves refused alike: the fault is the call's (sender, template, tags).
+            return dict.fromkeys((i for i, _ in call), refused.result())
+        results: dict[int, Result] = {}
+        for half, attempt in zip(halves, attempts, strict=True):
+            if attempt.outcome is Outcome.SPLIT:
+                results.update(self._isolate(half, attempt, report))
+            else:
+                results.update(attempt.results)
+        return results
+
+    def _attempt(self, call: list[tuple[int, Email]], report: CallReport) -> Attempt:
+        """Send once; a whole-call failure is classified by outcomes.call_error_outcome."""
+        emails = [email for _, email in call]
+        request = build_request(emails, default_tags=self.settings.default_tags)
+        started = time.perf_counter()
+        report.calls += 1
+        try:
+            response = self.ses.send_bulk_email(**request)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "Unknown")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            text = error.response.get("Error", {}).get("Message", "") or code
+            attempt = Attempt(call_error_outcome(code, status), (code, text))
+        except BotoCoreError as error:  # connection, timeout: SES may or may not have it
+            attempt = Attempt(Outcome.RETRY, (type(error).__name__, str(error)))
+        else:
+            return Attempt(None, results=self._entry_results(call, response, started, report))
+        latency = (time.perf_counter() - started) * 1000
+        report.latencies_ms.append(latency)
+        if is_throttle(attempt.error[0]):
+            report.throttled += 1
+            self.limiter.on_throttle()
+        log.info(
+            "send_bulk_email",
+            extra={
+                "group": group_label(emails[0]),
+                "entries": len(call),
+                "error_code": attempt.error[0],
+                "outcome": attempt.outcome.value,
+                "latency_ms": round(latency, 1),
+            },
+        )
+        if attempt.outcome is not Outcome.SPLIT:
+            attempt.results = dict.fromkeys((i for i, _ in call), attempt.result())
+        return attempt
+
+    def _entry_results(
+        self,
+        call: list[tuple[int, Email]],
+        response: Mapping[str, Any],
+        started: float,
+        report: CallReport,
+    ) -> dict[int, Result]:
+        latency = (time.perf_counter() - started) * 1000
+        report.latencies_ms.append(latency)
+        entries = response.get("BulkEmailEntryResults", [])
+        results: dict[int, Result] = {}
+        statuses: Counter = Counter()
+        sent: list[list[str]] = []
+        for position, (index, email) in enumerate(call):
+            entry = entries[position] if position < len(entries) else {"Status": "MISSING_RESULT"}
+            status = entry.get("Status") or "UNKNOWN"
+            statuses[status] += 1
+            outcome = entry_outcome(status)
+            results[index] = Result(
+                outcome, status, redact(entry.get("Error") or status), entry.get("MessageId")
+            )
+            if outcome is Outcome.SENT:
+                sent.append([email.id, entry.get("MessageId", "")])
+        if any(is_throttle(status) for status in statuses):
+            report.throttled += 1
+            self.limiter.on_throttle()
+        else:
+            self.limiter.on_success()
+        log.info(
+            "send_bulk_email",
+            extra={
+                "group": group_label(call[0][1]),
+                "entries": len(call),
+                "statuses": dict(statuses),
+                "latency_ms": round(latency, 1),
+                "sent": sent,
+            },
+        )
+        return results
+
+    # -- after the calls ------------------------------------------------------------------
+
+    def _dead_letter(
+        self,
+        records: list[SqsRecord],
+        results: dict[int, Result],
+        counts: Counter,
+        emails: list[tuple[int, Email]],
+    ) -> list[int]:
+        """Write DEAD records to the DLQ; return the indexes whose write failed (retried)."""
+        dead = [i for i, result in sorted(results.items()) if result.outcome is Outcome.DEAD]
+        letters = [DeadLetter(records[i], results[i].code, results[i].reason) for i in dead]
+        failed = {letter.record.message_id for letter in self.dlq.send(letters)}
+        ids = {index: email.id for index, email in emails}
+        written, not_written = [], []
+        for index in dead:
+            (not_written if records[index].message_id in failed else written).append(index)
+        for index in written:
+            log.warning(
+                "dead_lettered",
+                extra={
+                    "id": ids.get(index, records[index].message_id),
+                    "source_message_id": records[index].message_id,
+                    "error_code": results[index].code,
+                    "reason": redact(results[index].reason),
+                },
+            )
+        self.ledger.release([ids[i] for i in not_written if i in ids])
+        counts[m.EMAILS_DEAD_LETTERED] = len(written)
+        counts[m.INVALID_MESSAGES] = sum(results[i].code in INVALID_CODES for i in written)
+        return not_written
+
+    def _back_off(
+        self, records: list[SqsRecord], results: dict[int, Result], retried: list[int]
+    ) -> None:
+        """Delay retried records by receive count (best effort: never loses a record)."""
+        base = self.settings.retry_backoff_base_seconds
+        if not self.settings.queue_url or base <= 0 or not retried:
+            return
+        entries = [
+            {
+                "Id": str(i),
+                "ReceiptHandle": records[i].receipt_handle,
+                "VisibilityTimeout": backoff_seconds(
+                    records[i].receive_count,
+                    base=base,
+                    cap=self.settings.retry_backoff_max_seconds,
+                    pause=is_pause(results[i].code),
+                ),
+            }
+            for i in sorted(retried)
+        ]
+        for start in range(0, len(entries), 10):
+            batch = entries[start : start + 10]
+            try:
+                response = self.sqs.change_message_visibility_batch(
+                    QueueUrl=self.settings.queue_url, Entries=batch
+                )
+                failed = len(response.get("Failed", []))
+            except (BotoCoreError, ClientError):
+                log.warning("backoff_failed", extra={"entries": len(batch)}, exc_info=True)
+                continue
+            if failed:
+                log.warning("backoff_failed", extra={"entries": failed})

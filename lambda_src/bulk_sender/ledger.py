@@ -1,0 +1,147 @@
+"""Idempotency ledger (DESIGN.md section 5, Idempotency): claim before the call, complete
+after SUCCESS, release after a retry.
+
+DynamoDB conditional writes rather than Powertools' idempotency utility: that utility
+wraps one function call (or one record) and stores its return value, while here one
+SendBulkEmail call carries up to 50 records whose claims must all be taken before the call
+and settled one by one from its per-entry results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Claim(Enum):
+    CLAIMED = "claimed"  # ours: send it
+    COMPLETED = "completed"  # sent before: acknowledge, do not send
+    IN_FLIGHT = "in_flight"  # another invocation holds it: retry later
+
+
+class NullLedger:
+    """Idempotency off (`IDEMPOTENCY_TABLE` unset): every id is claimed."""
+
+    def claim(self, ids: Iterable[str]) -> dict[str, Claim]:
+        return dict.fromkeys(ids, Claim.CLAIMED)
+
+    def complete(self, ids: Iterable[str]) -> None:
+        pass
+
+    def release(self, ids: Iterable[str]) -> None:
+        pass
+
+
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+
+
+class DynamoLedger:
+    """One item per message id: `status`, `owner`, `claim_expires_at`, `expires_at` (TTL).
+
+    A claim lasts `claim_seconds` (about the function timeout): a claim whose invocation died
+    expires and the id can be claimed again. Expiry is checked in the condition expression,
+    since DynamoDB's TTL deletion lags by up to days.
+    """
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        *,
+        ttl_seconds: int,
+        claim_seconds: int,
+        clock: Callable[[], float] = time.time,
+        workers: int = 8,
+    ) -> None:
+        self._db = dynamodb
+        self._table = table
+        self._ttl = ttl_seconds
+        self._claim_seconds = claim_seconds
+        self._clock = clock
+        self._owner = uuid.uuid4().hex  # this container; claims are released only by it
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ledger")
+
+    def claim(self, ids: Iterable[str]) -> dict[str, Claim]:
+        unique = list(dict.fromkeys(ids))
+        return dict(zip(unique, self._pool.map(self._claim_one, unique), strict=True))
+
+    def complete(self, ids: Iterable[str]) -> None:
+        for _ in self._pool.map(self._complete_one, list(ids)):
+            pass
+
+    def release(self, ids: Iterable[str]) -> None:
+        for _ in self._pool.map(self._release_one, list(ids)):
+            pass
+
+    def _claim_one(self, message_id: str) -> Claim:
+        now = int(self._clock())
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": message_id},
+                    "status": {"S": IN_PROGRESS},
+                    "owner": {"S": self._owner},
+                    "claim_expires_at": {"N": str(now + self._claim_seconds)},
+                    "expires_at": {"N": str(now + self._claim_seconds)},
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(id) OR expires_at < :now"
+                    " OR (#status = :in_progress AND claim_expires_at < :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":in_progress": {"S": IN_PROGRESS},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return Claim.CLAIMED
+        except self._db.exceptions.ConditionalCheckFailedException as error:
+            old = error.response.get("Item") or {}
+            if old.get("status", {}).get("S") == COMPLETED:
+                return Claim.COMPLETED
+            return Claim.IN_FLIGHT
+
+    def _complete_one(self, message_id: str) -> None:
+        now = int(self._clock())
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"id": {"S": message_id}},
+                UpdateExpression=(
+                    "SET #status = :completed, expires_at = :expires REMOVE claim_expires_at"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":completed": {"S": COMPLETED},
+                    ":expires": {"N": str(now + self._ttl)},
+                },
+            )
+        except Exception:
+            # Sent, but not recorded: acknowledged anyway (no resend), and said.
+            log.exception("ledger_complete_failed", extra={"id": message_id})
+
+    def _release_one(self, message_id: str) -> None:
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key={"id": {"S": message_id}},
+                ConditionExpression="#status = :in_progress AND #owner = :owner",
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":in_progress": {"S": IN_PROGRESS},
+                    ":owner": {"S": self._owner},
+                },
+            )
+        except Exception:
+            # The claim expires by itself after claim_seconds; the retry waits that long.
+            log.warning("ledger_release_failed", extra={"id": message_id}, exc_info=True)

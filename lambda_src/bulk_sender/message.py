@@ -1,0 +1,296 @@
+"""The message schema (DESIGN.md section 3): one SQS body -> one validated `Email`.
+
+This module is the one place the schema lives: the Lambda and the CLI both validate with it.
+Error texts name the field and the rule broken, never the offending value (it may be an
+address).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import formataddr
+from typing import Any
+
+MAX_RECIPIENTS = 50
+MAX_DATA_CHARS = 262_144
+MAX_HEADERS = 15
+
+FIELDS = frozenset(
+    {
+        "to",
+        "cc",
+        "bcc",
+        "from",
+        "template",
+        "content",
+        "data",
+        "headers",
+        "tags",
+        "reply_to",
+        "feedback_to",
+        "configuration_set",
+        "id",
+    }
+)
+CONTENT_FIELDS = frozenset({"subject", "text", "html"})
+
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,126}")
+_HEADER_VALUE = re.compile(r"[ -~]{1,995}")
+_TAG = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TEMPLATE_ARN = re.compile(r"arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:template/([A-Za-z0-9_-]{1,64})")
+_LOCAL_PART = re.compile(
+    r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r'|"(?:[ !#-\[\]-~]|\\[ -~])*")'
+)
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_MUSTACHE = re.compile(r"\{\{+(.*?)\}\}+", re.DOTALL)
+_SIMPLE_VARIABLE = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
+
+
+class InvalidMessage(ValueError):
+    """The message breaks a rule of DESIGN.md section 3. The text names field and rule."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a message may leave out (DESIGN.md section 6's DEFAULT_* variables)."""
+
+    from_address: str | None = None
+    template: str | None = None
+    configuration_set: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InlineContent:
+    subject: str
+    text: str | None
+    html: str | None
+
+
+@dataclass(frozen=True)
+class Email:
+    """One validated message, with addresses normalised (IDNA domain, RFC 2047 name)."""
+
+    id: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    from_address: str
+    template: str | None
+    content: InlineContent | None
+    data_json: str
+    data: Mapping[str, Any]
+    headers: tuple[tuple[str, str], ...]
+    tags: tuple[tuple[str, str], ...]
+    reply_to: tuple[str, ...]
+    feedback_to: str | None
+    configuration_set: str | None
+
+    @property
+    def recipient_count(self) -> int:
+        return len(self.to) + len(self.cc) + len(self.bcc)
+
+    @property
+    def group_key(self) -> tuple:
+        """What must be equal for two emails to share one SendBulkEmail call (section 4)."""
+        return (
+            self.from_address,
+            self.template,
+            self.content,
+            self.configuration_set,
+            self.reply_to,
+            self.feedback_to,
+        )
+
+
+def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> Email:
+    """Validate one SQS body. `message_id` is the SQS message id, the default `id`."""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidMessage("body", "must be UTF-8") from None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise InvalidMessage("body", "must be valid JSON") from None
+    if not isinstance(doc, dict):
+        raise InvalidMessage("body", "must be a JSON object")
+    unknown = sorted(set(doc) - FIELDS)
+    if unknown:
+        raise InvalidMessage(unknown[0], "unknown field")
+
+    to = _addresses(doc, "to", allow_single=True)
+    if not to:
+        raise InvalidMessage("to", "must hold at least one address")
+    cc = _addresses(doc, "cc")
+    bcc = _addresses(doc, "bcc")
+    recipients = len(to) + len(cc) + len(bcc)
+    if recipients > MAX_RECIPIENTS:
+        raise InvalidMessage("to+cc+bcc", f"at most {MAX_RECIPIENTS} recipients")
+
+    from_raw = doc.get("from", defaults.from_address)
+    if from_raw is None:
+        raise InvalidMessage("from", "required (no DEFAULT_FROM is set)")
+    from_address = _address(from_raw, "from")
+
+    template, content = _template_or_content(doc, defaults)
+    data, data_json = _data(doc)
+    tags = {**defaults.tags, **validate_tags(doc.get("tags", {}))}
+    feedback_to = doc.get("feedback_to")
+
+    return Email(
+        id=_id(doc.get("id", message_id)),
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        from_address=from_address,
+        template=template,
+        content=content,
+        data_json=data_json,
+        data=data,
+        headers=_headers(doc.get("headers", {})),
+        tags=tuple(sorted(tags.items())),
+        reply_to=_addresses(doc, "reply_to"),
+        feedback_to=None if feedback_to is None else _address(feedback_to, "feedback_to"),
+        configuration_set=_configuration_set(
+            doc.get("configuration_set", defaults.configuration_set)
+        ),
+    )
+
+
+def _addresses(doc: Mapping[str, Any], name: str, *, allow_single: bool = False) -> tuple[str, ...]:
+    value = doc.get(name, [])
+    if allow_single and isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        kind = "a string or a list of strings" if allow_single else "a list of strings"
+        raise InvalidMessage(name, f"must be {kind}")
+    return tuple(_address(item, f"{name}[{i}]") for i, item in enumerate(value))
+
+
+def _address(value: Any, name: str) -> str:
+    """An RFC 5322 address with an optional display name, normalised for SES."""
+    if not isinstance(value, str):
+        raise InvalidMessage(name, "must be a string")
+    if "\r" in value or "\n" in value:
+        raise InvalidMessage(name, "must not contain CR or LF")
+    display, addr = "", value.strip()
+    if addr.endswith(">") and "<" in addr:
+        display, _, addr = addr[:-1].rpartition("<")
+        display = display.strip()
+        if len(display) >= 2 and display[0] == display[-1] == '"':
+            display = display[1:-1]
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or not domain:
+        raise InvalidMessage(name, "must be an email address (local@domain)")
+    if not local.isascii() or not _LOCAL_PART.fullmatch(local) or len(local) > 64:
+        raise InvalidMessage(name, "local part must be 7-bit ASCII (RFC 5322)")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidMessage(name, "domain must be IDNA-encodable") from None
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or len(labels) < 2 or not all(map(_DNS_LABEL.fullmatch, labels)):
+        raise InvalidMessage(name, "domain must be a valid DNS name")
+    return formataddr((display, f"{local}@{ascii_domain}"), charset="utf-8")
+
+
+def _template_or_content(
+    doc: Mapping[str, Any], defaults: Defaults
+) -> tuple[str | None, InlineContent | None]:
+    if "template" in doc and "content" in doc:
+        raise InvalidMessage("template", "excludes content: give one of them")
+    if "content" in doc:
+        return None, _content(doc["content"])
+    template = doc.get("template", defaults.template)
+    if template is None:
+        raise InvalidMessage("template", "required (no content and no DEFAULT_TEMPLATE is set)")
+    if not isinstance(template, str) or not (
+        _TEMPLATE_NAME.fullmatch(template) or _TEMPLATE_ARN.fullmatch(template)
+    ):
+        raise InvalidMessage("template", "must be a template name ([A-Za-z0-9_-]{1,64}) or ARN")
+    return template, None
+
+
+def _content(value: Any) -> InlineContent:
+    if not isinstance(value, dict):
+        raise InvalidMessage("content", "must be an object with subject, text, html")
+    unknown = sorted(set(value) - CONTENT_FIELDS)
+    if unknown:
+        raise InvalidMessage(f"content.{unknown[0]}", "unknown field")
+    for part in CONTENT_FIELDS & set(value):
+        if not isinstance(value[part], str) or not value[part]:
+            raise InvalidMessage(f"content.{part}", "must be a non-empty string")
+    if "subject" not in value:
+        raise InvalidMessage("content.subject", "required")
+    if "text" not in value and "html" not in value:
+        raise InvalidMessage("content", "needs text or html")
+    for part in sorted(CONTENT_FIELDS & set(value)):
+        for expression in _MUSTACHE.findall(value[part]):
+            if not _SIMPLE_VARIABLE.fullmatch(expression):
+                raise InvalidMessage(
+                    f"content.{part}", "only simple {{name}} substitutions (no block helpers)"
+                )
+    return InlineContent(value["subject"], value.get("text"), value.get("html"))
+
+
+def _data(doc: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    data = doc.get("data", {})
+    if not isinstance(data, dict):
+        raise InvalidMessage("data", "must be a JSON object")
+    data_json = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if len(data_json) > MAX_DATA_CHARS:
+        raise InvalidMessage("data", f"must serialise to at most {MAX_DATA_CHARS} characters")
+    return data, data_json
+
+
+def _headers(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise InvalidMessage("headers", "must be an object of name -> value")
+    if len(value) > MAX_HEADERS:
+        raise InvalidMessage("headers", f"at most {MAX_HEADERS} headers")
+    for name, text in value.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise InvalidMessage("headers", "name must match ^[!-9;-~]{1,126}$")
+        where = f"headers.{name}"
+        if not isinstance(text, str):
+            raise InvalidMessage(where, "value must be a string")
+        if "\r" in text or "\n" in text:
+            raise InvalidMessage(where, "value must not contain CR or LF")
+        if not _HEADER_VALUE.fullmatch(text):
+            raise InvalidMessage(where, "value must be 1 to 995 printable ASCII characters")
+    return tuple(value.items())
+
+
+def validate_tags(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InvalidMessage("tags", "must be an object of name -> value")
+    for name, text in value.items():
+        if not _TAG.fullmatch(name):
+            raise InvalidMessage("tags", "names must match ^[A-Za-z0-9_-]{1,256}$")
+        if not isinstance(text, str) or not _TAG.fullmatch(text):
+            raise InvalidMessage(f"tags.{name}", "value must match ^[A-Za-z0-9_-]{1,256}$")
+    return value
+
+
+def _id(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 256 or not value.isprintable():
+        raise InvalidMessage("id", "must be 1 to 256 printable characters")
+    return value
+
+
+def _configuration_set(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidMessage("configuration_set", "must be a non-empty string")
+    return value

@@ -1,0 +1,27 @@
+"""The handler's metric names: the one list the handler emits and the dashboard draws.
+
+This module imports nothing, so the CDK app can load it without the Lambda's dependencies.
+"""
+
+EMAILS_SENT = "EmailsSent"
+EMAILS_RETRIED = "EmailsRetried"
+EMAILS_DEAD_LETTERED = "EmailsDeadLettered"
+INVALID_MESSAGES = "InvalidMessages"
+DUPLICATES_SKIPPED = "DuplicatesSkipped"
+SEND_BULK_EMAIL_CALLS = "SendBulkEmailCalls"
+THROTTLED_CALLS = "ThrottledCalls"
+SEND_BULK_EMAIL_LATENCY = "SendBulkEmailLatency"
+
+# Counters: added once per invocation with their totals (unit Count).
+COUNTERS = (
+    EMAILS_SENT,
+    EMAILS_RETRIED,
+    EMAILS_DEAD_LETTERED,
+    INVALID_MESSAGES,
+    DUPLICATES_SKIPPED,
+    SEND_BULK_EMAIL_CALLS,
+    THROTTLED_CALLS,
+)
+# Latency: one value per SendBulkEmail call (unit Milliseconds).
+LATENCIES = (SEND_BULK_EMAIL_LATENCY,)
+ALL = COUNTERS + LATENCIES

@@ -1,0 +1,83 @@
+"""The handler's settings, read once from the environment (DESIGN.md section 6)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bulk_sender.message import InvalidMessage, validate_tags
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the sender cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    dlq_url: str
+    queue_url: str | None = None
+    configuration_set: str | None = None
+    default_from: str | None = None
+    default_template: str | None = None
+    default_tags: Mapping[str, str] = field(default_factory=dict)
+    idempotency_table: str | None = None
+    idempotency_ttl_seconds: int = 7 * 24 * 3600
+    max_send_rate: float = 0.0
+    max_concurrency: int = 1
+    max_calls_in_flight: int = 4
+    retry_backoff_base_seconds: int = 30
+    retry_backoff_max_seconds: int = 900
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def number(name: str, default: float, kind: type = int) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a number") from None
+            if value < 0:
+                raise SettingsError(f"{name} must not be negative")
+            return value
+
+        dlq_url = text("DLQ_URL")
+        if dlq_url is None:
+            raise SettingsError("DLQ_URL is required: permanent failures have nowhere to go")
+        return cls(
+            dlq_url=dlq_url,
+            queue_url=text("QUEUE_URL"),
+            configuration_set=text("CONFIGURATION_SET_NAME"),
+            default_from=text("DEFAULT_FROM"),
+            default_template=text("DEFAULT_TEMPLATE"),
+            default_tags=_tags_from_json(text("DEFAULT_TAGS")),
+            idempotency_table=text("IDEMPOTENCY_TABLE"),
+            idempotency_ttl_seconds=int(number("IDEMPOTENCY_TTL_SECONDS", 7 * 24 * 3600)),
+            max_send_rate=float(number("MAX_SEND_RATE", 0.0, float)),
+            max_concurrency=max(1, int(number("MAX_CONCURRENCY", 1))),
+            max_calls_in_flight=max(1, int(number("MAX_CALLS_IN_FLIGHT", 4))),
+            retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
+            retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
+        )
+
+
+def _tags_from_json(raw: str | None) -> dict[str, str]:
+    if raw is None:
+        return {}
+    try:
+        tags = json.loads(raw)
+    except ValueError:
+        raise SettingsError("DEFAULT_TAGS must be a JSON object") from None
+    try:
+        return validate_tags(tags)
+    except InvalidMessage as error:
+        raise SettingsError(f"DEFAULT_TAGS: {error.rule}") from None

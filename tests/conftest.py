@@ -1,0 +1,16 @@
+"""Test setup shared by every suite: no test may reach real AWS."""
+
+import os
+
+# Dummy credentials and a region before any boto3 client exists.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="eu-west-1",
+    AWS_REGION="eu-west-1",
+    POWERTOOLS_SERVICE_NAME="bulk-email",
+    POWERTOOLS_METRICS_NAMESPACE="BulkEmail",
+    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+)
+os.environ.pop("AWS_PROFILE", None)

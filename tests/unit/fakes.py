@@ -1,0 +1,146 @@
+"""Fakes for the sending core's clients: they answer by request (safe under concurrency)
+and check every request against the real botocore model, as Stubber does."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
+
+_SESSION = botocore.session.get_session()
+_MODELS = {name: _SESSION.get_service_model(name) for name in ("sesv2", "sqs")}
+
+
+def _validate(service: str, operation: str, params: dict[str, Any]) -> None:
+    validate_parameters(params, _MODELS[service].operation_model(operation).input_shape)
+
+
+def client_error(code: str, status: int, message: str = "refused") -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "SendBulkEmail",
+    )
+
+
+def all_success(request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "BulkEmailEntryResults": [
+            {"Status": "SUCCESS", "MessageId": f"ses-{i}"}
+            for i, _ in enumerate(request["BulkEmailEntries"])
+        ]
+    }
+
+
+def recipients_of(entry: dict[str, Any]) -> list[str]:
+    destination = entry["Destination"]
+    return [
+        address
+        for key in ("ToAddresses", "CcAddresses", "BccAddresses")
+        for address in destination.get(key, [])
+    ]
+
+
+class FakeSes:
+    """SES v2: `answer(request)` returns the response or raises a ClientError."""
+
+    def __init__(
+        self,
+        answer: Callable[[dict[str, Any]], dict[str, Any]] = all_success,
+        max_send_rate: float = 14.0,
+    ) -> None:
+        self.answer = answer
+        self.max_send_rate = max_send_rate
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def send_bulk_email(self, **request: Any) -> dict[str, Any]:
+        _validate("sesv2", "SendBulkEmail", request)
+        with self._lock:
+            self.requests.append(request)
+        return self.answer(request)
+
+    def get_account(self) -> dict[str, Any]:
+        return {"SendQuota": {"MaxSendRate": self.max_send_rate, "Max24HourSend": 50000.0}}
+
+    @property
+    def sent_recipients(self) -> list[str]:
+        return [a for r in self.requests for e in r["BulkEmailEntries"] for a in recipients_of(e)]
+
+
+class FakeSqs:
+    """SQS: keeps what reaches the DLQ; `fail_dlq` = 'raise', 'partial' or None."""
+
+    def __init__(self, fail_dlq: str | None = None) -> None:
+        self.fail_dlq = fail_dlq
+        self.dlq: list[dict[str, Any]] = []
+        self.visibility: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def send_message_batch(self, **request: Any) -> dict[str, Any]:
+        _validate("sqs", "SendMessageBatch", request)
+        entries = request["Entries"]
+        if self.fail_dlq == "raise":
+            raise client_error("AWS.SimpleQueueService.NonExistentQueue", 400)
+        failed = entries[:1] if self.fail_dlq == "partial" else []
+        with self._lock:
+            self.dlq.extend(e for e in entries if e not in failed)
+        return {
+            "Successful": [
+                {"Id": e["Id"], "MessageId": "m", "MD5OfMessageBody": "x"}
+                for e in entries
+                if e not in failed
+            ],
+            "Failed": [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"} for e in failed
+            ],
+        }
+
+    def change_message_visibility_batch(self, **request: Any) -> dict[str, Any]:
+        _validate("sqs", "ChangeMessageVisibilityBatch", request)
+        self.visibility.extend(request["Entries"])
+        return {"Successful": [{"Id": e["Id"]} for e in request["Entries"]], "Failed": []}
+
+    def dlq_codes(self) -> dict[str, str]:
+        """SourceMessageId -> ErrorCode for every DLQ record."""
+        return {
+            e["MessageAttributes"]["SourceMessageId"]["StringValue"]: e["MessageAttributes"][
+                "ErrorCode"
+            ]["StringValue"]
+            for e in self.dlq
+        }
+
+
+def record(
+    body: Any, message_id: str, *, receive_count: int = 1, **attributes: str
+) -> dict[str, Any]:
+    """One SQS record as Lambda delivers it; `body` may be a dict (JSON-encoded here)."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": str(receive_count)},
+        "messageAttributes": {
+            name: {"stringValue": value, "dataType": "String"} for name, value in attributes.items()
+        },
+        "eventSource": "aws:sqs",
+    }
+
+
+def message(
+    n: int, *, template: str = "welcome", sender: str = "news@example.com", **extra: Any
+) -> dict:
+    return {
+        "to": f"user{n}@example.org",
+        "from": sender,
+        "template": template,
+        "data": {"n": n},
+        **extra,
+    }

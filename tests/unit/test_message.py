@@ -1,0 +1,192 @@
+"""DESIGN.md section 3: every validation rule, with a bad example and the exact error."""
+
+import json
+from email.header import decode_header, make_header
+from email.utils import parseaddr
+
+import pytest
+
+from bulk_sender.message import Defaults, InvalidMessage, parse_message
+
+GOOD = {"to": "ann@example.org", "from": "news@example.com", "template": "welcome"}
+NO_DEFAULTS = Defaults()
+
+
+def parse(body, defaults=NO_DEFAULTS):
+    text = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return parse_message(text, message_id="sqs-1", defaults=defaults)
+
+
+def with_(**fields):
+    return {**GOOD, **fields}
+
+
+BAD = [
+    ('{"to": ', "body: must be valid JSON"),
+    (b"\xff\xfe", "body: must be UTF-8"),
+    ("[1, 2]", "body: must be a JSON object"),
+    (with_(subject="hi"), "subject: unknown field"),
+    (with_(to=[]), "to: must hold at least one address"),
+    (with_(to=5), "to: must be a string or a list of strings"),
+    (with_(cc="cc@example.org"), "cc: must be a list of strings"),
+    (with_(to=[f"u{i}@example.org" for i in range(51)]), "to+cc+bcc: at most 50 recipients"),
+    (
+        with_(to=["a@example.org"] * 20, cc=["c@example.org"] * 20, bcc=["b@example.org"] * 11),
+        "to+cc+bcc: at most 50 recipients",
+    ),
+    (with_(to="not-an-address"), "to[0]: must be an email address (local@domain)"),
+    (with_(to=["ok@example.org", 7]), "to[1]: must be a string"),
+    (with_(to="jöe@example.org"), "to[0]: local part must be 7-bit ASCII (RFC 5322)"),
+    (with_(to="a b@example.org"), "to[0]: local part must be 7-bit ASCII (RFC 5322)"),
+    (with_(to="ann@" + "x" * 64 + ".org"), "to[0]: domain must be IDNA-encodable"),
+    (with_(to="ann@localhost"), "to[0]: domain must be a valid DNS name"),
+    (with_(to="ann@exa_mple.org"), "to[0]: domain must be a valid DNS name"),
+    (with_(bcc=["ann@example.org\r\nBcc: x@evil.example"]), "bcc[0]: must not contain CR or LF"),
+    ({"to": "ann@example.org", "template": "welcome"}, "from: required (no DEFAULT_FROM is set)"),
+    (with_(**{"from": "news-at-example.com"}), "from: must be an email address (local@domain)"),
+    (
+        with_(content={"subject": "Hi", "text": "Hello"}),
+        "template: excludes content: give one of them",
+    ),
+    (
+        {"to": "ann@example.org", "from": "news@example.com"},
+        "template: required (no content and no DEFAULT_TEMPLATE is set)",
+    ),
+    (
+        with_(template="my template"),
+        "template: must be a template name ([A-Za-z0-9_-]{1,64}) or ARN",
+    ),
+    (
+        with_(template="arn:aws:s3:::bucket"),
+        "template: must be a template name ([A-Za-z0-9_-]{1,64}) or ARN",
+    ),
+    ({**GOOD, "template": 7}, "template: must be a template name ([A-Za-z0-9_-]{1,64}) or ARN"),
+]
+CONTENT_BAD = [
+    ({"text": "Hello"}, "content.subject: required"),
+    ({"subject": "Hi"}, "content: needs text or html"),
+    ({"subject": "Hi", "text": ""}, "content.text: must be a non-empty string"),
+    ({"subject": "Hi", "text": "x", "body": "x"}, "content.body: unknown field"),
+    (
+        {"subject": "Hi", "html": "{{#if vip}}Gold{{/if}}"},
+        "content.html: only simple {{name}} substitutions (no block helpers)",
+    ),
+    (
+        {"subject": "Hi {{> partial}}", "text": "x"},
+        "content.subject: only simple {{name}} substitutions (no block helpers)",
+    ),
+    ("just text", "content: must be an object with subject, text, html"),
+]
+REST_BAD = [
+    (with_(data=[1]), "data: must be a JSON object"),
+    (with_(data={"blob": "x" * 262_140}), "data: must serialise to at most 262144 characters"),
+    (with_(headers={f"X-H{i}": "v" for i in range(16)}), "headers: at most 15 headers"),
+    (with_(headers={"Bad:Name": "v"}), "headers: name must match ^[!-9;-~]{1,126}$"),
+    (
+        with_(headers={"X-Campaign": "a\r\nBcc: x"}),
+        "headers.X-Campaign: value must not contain CR or LF",
+    ),
+    (
+        with_(headers={"X-Campaign": "nöel"}),
+        "headers.X-Campaign: value must be 1 to 995 printable ASCII characters",
+    ),
+    (
+        with_(headers={"X-Campaign": "v" * 996}),
+        "headers.X-Campaign: value must be 1 to 995 printable ASCII characters",
+    ),
+    (
+        with_(headers={"X-Campaign": ""}),
+        "headers.X-Campaign: value must be 1 to 995 printable ASCII characters",
+    ),
+    (with_(headers={"X-Campaign": 5}), "headers.X-Campaign: value must be a string"),
+    (with_(headers=["List-Unsubscribe"]), "headers: must be an object of name -> value"),
+    (with_(tags={"bad name": "x"}), "tags: names must match ^[A-Za-z0-9_-]{1,256}$"),
+    (
+        with_(tags={"campaign": "spring sale"}),
+        "tags.campaign: value must match ^[A-Za-z0-9_-]{1,256}$",
+    ),
+    (with_(tags={"campaign": "x" * 257}), "tags.campaign: value must match ^[A-Za-z0-9_-]{1,256}$"),
+    (with_(id=""), "id: must be 1 to 256 printable characters"),
+    (with_(id="x" * 257), "id: must be 1 to 256 printable characters"),
+    (with_(id="a\nb"), "id: must be 1 to 256 printable characters"),
+    (with_(reply_to="r@example.com"), "reply_to: must be a list of strings"),
+    (with_(feedback_to="bounce"), "feedback_to: must be an email address (local@domain)"),
+    (with_(configuration_set=""), "configuration_set: must be a non-empty string"),
+]
+
+
+@pytest.mark.parametrize(("body", "error"), BAD + REST_BAD)
+def test_a_message_breaking_a_rule_is_refused_naming_field_and_rule(body, error):
+    # Given a message breaking one rule / When it is parsed / Then the error names it
+    with pytest.raises(InvalidMessage) as raised:
+        parse(body)
+    assert str(raised.value) == error
+
+
+@pytest.mark.parametrize(("content", "error"), CONTENT_BAD)
+def test_inline_content_rules(content, error):
+    body = {"to": "ann@example.org", "from": "news@example.com", "content": content}
+    with pytest.raises(InvalidMessage) as raised:
+        parse(body)
+    assert str(raised.value) == error
+
+
+@pytest.mark.parametrize("address", ["secret.person@example.org", "jöe@example.org"])
+def test_an_error_never_repeats_the_offending_address(address):
+    with pytest.raises(InvalidMessage) as raised:
+        parse(with_(to=[address, "x"]))
+    assert address not in str(raised.value)
+    assert "secret" not in str(raised.value)
+
+
+def test_a_full_message_is_accepted_and_normalised():
+    # Given a message using every field, with an IDNA domain and a non-ASCII display name
+    body = with_(
+        to=["Zoë Ärger <zoe@bücher.example>"],
+        cc=["cc@example.org"],
+        bcc=["bcc@example.org"],
+        data={"name": "Zoë"},
+        headers={
+            "List-Unsubscribe": "<https://example.com/u/1>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        tags={"campaign": "spring"},
+        reply_to=["help@example.com"],
+        feedback_to="bounces@example.com",
+        configuration_set="marketing",
+        id="spring:abc",
+    )
+    # When it is parsed
+    email = parse(body, Defaults(tags={"campaign": "none", "env": "prod"}))
+    # Then the domain is IDNA-encoded and the name RFC 2047-encoded, ASCII throughout
+    (to,) = email.to
+    assert to.isascii()
+    name, address = parseaddr(to)
+    assert str(make_header(decode_header(name))) == "Zoë Ärger"
+    assert address == "zoe@xn--bcher-kva.example"
+    assert email.id == "spring:abc"
+    assert email.recipient_count == 3
+    # And the message's tags win over the defaults on the same name
+    assert dict(email.tags) == {"campaign": "spring", "env": "prod"}
+    # And the headers keep their order (RFC 8058: List-Unsubscribe first)
+    assert [name for name, _ in email.headers] == ["List-Unsubscribe", "List-Unsubscribe-Post"]
+    assert json.loads(email.data_json) == {"name": "Zoë"}
+
+
+def test_defaults_fill_what_a_message_leaves_out():
+    defaults = Defaults(from_address="news@example.com", template="welcome", configuration_set="cs")
+    email = parse({"to": "ann@example.org"}, defaults)
+    assert (email.from_address, email.template, email.configuration_set) == (
+        "news@example.com",
+        "welcome",
+        "cs",
+    )
+    # And the SQS message id is the idempotency key when the message has no id
+    assert email.id == "sqs-1"
+
+
+def test_a_template_arn_and_quoted_display_names_are_accepted():
+    arn = "arn:aws:ses:eu-west-1:123456789012:template/welcome"
+    email = parse(with_(template=arn, to='"Doe, Jane" <jane@example.org>'))
+    assert email.template == arn
+    assert email.to == ('"Doe, Jane" <jane@example.org>',)
