@@ -1,0 +1,1 @@
+"""The command-line tool and the local runner (python -m bulkmail ...)."""

@@ -1,0 +1,536 @@
+"""The embedded AWS emulator: moto, plus the SES v2 calls the sender needs (DESIGN.md section 8).
+
+moto 5.2 serves SES v2 but lacks SendBulkEmail, CreateEmailTemplate, GetEmailTemplate,
+GetAccount and CreateConfigurationSetEventDestination. `install()` adds them to moto's
+`SESV2Response`, in process (`mock_aws`) and in server mode, on top of moto's SES v1 backend:
+identities, templates and configuration sets are v1's (both APIs see them), and each bulk
+entry is sent through v1's per-message rules (verified sender, valid addresses, at most 50
+recipients), so the 50-recipient limit counts per entry, not across the call.
+
+For tests and the local run: `sent_emails()` is the record of what was sent, `set_faults()`
+makes a seeded share of calls and entries fail, `set_max_send_rate()` sets what GetAccount
+answers, and `start_server()` runs moto's server on 127.0.0.1 with all of this installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.common_types import TYPE_RESPONSE
+from moto.core.exceptions import ServiceException
+from moto.core.utils import utcnow
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.ses.exceptions import SesError
+from moto.ses.models import SESBackend, ses_backends
+from moto.sesv2 import urls as sesv2_urls
+from moto.sesv2.responses import SESV2Response
+
+__all__ = [
+    "DEFAULT_ENTRY_STATUSES",
+    "Emulator",
+    "SentEmail",
+    "fault_counts",
+    "install",
+    "reset",
+    "sent_emails",
+    "set_faults",
+    "set_max_send_rate",
+    "start_server",
+]
+
+DEFAULT_REGION = "eu-west-1"
+DEFAULT_ENTRY_STATUSES = ("TRANSIENT_FAILURE", "ACCOUNT_THROTTLED", "MESSAGE_REJECTED")
+DEFAULT_MAX_SEND_RATE = 1.0  # moto's SES v1 quota
+DEFAULT_MAX_24_HOUR_SEND = 50_000.0  # a new SES production account's daily quota
+MAX_ENTRIES_PER_CALL = 50
+
+_DESTINATION_FIELDS = ("ToAddresses", "CcAddresses", "BccAddresses")
+_TEMPLATE_ARN = re.compile(r"^arn:[\w-]+:ses:[\w-]*:\d*:template/(?P<name>[^/]+)$")
+# moto's SES v1 error codes, as SES v2 names them; any other v1 error is a BadRequestException.
+_V2_CODES = {
+    "AlreadyExists": "AlreadyExistsException",
+    "ConfigurationSetDoesNotExist": "NotFoundException",
+    "MessageRejected": "MessageRejected",
+    "TemplateDoesNotExist": "NotFoundException",
+}
+# Server mode routes by these (moto's catch-all "/v2/.*" serves only in-process mocks).
+_ROUTES = (
+    "{0}/v2/email/outbound-bulk-emails$",
+    "{0}/v2/email/templates$",
+    "{0}/v2/email/templates/(?P<TemplateName>[^/]+)$",
+    "{0}/v2/email/account$",
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations$",
+)
+_FAULT_MESSAGES = {"TooManyRequestsException": "Maximum sending rate exceeded."}
+_SENT_ATTR = "bulkmail_sent"
+_EVENT_DESTINATIONS_ATTR = "bulkmail_event_destinations"
+
+
+SentEmail = TypedDict(
+    "SentEmail",
+    {
+        "message_id": str,
+        "from": str,
+        "to": list[str],
+        "cc": list[str],
+        "bcc": list[str],
+        "template": str,  # the template's name, or an inline template's subject
+        "content": dict[str, str] | None,  # the inline template (Subject, Text, Html), if any
+        "data": dict[str, Any],  # TemplateData overlaid with the entry's replacement data
+        "headers": dict[str, str],
+        "tags": dict[str, str],
+        "configuration_set": str | None,
+        "reply_to": list[str],
+        "feedback_to": str | None,
+    },
+)
+
+
+class SesV2Error(ServiceException):
+    """An SES v2 error by its code; moto answers it with the HTTP status botocore's model gives."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+
+
+@contextmanager
+def _as_v2_errors() -> Iterator[None]:
+    """Re-raise moto's SES v1 errors under their SES v2 codes."""
+    try:
+        yield
+    except SesError as err:
+        raise SesV2Error(_V2_CODES.get(err.code, "BadRequestException"), err.message) from err
+
+
+# --- process-wide settings: faults and the quota -------------------------------------------
+
+
+@dataclass
+class _Faults:
+    """Seeded fault injection: which calls and entries fail, and how."""
+
+    entry_rate: float = 0.0
+    call_rate: float = 0.0
+    seed: int = 0
+    entry_statuses: tuple[str, ...] = DEFAULT_ENTRY_STATUSES
+    call_error: str = "TooManyRequestsException"
+    injected: Counter[str] = field(default_factory=Counter)
+    _draws: Counter[str] = field(default_factory=Counter)
+
+    def call_error_for(self, key: str) -> str | None:
+        if not self.call_rate or self._draw("call", key) >= self.call_rate:
+            return None
+        self.injected[self.call_error] += 1
+        return self.call_error
+
+    def entry_status_for(self, key: str) -> str | None:
+        if not self.entry_rate:
+            return None
+        draw = self._draw("entry", key)
+        if draw >= self.entry_rate:
+            return None
+        status = self.entry_statuses[int(draw / self.entry_rate * len(self.entry_statuses))]
+        self.injected[status] += 1
+        return status
+
+    def _draw(self, kind: str, key: str) -> float:
+        """A number in [0, 1) fixed by the seed, the key and how often the key was drawn.
+
+        Keyed by destination rather than taken from one random stream, so that what happens to
+        an email does not depend on the order in which concurrent calls reach the emulator.
+        """
+        self._draws[f"{kind}:{key}"] += 1
+        text = f"{self.seed}\x1f{kind}\x1f{key}\x1f{self._draws[f'{kind}:{key}']}"
+        digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+
+@dataclass
+class _Settings:
+    faults: _Faults = field(default_factory=_Faults)
+    max_send_rate: float = DEFAULT_MAX_SEND_RATE
+    max_24_hour_send: float = DEFAULT_MAX_24_HOUR_SEND
+
+
+_settings = _Settings()
+# Serialises sends: moto's backends are not thread-safe, and the server answers on threads.
+_lock = threading.RLock()
+
+
+# --- public API -----------------------------------------------------------------------------
+
+
+def set_faults(
+    entry_rate: float,
+    call_rate: float,
+    seed: int = 0,
+    entry_statuses: Sequence[str] = DEFAULT_ENTRY_STATUSES,
+    call_error: str = "TooManyRequestsException",
+) -> None:
+    """Fail a share of SendBulkEmail calls whole and answer a share of entries with an error.
+
+    A failed call raises `call_error` (TooManyRequestsException: HTTP 429); a failed entry gets
+    one of `entry_statuses` and is not sent. Outcomes are fixed by the seed and the entry's
+    recipients (and, for calls, all the call's recipients), so a run repeats. `set_faults(0, 0)`
+    turns faults off.
+    """
+    if not (0 <= entry_rate <= 1 and 0 <= call_rate <= 1):
+        raise ValueError("fault rates are shares between 0 and 1")
+    if entry_rate and not entry_statuses:
+        raise ValueError("entry faults need at least one status")
+    with _lock:
+        _settings.faults = _Faults(entry_rate, call_rate, seed, tuple(entry_statuses), call_error)
+
+
+def fault_counts() -> dict[str, int]:
+    """How many faults were injected since the last `set_faults`, by error code or status."""
+    with _lock:
+        return dict(_settings.faults.injected)
+
+
+def set_max_send_rate(rate: float, max_24_hour_send: float | None = None) -> None:
+    """Set the quota GetAccount answers (MaxSendRate, and optionally Max24HourSend)."""
+    with _lock:
+        _settings.max_send_rate = rate
+        if max_24_hour_send is not None:
+            _settings.max_24_hour_send = max_24_hour_send
+
+
+def sent_emails(
+    region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID
+) -> list[SentEmail]:
+    """The emails SendBulkEmail accepted in that account and region, one per entry, in order."""
+    with _lock:
+        return list(_sent(ses_backends[account_id][region]))
+
+
+def reset() -> None:
+    """Forget every sent email, turn faults off and restore the default quota."""
+    global _settings
+    with _lock:
+        for account in ses_backends.values():
+            for backend in account.values():
+                vars(backend).pop(_SENT_ATTR, None)
+        _settings = _Settings()
+
+
+def install() -> None:
+    """Add the missing SES v2 operations to moto, in process and for its server. Idempotent.
+
+    Call it before a server starts: the server builds its routes on its first SES v2 request.
+    """
+    for name, member in vars(_SesV2Extension).items():
+        if inspect.isfunction(member):
+            setattr(SESV2Response, name, member)
+    sesv2_urls.url_paths.update(dict.fromkeys(_ROUTES, SESV2Response.dispatch))
+
+
+@dataclass
+class Emulator:
+    """A running moto server; point clients at `endpoint_url` (or AWS_ENDPOINT_URL)."""
+
+    endpoint_url: str
+    server: ThreadedMotoServer
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_server(host: str = "127.0.0.1", port: int = 0) -> Emulator:
+    """Install the extension and start moto's server in this process (port 0: a free port)."""
+    install()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return Emulator(f"http://{bound_host}:{bound_port}", server)
+
+
+# --- the SES v2 operations ------------------------------------------------------------------
+
+
+class _SesV2Extension(SESV2Response):
+    """The operations `install()` copies onto moto's SESV2Response, named as moto expects."""
+
+    def send_bulk_email(self) -> TYPE_RESPONSE:
+        request = json.loads(self.body)
+        with _lock:
+            results = _send_bulk(self.sesv2_backend.core_backend, request)
+        return _json({"BulkEmailEntryResults": results})
+
+    def create_email_template(self) -> TYPE_RESPONSE:
+        request = json.loads(self.body)
+        content = request.get("TemplateContent") or {}
+        template = {
+            "template_name": request.get("TemplateName", ""),
+            "subject_part": content.get("Subject", ""),
+            "text_part": content.get("Text", ""),
+            "html_part": content.get("Html", ""),
+            "Timestamp": utcnow(),
+        }
+        with _as_v2_errors():
+            self.sesv2_backend.core_backend.add_template(template)
+        return _json({})
+
+    def get_email_template(self) -> TYPE_RESPONSE:
+        name = self._get_param("TemplateName")
+        template = _stored_template(self.sesv2_backend.core_backend, name)
+        parts = {
+            "Subject": template["subject_part"],
+            "Text": template["text_part"],
+            "Html": template["html_part"],
+        }
+        content = {part: value for part, value in parts.items() if value}
+        return _json({"TemplateName": name, "TemplateContent": content})
+
+    def get_account(self) -> TYPE_RESPONSE:
+        sent = self.sesv2_backend.core_backend.get_send_quota().sent_last24_hours
+        quota = {
+            "Max24HourSend": _settings.max_24_hour_send,
+            "MaxSendRate": _settings.max_send_rate,
+            "SentLast24Hours": float(sent),
+        }
+        return _json(
+            {
+                "SendQuota": quota,
+                "SendingEnabled": True,
+                "ProductionAccessEnabled": True,
+                "EnforcementStatus": "HEALTHY",
+                "DedicatedIpAutoWarmupEnabled": False,
+            }
+        )
+
+    def create_configuration_set_event_destination(self) -> TYPE_RESPONSE:
+        request = json.loads(self.body)
+        destinations = self._event_destinations()
+        name = request.get("EventDestinationName", "")
+        if name in destinations:
+            raise SesV2Error("AlreadyExistsException", f"Event destination {name} already exists.")
+        destinations[name] = {"Name": name, **request.get("EventDestination", {})}
+        return _json({})
+
+    def get_configuration_set_event_destinations(self) -> TYPE_RESPONSE:
+        return _json({"EventDestinations": list(self._event_destinations().values())})
+
+    def _event_destinations(self) -> dict[str, dict[str, Any]]:
+        """The configuration set's event destinations, by name (stored, never delivered to)."""
+        core = self.sesv2_backend.core_backend
+        name = self._get_param("ConfigurationSetName")
+        with _as_v2_errors():
+            core.describe_configuration_set(name)
+        by_set = vars(core).setdefault(_EVENT_DESTINATIONS_ATTR, {})
+        return by_set.setdefault(name, {})
+
+
+# --- SendBulkEmail --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Content:
+    """A bulk call's DefaultContent.Template: stored (by name) or inline, with its defaults."""
+
+    name: str | None
+    inline: dict[str, str] | None
+    label: str  # the name, or the inline template's subject
+    data: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A BulkEmailEntry with the call's defaults applied (the entry's values win)."""
+
+    destination: dict[str, list[str]]
+    data: dict[str, Any]
+    headers: dict[str, str]
+    tags: dict[str, str]
+
+    @classmethod
+    def parse(
+        cls,
+        raw: dict[str, Any],
+        destination: dict[str, list[str]],
+        content: _Content,
+        default_tags: dict[str, str],
+    ) -> _Entry:
+        replacement = (raw.get("ReplacementEmailContent") or {}).get("ReplacementTemplate") or {}
+        data = _json_object(replacement.get("ReplacementTemplateData"), "ReplacementTemplateData")
+        return cls(
+            destination=destination,
+            data=content.data | data,
+            headers=content.headers | _name_values(raw.get("ReplacementHeaders")),
+            tags=default_tags | _name_values(raw.get("ReplacementTags")),
+        )
+
+
+def _send_bulk(core: SESBackend, request: dict[str, Any]) -> list[dict[str, str]]:
+    """Answer one SendBulkEmail call: throttling, whole-call checks, then each entry in order."""
+    raw_entries = request.get("BulkEmailEntries") or []
+    destinations = [_destination(raw) for raw in raw_entries]
+    call_error = _settings.faults.call_error_for("|".join(map(_recipients_key, destinations)))
+    if call_error:
+        raise SesV2Error(call_error, _FAULT_MESSAGES.get(call_error, "Injected fault."))
+    content = _check_call(core, request)
+    default_tags = _name_values(request.get("DefaultEmailTags"))
+    entries = [
+        _Entry.parse(raw, destination, content, default_tags)
+        for raw, destination in zip(raw_entries, destinations, strict=True)
+    ]
+    return [_send_entry(core, request, content, entry) for entry in entries]
+
+
+def _check_call(core: SESBackend, request: dict[str, Any]) -> _Content:
+    """What fails a whole call in SES: entry count, sender, configuration set, template."""
+    count = len(request.get("BulkEmailEntries") or [])
+    if not 1 <= count <= MAX_ENTRIES_PER_CALL:
+        raise SesV2Error(
+            "BadRequestException",
+            f"BulkEmailEntries must hold 1 to {MAX_ENTRIES_PER_CALL} entries, not {count}.",
+        )
+    source = request.get("FromEmailAddress") or ""
+    if not core._is_verified_address(source):
+        raise SesV2Error(
+            "MessageRejected",
+            "Email address is not verified. The following identities failed the check in "
+            f"region {core.region_name.upper()}: {source}",
+        )
+    config_set = request.get("ConfigurationSetName")
+    if config_set is not None and config_set not in core.config_sets:
+        raise SesV2Error("NotFoundException", f"Configuration set <{config_set}> does not exist.")
+    template = (request.get("DefaultContent") or {}).get("Template") or {}
+    return _resolve_template(core, template)
+
+
+def _resolve_template(core: SESBackend, template: dict[str, Any]) -> _Content:
+    name = template.get("TemplateName")
+    if arn := template.get("TemplateArn"):
+        match = _TEMPLATE_ARN.match(arn)
+        if not match:
+            raise SesV2Error("BadRequestException", "TemplateArn is not a template ARN.")
+        name = match["name"]
+    inline = template.get("TemplateContent")
+    if (name is None) == (inline is None):
+        raise SesV2Error(
+            "BadRequestException",
+            "Give exactly one of TemplateName, TemplateArn and TemplateContent.",
+        )
+    if name is not None:
+        _stored_template(core, name)
+    elif not inline.get("Subject") or not (inline.get("Text") or inline.get("Html")):
+        raise SesV2Error(
+            "BadRequestException", "TemplateContent needs a Subject and a Text or Html part."
+        )
+    return _Content(
+        name=name,
+        inline=inline,
+        label=name if name is not None else inline["Subject"],
+        data=_json_object(template.get("TemplateData"), "TemplateData"),
+        headers=_name_values(template.get("Headers")),
+    )
+
+
+def _send_entry(
+    core: SESBackend, request: dict[str, Any], content: _Content, entry: _Entry
+) -> dict[str, str]:
+    """One entry: an injected fault, or a send by moto's SES v1 per-message rules, recorded."""
+    status = _settings.faults.entry_status_for(_recipients_key(entry.destination))
+    if status:
+        return {"Status": status, "Error": "Injected fault."}
+    if not any(entry.destination.values()):
+        return {"Status": "INVALID_PARAMETER", "Error": "The entry has no recipients."}
+    source = request["FromEmailAddress"]
+    try:
+        message = (
+            core.send_templated_email(
+                source, content.name, json.dumps(entry.data), entry.destination
+            )
+            if content.name is not None
+            else core.send_email(source, content.label, _body(content), entry.destination)
+        )
+    except SesError as err:  # more than 50 recipients, an invalid address
+        return {"Status": "INVALID_PARAMETER", "Error": err.message}
+    _sent(core).append(
+        {
+            "message_id": message.id,
+            "from": source,
+            "to": entry.destination["ToAddresses"],
+            "cc": entry.destination["CcAddresses"],
+            "bcc": entry.destination["BccAddresses"],
+            "template": content.label,
+            "content": content.inline,
+            "data": entry.data,
+            "headers": entry.headers,
+            "tags": entry.tags,
+            "configuration_set": request.get("ConfigurationSetName"),
+            "reply_to": list(request.get("ReplyToAddresses") or []),
+            "feedback_to": request.get("FeedbackForwardingEmailAddress"),
+        }
+    )
+    return {"Status": "SUCCESS", "MessageId": message.id}
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _json(body: dict[str, Any]) -> TYPE_RESPONSE:
+    return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+def _sent(core: SESBackend) -> list[SentEmail]:
+    """The sent record, kept on moto's SES v1 backend (so moto's reset clears it too)."""
+    return vars(core).setdefault(_SENT_ATTR, [])
+
+
+def _stored_template(core: SESBackend, name: str) -> dict[str, Any]:
+    if name not in core.templates:
+        raise SesV2Error("NotFoundException", f"Template {name} does not exist.")
+    return core.templates[name]
+
+
+def _destination(entry: dict[str, Any]) -> dict[str, list[str]]:
+    """An entry's Destination, with each of the three address lists present."""
+    destination = entry.get("Destination") or {}
+    return {name: list(destination.get(name) or []) for name in _DESTINATION_FIELDS}
+
+
+def _recipients_key(destination: dict[str, list[str]]) -> str:
+    return ",".join(address.lower() for addresses in destination.values() for address in addresses)
+
+
+def _body(content: _Content) -> str:
+    inline = content.inline or {}
+    return inline.get("Html") or inline.get("Text") or ""
+
+
+def _name_values(items: list[dict[str, str]] | None) -> dict[str, str]:
+    """SES's [{"Name": n, "Value": v}, ...] (headers, tags) as a dict, in order."""
+    return {item["Name"]: item["Value"] for item in items or []}
+
+
+def _json_object(text: str | None, name: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise SesV2Error("BadRequestException", f"{name} is not a JSON object.")
+    return value

@@ -1,0 +1,158 @@
+"""DESIGN.md section 5, Idempotency: the DynamoDB ledger (moto, in-process: no socket) and
+the sender's use of it. Interleavings of two invocations are driven deterministically."""
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bulk_sender import metric_names as m
+from bulk_sender.core import BulkSender
+from bulk_sender.ledger import Claim, DynamoLedger
+from bulk_sender.pacing import Unpaced
+from bulk_sender.settings import Settings
+from tests.unit.fakes import FakeSes, FakeSqs, all_success, message, record
+
+TABLE = "ledger"
+
+
+class Clock:
+    now = 1_800_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def dynamodb():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def ledger(dynamodb, clock):
+    return DynamoLedger(dynamodb, TABLE, ttl_seconds=3600, claim_seconds=60, clock=clock)
+
+
+def sender(dynamodb, clock, ses, sqs=None):
+    settings = Settings(dlq_url="https://sqs.example/dlq", idempotency_table=TABLE)
+    return BulkSender(
+        settings, ses=ses, sqs=sqs or FakeSqs(), ledger=ledger(dynamodb, clock), limiter=Unpaced()
+    )
+
+
+def test_a_claim_is_exclusive_until_completed_released_or_expired(dynamodb, clock):
+    first, second = ledger(dynamodb, clock), ledger(dynamodb, clock)
+    assert first.claim(["a", "b"]) == {"a": Claim.CLAIMED, "b": Claim.CLAIMED}
+    # Another invocation sees the claims in flight
+    assert second.claim(["a", "b"]) == {"a": Claim.IN_FLIGHT, "b": Claim.IN_FLIGHT}
+    first.complete(["a"])
+    first.release(["b"])
+    assert second.claim(["a", "b"]) == {"a": Claim.COMPLETED, "b": Claim.CLAIMED}
+    # A claim whose invocation died expires after claim_seconds (checked in the condition)
+    clock.now += 61
+    assert first.claim(["b"]) == {"b": Claim.CLAIMED}
+    # A completion is remembered for the TTL, then the id may be sent again
+    clock.now += 3600
+    assert first.claim(["a"]) == {"a": Claim.CLAIMED}
+
+
+def test_only_the_claims_owner_releases_it(dynamodb, clock):
+    first, second = ledger(dynamodb, clock), ledger(dynamodb, clock)
+    first.claim(["a"])
+    second.release(["a"])
+    assert second.claim(["a"]) == {"a": Claim.IN_FLIGHT}
+
+
+def test_a_redelivered_batch_sends_nothing_more(dynamodb, clock):
+    # Given a batch that was sent
+    ses = FakeSes()
+    records = [record(message(n), f"m{n}") for n in range(5)]
+    sender(dynamodb, clock, ses).process(records)
+    # When SQS delivers it again (to another container)
+    result = sender(dynamodb, clock, ses).process(records)
+    # Then nothing more is sent, and every record is acknowledged as a duplicate
+    assert len(ses.sent_recipients) == 5
+    assert result.failures == []
+    assert result.counts[m.DUPLICATES_SKIPPED] == 5
+
+
+def test_the_same_id_enqueued_twice_is_sent_once(dynamodb, clock):
+    ses = FakeSes()
+    twice = [record(message(1, id="c:1"), "first"), record(message(1, id="c:1"), "second")]
+    first = sender(dynamodb, clock, ses).process(twice)
+    # One is sent; the copy in the same call waits for the claim to settle
+    assert first.failures == ["second"]
+    again = sender(dynamodb, clock, ses).process([twice[1]])
+    assert again.counts[m.DUPLICATES_SKIPPED] == 1
+    assert len(ses.sent_recipients) == 1
+
+
+def test_two_concurrent_invocations_with_the_same_ids_send_once(dynamodb, clock):
+    # Given invocation A whose call is in flight when invocation B gets the same records
+    records = [record(message(n), f"m{n}") for n in range(3)]
+    ses_b = FakeSes()
+    outcome_b = {}
+
+    def a_answers(request):
+        outcome_b["result"] = sender(dynamodb, clock, ses_b).process(records)
+        return all_success(request)
+
+    ses_a = FakeSes(a_answers)
+    # When A sends (and B runs while A's call is in flight)
+    result_a = sender(dynamodb, clock, ses_a).process(records)
+    # Then A sent all three and B sent nothing, retrying them instead
+    assert len(ses_a.sent_recipients) == 3
+    assert ses_b.requests == []
+    assert outcome_b["result"].failures == ["m0", "m1", "m2"]
+    assert outcome_b["result"].counts[m.EMAILS_RETRIED] == 3
+    assert result_a.failures == []
+    # And B's retry later finds them sent
+    late = sender(dynamodb, clock, ses_b).process(records)
+    assert late.counts[m.DUPLICATES_SKIPPED] == 3
+    assert ses_b.requests == []
+
+
+def test_a_retried_entry_releases_its_claim_so_the_retry_sends_it(dynamodb, clock):
+    def transient(request):
+        return {
+            "BulkEmailEntryResults": [{"Status": "TRANSIENT_FAILURE"}]
+            * len(request["BulkEmailEntries"])
+        }
+
+    records = [record(message(0), "m0")]
+    first = sender(dynamodb, clock, FakeSes(transient)).process(records)
+    assert first.failures == ["m0"]
+    ses = FakeSes()
+    sender(dynamodb, clock, ses).process(records)
+    assert ses.sent_recipients == ["user0@example.org"]
+
+
+def test_a_dead_letter_whose_dlq_write_fails_releases_its_claim(dynamodb, clock):
+    def rejected(request):
+        return {"BulkEmailEntryResults": [{"Status": "MESSAGE_REJECTED"}]}
+
+    records = [record(message(0), "m0")]
+    result = sender(dynamodb, clock, FakeSes(rejected), FakeSqs(fail_dlq="raise")).process(records)
+    assert result.failures == ["m0"]
+    assert ledger(dynamodb, clock).claim(["m0"]) == {"m0": Claim.CLAIMED}
+
+
+def test_a_failed_completion_after_success_is_acknowledged_not_resent(dynamodb, clock):
+    ses = FakeSes()
+    sending = sender(dynamodb, clock, ses)
+    dynamodb.delete_table(TableName=TABLE)  # completion (and the claim) will fail ...
+    records = [record(message(0), "m0")]
+    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+        sending.process(records)  # ... a claim that cannot be taken is not sent blind
+    assert ses.requests == []

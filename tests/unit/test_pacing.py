@@ -1,0 +1,124 @@
+"""DESIGN.md section 4's pacing, on a fake clock: a token bucket in recipients per second."""
+
+import pytest
+
+from bulk_sender.core import BulkSender
+from bulk_sender.pacing import TokenBucket, account_rate
+from bulk_sender.settings import Settings
+from tests.unit.fakes import FakeSes, FakeSqs, client_error, message, record
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def bucket(rate, clock):
+    return TokenBucket(rate, clock=clock, sleep=clock.sleep)
+
+
+def test_from_an_empty_bucket_the_achieved_rate_is_the_configured_rate():
+    # Given R = 200 recipients per second and calls of 50 recipients, back to back
+    clock = FakeClock()
+    limiter = bucket(200, clock)
+    sent = 0
+    # When calls are made for 10 seconds
+    while clock.now < 10:
+        limiter.acquire(50)
+        if clock.now < 10:
+            sent += 50
+    # Then the rate achieved is between 0.95 R and R
+    assert 0.95 * 200 <= sent / 10 <= 200
+
+
+def test_a_call_larger_than_the_bucket_is_never_refused_its_debt_delays_the_next():
+    clock = FakeClock()
+    limiter = bucket(10, clock)
+    assert limiter.acquire(50) == 0  # five seconds' worth, at once
+    assert limiter.wait_time(1) == pytest.approx(5.0)
+    assert limiter.acquire(1) == pytest.approx(5.0)
+    assert clock.now == pytest.approx(5.0)
+
+
+def test_idle_time_refills_at_most_one_second_of_burst():
+    clock = FakeClock()
+    limiter = bucket(100, clock)
+    clock.now = 60  # a minute idle
+    limiter.acquire(100)
+    assert limiter.wait_time(1) == 0  # the burst covered it ...
+    limiter.acquire(100)
+    assert limiter.wait_time(1) == pytest.approx(1.0)  # ... but only one second of it
+
+
+def test_throttling_halves_the_rate_once_per_cooldown_and_success_raises_it_back():
+    clock = FakeClock()
+    limiter = bucket(100, clock)
+    limiter.on_throttle()
+    limiter.on_throttle()  # same moment: calls in flight saw the same throttle
+    assert limiter.rate == 50
+    clock.now += 1.5
+    limiter.on_throttle()
+    assert limiter.rate == 25
+    for _ in range(20):
+        limiter.on_success()
+    assert limiter.rate == 100  # back to the configured rate, never above
+
+
+def test_the_rate_never_falls_below_a_floor():
+    clock = FakeClock()
+    limiter = bucket(160, clock)
+    for _ in range(20):
+        clock.now += 2
+        limiter.on_throttle()
+    assert limiter.rate == 10
+
+
+def test_the_account_rate_is_shared_between_concurrent_invocations():
+    ses = FakeSes(max_send_rate=14)
+    assert account_rate(ses, max_concurrency=2) == pytest.approx(14 * 0.9 / 2)
+
+
+class CountingSes(FakeSes):
+    calls = 0
+
+    def get_account(self):
+        self.calls += 1
+        return super().get_account()
+
+
+def sender_with(ses, **settings):
+    return BulkSender(
+        Settings(dlq_url="https://sqs.example/dlq", **settings), ses=ses, sqs=FakeSqs()
+    )
+
+
+def test_without_max_send_rate_the_rate_comes_from_get_account_once_per_container():
+    ses = CountingSes(max_send_rate=100)
+    sender = sender_with(ses, max_concurrency=2)
+    sender.process([record(message(0), "m0")])
+    sender.process([record(message(1), "m1")])
+    assert ses.calls == 1
+    assert sender.limiter.rate == pytest.approx(45)
+
+
+def test_max_send_rate_wins_over_the_account():
+    ses = CountingSes(max_send_rate=100)
+    sender = sender_with(ses, max_send_rate=7)
+    sender.process([record(message(0), "m0")])
+    assert ses.calls == 0
+    assert sender.limiter.rate == 7
+
+
+def test_a_throttled_call_halves_the_senders_rate():
+    def throttled(request):
+        raise client_error("TooManyRequestsException", 429)
+
+    sender = sender_with(FakeSes(throttled), max_send_rate=1000)
+    sender.process([record(message(0), "m0")])
+    assert sender.limiter.rate == 500
