@@ -69,7 +69,9 @@ class Limiter(Protocol):
 
 
 class Ledger(Protocol):
-    def claim(self, ids: Sequence[str]) -> Mapping[str, Claim]: ...
+    def claim(
+        self, ids: Sequence[str], *, hold_seconds: float | None = None
+    ) -> Mapping[str, Claim]: ...
     def complete(self, ids: Sequence[str]) -> None: ...
     def release(self, ids: Sequence[str]) -> None: ...
 
@@ -229,7 +231,8 @@ class BulkSender:
             report.results = dict.fromkeys((i for i, _ in call), Result(Outcome.RETRY, "Deadline"))
             return report
 
-        claims = self.ledger.claim([email.id for _, email in call])
+        hold = remaining_ms() / 1000 if remaining_ms else None
+        claims = self.ledger.claim([email.id for _, email in call], hold_seconds=hold)
         to_send: list[tuple[int, Email]] = []
         for index, email in call:
             claim = claims[email.id]

@@ -10,6 +10,7 @@ and settled one by one from its per-entry results.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -29,7 +30,7 @@ class Claim(Enum):
 class NullLedger:
     """Idempotency off (`IDEMPOTENCY_TABLE` unset): every id is claimed."""
 
-    def claim(self, ids: Iterable[str]) -> dict[str, Claim]:
+    def claim(self, ids: Iterable[str], *, hold_seconds: float | None = None) -> dict[str, Claim]:
         return dict.fromkeys(ids, Claim.CLAIMED)
 
     def complete(self, ids: Iterable[str]) -> None:
@@ -46,9 +47,9 @@ COMPLETED = "COMPLETED"
 class DynamoLedger:
     """One item per message id: `status`, `owner`, `claim_expires_at`, `expires_at` (TTL).
 
-    A claim lasts `claim_seconds` (about the function timeout): a claim whose invocation died
-    expires and the id can be claimed again. Expiry is checked in the condition expression,
-    since DynamoDB's TTL deletion lags by up to days.
+    A claim lasts until its invocation's deadline (`hold_seconds`, else `claim_seconds`): a
+    claim whose invocation died expires then and the id can be claimed again. Expiry is
+    checked in the condition expression, since DynamoDB's TTL deletion lags by up to days.
     """
 
     def __init__(
@@ -69,9 +70,13 @@ class DynamoLedger:
         self._owner = uuid.uuid4().hex  # this container; claims are released only by it
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ledger")
 
-    def claim(self, ids: Iterable[str]) -> dict[str, Claim]:
+    def claim(self, ids: Iterable[str], *, hold_seconds: float | None = None) -> dict[str, Claim]:
+        """Claim each id for `hold_seconds` (the invocation's remaining time), by default
+        `claim_seconds`."""
+        hold = math.ceil(hold_seconds if hold_seconds is not None else self._claim_seconds)
         unique = list(dict.fromkeys(ids))
-        return dict(zip(unique, self._pool.map(self._claim_one, unique), strict=True))
+        results = self._pool.map(lambda message_id: self._claim_one(message_id, hold), unique)
+        return dict(zip(unique, results, strict=True))
 
     def complete(self, ids: Iterable[str]) -> None:
         for _ in self._pool.map(self._complete_one, list(ids)):
@@ -81,7 +86,7 @@ class DynamoLedger:
         for _ in self._pool.map(self._release_one, list(ids)):
             pass
 
-    def _claim_one(self, message_id: str) -> Claim:
+    def _claim_one(self, message_id: str, hold: int) -> Claim:
         now = int(self._clock())
         try:
             self._db.put_item(
@@ -90,8 +95,8 @@ class DynamoLedger:
                     "id": {"S": message_id},
                     "status": {"S": IN_PROGRESS},
                     "owner": {"S": self._owner},
-                    "claim_expires_at": {"N": str(now + self._claim_seconds)},
-                    "expires_at": {"N": str(now + self._claim_seconds)},
+                    "claim_expires_at": {"N": str(now + hold)},
+                    "expires_at": {"N": str(now + hold)},
                 },
                 ConditionExpression=(
                     "attribute_not_exists(id) OR expires_at < :now"
