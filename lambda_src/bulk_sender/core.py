@@ -35,6 +35,7 @@ from bulk_sender.outcomes import (
     is_throttle,
 )
 from bulk_sender.pacing import TokenBucket, Unpaced, account_rate
+from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, redact
 from bulk_sender.settings import Settings
 
@@ -150,7 +151,7 @@ class BulkSender:
             )
         self.ledger: Ledger = ledger or NullLedger()
         self._limiter = limiter
-        self.preflight = preflight
+        self.preflight: Preflight = preflight or TemplateCheck(self.ses)
         self.defaults = Defaults(
             from_address=settings.default_from,
             template=settings.default_template,
@@ -190,7 +191,7 @@ class BulkSender:
             except InvalidMessage as error:
                 results[index] = Result(Outcome.DEAD, "InvalidMessage", str(error))
                 continue
-            failed_check = self.preflight(email) if self.preflight else None
+            failed_check = self.preflight(email)
             if failed_check:
                 results[index] = Result(Outcome.DEAD, *failed_check)
             else:

@@ -55,9 +55,12 @@ class FakeSes:
         self,
         answer: Callable[[dict[str, Any]], dict[str, Any]] = all_success,
         max_send_rate: float = 14.0,
+        templates: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.answer = answer
         self.max_send_rate = max_send_rate
+        self.templates = templates or {}
+        self.template_fetches: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -69,6 +72,12 @@ class FakeSes:
 
     def get_account(self) -> dict[str, Any]:
         return {"SendQuota": {"MaxSendRate": self.max_send_rate, "Max24HourSend": 50000.0}}
+
+    def get_email_template(self, TemplateName: str) -> dict[str, Any]:
+        self.template_fetches.append(TemplateName)
+        if TemplateName not in self.templates:
+            raise client_error("NotFoundException", 404, "Template does not exist")
+        return {"TemplateName": TemplateName, "TemplateContent": self.templates[TemplateName]}
 
     @property
     def sent_recipients(self) -> list[str]:

@@ -64,6 +64,11 @@ def test_a_message_using_every_field_becomes_this_request():
     sender = BulkSender(settings, ses=ses, sqs=FakeSqs(), limiter=Unpaced())
     with Stubber(ses) as stub:
         stub.add_response(
+            "get_email_template",
+            {"TemplateName": "welcome", "TemplateContent": {"Subject": "Hi {{name}}"}},
+            expected_params={"TemplateName": "welcome"},
+        )
+        stub.add_response(
             "send_bulk_email",
             {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "0100-abc"}]},
             expected_params=expected,

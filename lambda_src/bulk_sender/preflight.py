@@ -1,0 +1,79 @@
+"""Pre-flight rendering check (issue 8): a message whose `data` lacks a variable its template
+requires goes to the DLQ as `MissingTemplateData` instead of being sent, since SES would
+answer SUCCESS and later drop it with a RENDERING_FAILURE event.
+
+Templates are fetched with GetEmailTemplate once per template per container and cached for
+`ttl` seconds. A template that cannot be fetched (or parsed) is not checked: the check never
+blocks sending; the failure is logged once per expiry.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bulk_sender.message import Email
+from bulk_sender.template_vars import TemplateSyntaxError, missing_variables, required_variables
+
+log = logging.getLogger(__name__)
+
+MISSING_TEMPLATE_DATA = "MissingTemplateData"
+
+
+class TemplateCheck:
+    def __init__(
+        self, ses: Any, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ses = ses
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[object, tuple[float, frozenset[str] | None]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, email: Email) -> tuple[str, str] | None:
+        """None when the message can render, else (ErrorCode, reason naming the variables)."""
+        if email.content is not None:
+            key: object = email.content
+            name = "inline content"
+        else:
+            name = email.template.rsplit("/", 1)[-1]  # an ARN is fetched by its name
+            key = name
+        required = self._required(key, name)
+        if not required:
+            return None
+        missing = missing_variables(required, email.data)
+        if not missing:
+            return None
+        return MISSING_TEMPLATE_DATA, f"data lacks {', '.join(missing)} required by {name}"
+
+    def _required(self, key: object, name: str) -> frozenset[str] | None:
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached and cached[0] > now:
+                return cached[1]
+        required = self._load(key, name)
+        with self._lock:
+            self._cache[key] = (now + self._ttl, required)
+        return required
+
+    def _load(self, key: object, name: str) -> frozenset[str] | None:
+        try:
+            if isinstance(key, str):
+                content = self._ses.get_email_template(TemplateName=name)["TemplateContent"]
+                texts = [content.get(part) or "" for part in ("Subject", "Text", "Html")]
+            else:
+                texts = [key.subject, key.text or "", key.html or ""]
+            return required_variables(*texts)
+        except (BotoCoreError, ClientError, KeyError, TemplateSyntaxError) as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            log.warning(
+                "template_check_skipped",
+                extra={"template": name, "error": code or type(error).__name__},
+            )
+            return None
