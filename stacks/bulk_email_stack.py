@@ -1,0 +1,115 @@
+"""The stack: the constructs of each concern, the grants where they meet, and the outputs."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, App, CfnOutput, Duration, Stack, Validations
+from constructs import Construct
+
+from stacks.idempotency import IdempotencyTable
+from stacks.monitoring import Monitoring
+from stacks.notification_key import NotificationKey
+from stacks.queues import SendQueues
+from stacks.sender_function import SenderFunction
+from stacks.ses_events import SesEvents
+from stacks.ses_identities import SendingIdentities, identity_arn
+from stacks.ses_templates import SesTemplates, load_templates
+from stacks.settings import Settings
+
+DESCRIPTION = "Serverless bulk email sender: SQS -> Lambda -> SES v2 SendBulkEmail"
+
+
+class BulkEmailStack(Stack):
+    """Everything ``cdk deploy`` provisions (DESIGN section 1)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
+        super().__init__(scope, construct_id, description=DESCRIPTION)
+
+        key = NotificationKey(self, "NotificationKey").key
+        queues = SendQueues(
+            self,
+            "Queues",
+            visibility_timeout=Duration.seconds(settings.queue_visibility_timeout_seconds),
+            max_receive_count=settings.max_receive_count,
+        )
+        table = IdempotencyTable(self, "Idempotency").table
+        ses_events = SesEvents(
+            self, "Ses", topic_key=key, archive_retention=settings.event_archive_retention
+        )
+        SesTemplates(self, "Templates", templates=load_templates())
+        if settings.create_sending_identities:
+            SendingIdentities(
+                self,
+                "Identities",
+                identities=settings.sending_identities,
+                configuration_set=ses_events.configuration_set,
+            )
+        sender = SenderFunction(
+            self,
+            "Sender",
+            settings=settings,
+            queue=queues.queue,
+            dlq=queues.dlq,
+            table=table,
+            configuration_set_name=ses_events.configuration_set_name,
+            identity_arns=[
+                identity_arn(self, identity) for identity in settings.sending_identities
+            ],
+        )
+        Validations.of(sender.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ses:GetAccount (the send quota the handler paces by) has no "
+                "resource-level permission: IAM accepts only '*' for it",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:"
+                "<AWS::AccountId>:template/*]",
+                reason="Producers name any stored template of the account in their messages "
+                "(DESIGN section 3), so sending and pre-flight rendering need every template of "
+                "this account and Region, and templates only",
+            ),
+        )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            queue=queues.queue,
+            dlq=queues.dlq,
+            function=sender.function,
+            function_log_group=sender.log_group,
+            function_timeout=Duration.seconds(settings.function_timeout_seconds),
+            max_concurrency=settings.max_concurrency,
+            configuration_set_name=ses_events.configuration_set_name,
+            topic_key=key,
+            metrics_namespace=settings.metrics_namespace,
+            service_name=settings.service_name,
+            alarm_email=settings.alarm_email,
+            oldest_message_age_alarm_seconds=settings.oldest_message_age_alarm_seconds,
+            bounce_rate_alarm_threshold=settings.bounce_rate_alarm_threshold,
+            complaint_rate_alarm_threshold=settings.complaint_rate_alarm_threshold,
+        )
+
+        # Read by the CLI's --stack (DESIGN section 9): these names are a contract.
+        outputs = {
+            "QueueUrl": (queues.queue.queue_url, "Send queue: one message per email"),
+            "QueueArn": (queues.queue.queue_arn, "Send queue ARN"),
+            "DlqUrl": (queues.dlq.queue_url, "Dead-letter queue"),
+            "DlqArn": (queues.dlq.queue_arn, "Dead-letter queue ARN"),
+            "ConfigurationSetName": (
+                ses_events.configuration_set_name,
+                "SES configuration set every email is sent with",
+            ),
+            "EventsTopicArn": (
+                ses_events.events_topic.topic_arn,
+                "SNS topic of bounces, complaints, rejects and rendering failures",
+            ),
+            "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
+            "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+
+def build(app: App) -> BulkEmailStack:
+    """The stack, named and configured from the app's context (cdk.json and -c)."""
+    settings = Settings.from_node(app.node)
+    return BulkEmailStack(app, settings.stack_name, settings=settings)

@@ -1,0 +1,497 @@
+"""The dashboard and alarms that show the whole flow (DESIGN section 7, issue 4).
+
+The handler's metric names are read from ``lambda_src/bulk_sender/metric_names.py`` (the one
+list the handler emits): every counter and latency there is drawn, nothing else is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.ses_events import CAMPAIGN_DIMENSION, CONFIGURATION_SET_DIMENSION, SES_EVENT_METRICS
+
+METRIC_NAMES_FILE = (
+    Path(__file__).resolve().parent.parent / "lambda_src" / "bulk_sender" / "metric_names.py"
+)
+# Powertools Metrics puts this one dimension, valued POWERTOOLS_SERVICE_NAME, on every metric.
+SERVICE_DIMENSION = "service"
+SES_NAMESPACE = "AWS/SES"
+BOUNCE_RATE_METRIC = "Reputation.BounceRate"
+COMPLAINT_RATE_METRIC = "Reputation.ComplaintRate"
+RENDERING_FAILURE_METRIC = SES_EVENT_METRICS[ses.EmailSendingEvent.RENDERING_FAILURE]
+# The SES events drawn one series per campaign.
+BY_CAMPAIGN = tuple(
+    SES_EVENT_METRICS[event]
+    for event in (
+        ses.EmailSendingEvent.SEND,
+        ses.EmailSendingEvent.BOUNCE,
+        ses.EmailSendingEvent.COMPLAINT,
+    )
+)
+DEAD_LETTERED_LOG_MESSAGE = "dead_lettered"
+
+LIVE_PERIOD = Duration.minutes(1)
+SES_PERIOD = Duration.minutes(5)
+ALARM_PERIOD = Duration.minutes(5)
+REPUTATION_PERIOD = Duration.minutes(15)
+
+
+def load_metric_names(path: Path = METRIC_NAMES_FILE) -> ModuleType:
+    """The handler's metric names module, loaded by path (it imports nothing)."""
+    spec = importlib.util.spec_from_file_location("bulk_sender_metric_names", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the handler's metric names from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+METRIC_NAMES = load_metric_names()
+
+
+@dataclass(frozen=True)
+class AlarmRunbook:
+    """What an alarm means and what to do; the alarm's description and the README's line."""
+
+    title: str
+    meaning: str
+    action: str
+
+    @property
+    def description(self) -> str:
+        return f"{self.meaning} What to do: {self.action}"
+
+
+# One entry per alarm, keyed by construct id. The README's alarm runbook repeats these.
+RUNBOOK = {
+    "DlqNotEmpty": AlarmRunbook(
+        title="DLQ not empty",
+        meaning="Messages are in the dead-letter queue: rejected by SES, invalid, or retried "
+        "maxReceiveCount times.",
+        action="Run `python -m bulkmail dlq show --stack <stack>` to see the reasons "
+        "(ErrorCode; none means retries exhausted); fix the cause (template, identity, data, "
+        "SES account), then `python -m bulkmail dlq redrive --stack <stack>`, or purge the DLQ.",
+    ),
+    "OldestMessageTooOld": AlarmRunbook(
+        title="Oldest message too old",
+        meaning="The queue's oldest message has waited longer than the threshold: sending is "
+        "slower than enqueuing, paused, or stuck.",
+        action="Check the function's errors and throttles and ThrottledCalls on the dashboard, "
+        "and the SES account (sending paused, daily quota). A large campaign at a low send rate "
+        "also ages messages: raise oldest_message_age_alarm_seconds or max_concurrency.",
+    ),
+    "FunctionErrors": AlarmRunbook(
+        title="Function errors",
+        meaning="The sender function failed an invocation: SQS retries the whole batch.",
+        action="Read the function's log group around the alarm time (the error and its "
+        "traceback); fix the configuration or code, then redeploy.",
+    ),
+    "RenderingFailures": AlarmRunbook(
+        title="Rendering failures",
+        meaning="SES could not render a template for some messages (a variable missing from "
+        "their data, or a template error); those emails were not sent.",
+        action="See the Events topic or the event archive for the template and error; fix the "
+        "template or the producers' data and enqueue the affected messages again.",
+    ),
+    "BounceRate": AlarmRunbook(
+        title="Bounce rate",
+        meaning="The account's bounce rate reached the threshold (half of the 5 % at which SES "
+        "puts an account under review).",
+        action="Pause campaigns; clean the lists (remove addresses that bounce, confirm "
+        "opt-ins); check the campaign dimensions to find the list at fault.",
+    ),
+    "ComplaintRate": AlarmRunbook(
+        title="Complaint rate",
+        meaning="The account's complaint rate reached the threshold (half of the 0.1 % at which "
+        "SES puts an account under review).",
+        action="Pause campaigns; send only to recipients who opted in, and make unsubscribing "
+        "easy (List-Unsubscribe headers); check which campaign drew complaints.",
+    ),
+}
+
+
+def _ses_search(metric_name: str, configuration_set_name: str) -> str:
+    """A SEARCH over one SES event metric of this configuration set, one series per campaign."""
+    return (
+        f'SEARCH(\'{{{SES_NAMESPACE},"{CONFIGURATION_SET_DIMENSION}",{CAMPAIGN_DIMENSION}}} '
+        f'MetricName="{metric_name}" '
+        f'"{CONFIGURATION_SET_DIMENSION}"="{configuration_set_name}"\', '
+        f"'Sum', {int(SES_PERIOD.to_seconds())})"
+    )
+
+
+class Monitoring(Construct):
+    """One dashboard, the alarms, and the ``Alarms`` topic they notify."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        queue: sqs.IQueue,
+        dlq: sqs.IQueue,
+        function: lambda_.IFunction,
+        function_log_group: logs.ILogGroup,
+        function_timeout: Duration,
+        max_concurrency: int,
+        configuration_set_name: str,
+        topic_key: kms.IKey,
+        metrics_namespace: str,
+        service_name: str,
+        alarm_email: str,
+        oldest_message_age_alarm_seconds: int,
+        bounce_rate_alarm_threshold: float,
+        complaint_rate_alarm_threshold: float,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._namespace = metrics_namespace
+        self._service = service_name
+        self._configuration_set_name = configuration_set_name
+
+        self.alarms_topic = sns.Topic(
+            self, "Alarms", display_name="Bulk email alarms", master_key=topic_key, enforce_ssl=True
+        )
+        if alarm_email:
+            self.alarms_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        bounce_rate = cloudwatch.Metric(
+            namespace=SES_NAMESPACE,
+            metric_name=BOUNCE_RATE_METRIC,
+            statistic=cloudwatch.Stats.MAXIMUM,
+            period=REPUTATION_PERIOD,
+            label="Bounce rate",
+        )
+        complaint_rate = cloudwatch.Metric(
+            namespace=SES_NAMESPACE,
+            metric_name=COMPLAINT_RATE_METRIC,
+            statistic=cloudwatch.Stats.MAXIMUM,
+            period=REPUTATION_PERIOD,
+            label="Complaint rate",
+        )
+        rendering_failures = cloudwatch.MathExpression(
+            # Metrics Insights sums the failures over every campaign of this configuration set.
+            expression=(
+                f'SELECT SUM("{RENDERING_FAILURE_METRIC}") '
+                f'FROM SCHEMA("{SES_NAMESPACE}", "{CAMPAIGN_DIMENSION}", '
+                f'"{CONFIGURATION_SET_DIMENSION}") '
+                f"WHERE \"{CONFIGURATION_SET_DIMENSION}\" = '{configuration_set_name}'"
+            ),
+            using_metrics={},
+            period=ALARM_PERIOD,
+            label="Rendering failures",
+        )
+        age_threshold = oldest_message_age_alarm_seconds
+        self.alarms = {
+            "DlqNotEmpty": self._alarm(
+                "DlqNotEmpty",
+                dlq.metric_approximate_number_of_messages_visible(
+                    statistic=cloudwatch.Stats.MAXIMUM, period=ALARM_PERIOD
+                ),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            "OldestMessageTooOld": self._alarm(
+                "OldestMessageTooOld",
+                queue.metric_approximate_age_of_oldest_message(
+                    statistic=cloudwatch.Stats.MAXIMUM, period=ALARM_PERIOD
+                ),
+                threshold=age_threshold,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            ),
+            "FunctionErrors": self._alarm(
+                "FunctionErrors",
+                function.metric_errors(statistic=cloudwatch.Stats.SUM, period=ALARM_PERIOD),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            "RenderingFailures": self._alarm(
+                "RenderingFailures",
+                rendering_failures,
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            "BounceRate": self._alarm(
+                "BounceRate",
+                bounce_rate,
+                threshold=bounce_rate_alarm_threshold,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            "ComplaintRate": self._alarm(
+                "ComplaintRate",
+                complaint_rate,
+                threshold=complaint_rate_alarm_threshold,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+        }
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            default_interval=Duration.hours(3),
+            period_override=cloudwatch.PeriodOverride.AUTO,
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.TextWidget(
+                markdown=(
+                    "# Bulk email sender\n"
+                    "SQS queue → Lambda → SES SendBulkEmail. Alarms notify the Alarms topic; "
+                    "the README's alarm runbook says what each one means."
+                ),
+                width=24,
+                height=2,
+            )
+        )
+        self._queue_row(queue, dlq, age_threshold)
+        self._function_row(function, function_timeout, max_concurrency)
+        self._handler_rows()
+        self._ses_rows(
+            bounce_rate, complaint_rate, bounce_rate_alarm_threshold, complaint_rate_alarm_threshold
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.LogQueryWidget(
+                title="Latest dead-lettered messages",
+                log_group_names=[function_log_group.log_group_name],
+                query_lines=[
+                    "fields @timestamp, id, error_code, reason",
+                    f'filter message = "{DEAD_LETTERED_LOG_MESSAGE}"',
+                    "sort @timestamp desc",
+                    "limit 50",
+                ],
+                width=24,
+                height=6,
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms",
+                alarms=list(self.alarms.values()),
+                width=24,
+                height=3,
+            )
+        )
+
+        stack = Stack.of(self)
+        self.dashboard_url = (
+            f"https://{stack.region}.console.aws.amazon.com/cloudwatch/home?region={stack.region}"
+            f"#dashboards:name={self.dashboard.dashboard_name}"
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=RUNBOOK[construct_id].description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.alarms_topic))
+        return alarm
+
+    def _handler_metric(
+        self, name: str, statistic: str, label: str | None = None
+    ) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=self._namespace,
+            metric_name=name,
+            dimensions_map={SERVICE_DIMENSION: self._service},
+            statistic=statistic,
+            period=LIVE_PERIOD,
+            label=label or name,
+        )
+
+    def _queue_row(self, queue: sqs.IQueue, dlq: sqs.IQueue, age_threshold: int) -> None:
+        maximum = cloudwatch.Stats.MAXIMUM
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Queue: waiting and in flight",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        statistic=maximum, period=LIVE_PERIOD, label="Waiting"
+                    ),
+                    queue.metric_approximate_number_of_messages_not_visible(
+                        statistic=maximum, period=LIVE_PERIOD, label="In flight"
+                    ),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Queue: oldest message age (s)",
+                left=[
+                    queue.metric_approximate_age_of_oldest_message(
+                        statistic=maximum, period=LIVE_PERIOD, label="Oldest message age"
+                    )
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=age_threshold, label="Alarm")
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="DLQ: messages",
+                left=[
+                    dlq.metric_approximate_number_of_messages_visible(
+                        statistic=maximum, period=LIVE_PERIOD, label="Dead-lettered"
+                    )
+                ],
+                width=8,
+            ),
+        )
+
+    def _function_row(
+        self, function: lambda_.IFunction, timeout: Duration, max_concurrency: int
+    ) -> None:
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Function: invocations/errors",
+                left=[
+                    function.metric_invocations(period=LIVE_PERIOD, label="Invocations"),
+                    function.metric_errors(period=LIVE_PERIOD, label="Errors"),
+                    function.metric_throttles(period=LIVE_PERIOD, label="Throttles"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Function: duration (ms)",
+                left=[
+                    function.metric_duration(statistic="p50", period=LIVE_PERIOD, label="p50"),
+                    function.metric_duration(statistic="p99", period=LIVE_PERIOD, label="p99"),
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=timeout.to_milliseconds(), label="Timeout"
+                    )
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Function: concurrency",
+                left=[
+                    function.metric(
+                        "ConcurrentExecutions",
+                        statistic=cloudwatch.Stats.MAXIMUM,
+                        period=LIVE_PERIOD,
+                        label="Concurrent executions",
+                    )
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=max_concurrency, label="Maximum")
+                ],
+                width=8,
+            ),
+        )
+
+    def _handler_rows(self) -> None:
+        names = METRIC_NAMES
+        call_counters = (names.SEND_BULK_EMAIL_CALLS, names.THROTTLED_CALLS)
+        email_counters = tuple(name for name in names.COUNTERS if name not in call_counters)
+        total = cloudwatch.Stats.SUM
+        self.dashboard.add_widgets(
+            cloudwatch.SingleValueWidget(
+                title="Handler: totals over the time range",
+                metrics=[self._handler_metric(name, total) for name in names.COUNTERS],
+                set_period_to_time_range=True,
+                width=24,
+                height=3,
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Handler: emails by outcome",
+                left=[self._handler_metric(name, total) for name in email_counters],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Handler: SendBulkEmail calls",
+                left=[self._handler_metric(name, total) for name in call_counters],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Handler: call latency (ms)",
+                left=[
+                    self._handler_metric(name, statistic, f"{name} {statistic}")
+                    for name in names.LATENCIES
+                    for statistic in ("p50", "p99")
+                ],
+                width=8,
+            ),
+        )
+
+    def _ses_rows(
+        self,
+        bounce_rate: cloudwatch.Metric,
+        complaint_rate: cloudwatch.Metric,
+        bounce_threshold: float,
+        complaint_threshold: float,
+    ) -> None:
+        name = self._configuration_set_name
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="SES events (this configuration set)",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=f"SUM({_ses_search(metric, name)})",
+                        using_metrics={},
+                        label=metric,
+                        period=SES_PERIOD,
+                    )
+                    for metric in SES_EVENT_METRICS.values()
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Bounce and complaint rates (account)",
+                left=[bounce_rate],
+                right=[complaint_rate],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=bounce_threshold, label="Bounce alarm")
+                ],
+                right_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=complaint_threshold, label="Complaint alarm"
+                    )
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            *(
+                cloudwatch.GraphWidget(
+                    title=f"By campaign: SES {metric}",
+                    left=[
+                        cloudwatch.SearchExpression(
+                            expression=_ses_search(metric, name),
+                            # A dynamic label: each series is named by its campaign.
+                            label=f"${{PROP('Dim.{CAMPAIGN_DIMENSION}')}}",
+                            period=SES_PERIOD,
+                        )
+                    ],
+                    width=8,
+                )
+                for metric in BY_CAMPAIGN
+            )
+        )

@@ -1,0 +1,162 @@
+"""The sender function: SQS batches in, SES v2 ``SendBulkEmail`` calls out.
+
+Its role is written out statement by statement (no managed policy): each statement is one
+thing the handler does, on the resources it does it to.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.lambda_asset import sender_code
+from stacks.settings import Settings
+
+# The newest Python runtime that both aws-cdk-lib offers and Powertools publishes a layer for.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+HANDLER = "handler.lambda_handler"
+
+SEND_ACTIONS = ("ses:SendBulkEmail",)
+ACCOUNT_ACTIONS = ("ses:GetAccount",)
+TEMPLATE_READ_ACTIONS = ("ses:GetEmailTemplate",)
+DLQ_ACTIONS = ("sqs:SendMessage",)
+TABLE_ACTIONS = (
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def _number(value: float) -> str:
+    return format(value, "g")
+
+
+class SenderFunction(Construct):
+    """The function, its log group and role, and the SQS event source mapping."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        queue: sqs.IQueue,
+        dlq: sqs.IQueue,
+        table: dynamodb.ITable,
+        configuration_set_name: str,
+        identity_arns: list[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=settings.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="The bulk email sender function: send with SES, consume the queue",
+        )
+        template_arns = stack.format_arn(service="ses", resource="template", resource_name="*")
+        configuration_set_arn = stack.format_arn(
+            service="ses", resource="configuration-set", resource_name=configuration_set_name
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=list(LOG_ACTIONS),
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="SendBulkEmailFromTheSendingIdentities",
+                actions=list(SEND_ACTIONS),
+                resources=[*identity_arns, configuration_set_arn, template_arns],
+            ),
+            iam.PolicyStatement(
+                sid="ReadSendQuotaForPacing",
+                actions=list(ACCOUNT_ACTIONS),
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadTemplatesForPreflightRendering",
+                actions=list(TEMPLATE_READ_ACTIONS),
+                resources=[template_arns],
+            ),
+            iam.PolicyStatement(
+                sid="WritePermanentFailuresToTheDlq",
+                actions=list(DLQ_ACTIONS),
+                resources=[dlq.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ClaimAndRecordIdempotencyKeys",
+                actions=list(TABLE_ACTIONS),
+                resources=[table.table_arn],
+            ),
+        ]
+        for statement in statements:
+            self.role.add_to_policy(statement)
+
+        environment = {
+            "DLQ_URL": dlq.queue_url,
+            "QUEUE_URL": queue.queue_url,
+            "CONFIGURATION_SET_NAME": configuration_set_name,
+            "DEFAULT_TAGS": json.dumps(
+                settings.default_tags, separators=(",", ":"), sort_keys=True
+            ),
+            "IDEMPOTENCY_TABLE": table.table_name,
+            "IDEMPOTENCY_TTL_SECONDS": str(settings.idempotency_ttl_seconds),
+            "MAX_SEND_RATE": _number(settings.max_send_rate),
+            # The event source mapping's maximum concurrency, from the same context key.
+            "MAX_CONCURRENCY": str(settings.max_concurrency),
+            "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
+            "RETRY_BACKOFF_BASE_SECONDS": str(settings.retry_backoff_base_seconds),
+            "RETRY_BACKOFF_MAX_SECONDS": str(settings.retry_backoff_max_seconds),
+            "POWERTOOLS_SERVICE_NAME": settings.service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+            "POWERTOOLS_LOG_LEVEL": settings.log_level,
+        }
+        # Unset means "every message names its own": an empty value would be a wrong default.
+        if settings.default_from:
+            environment["DEFAULT_FROM"] = settings.default_from
+        if settings.default_template:
+            environment["DEFAULT_TEMPLATE"] = settings.default_template
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Bulk email sender: SQS batches to SES v2 SendBulkEmail",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=sender_code(RUNTIME, ARCHITECTURE),
+            timeout=Duration.seconds(settings.function_timeout_seconds),
+            memory_size=settings.function_memory_mb,
+            role=self.role,
+            log_group=self.log_group,
+            environment=environment,
+        )
+        # Receive, delete, change visibility (the retry backoff) on the queue, nothing else.
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                queue,
+                batch_size=settings.batch_size,
+                max_batching_window=Duration.seconds(settings.max_batching_window_seconds),
+                report_batch_item_failures=True,
+                max_concurrency=settings.max_concurrency,
+            )
+        )

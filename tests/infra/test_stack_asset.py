@@ -1,0 +1,63 @@
+"""The function's code asset: lambda_src plus the Powertools pinned in requirements.txt."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LAMBDA_SRC = REPO / "lambda_src"
+
+
+def _pin(distribution: str) -> str:
+    """The version requirements.txt pins, read here independently of the stack's reader."""
+    text = (REPO / "requirements.txt").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(distribution)}==(\S+)\s*$", text, re.MULTILINE)
+    assert match, f"requirements.txt pins {distribution}"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def asset(synth) -> Path:
+    _, function = synth.one("AWS::Lambda::Function")
+    key = function["Properties"]["Code"]["S3Key"]
+    path = synth.outdir / f"asset.{key.removesuffix('.zip')}"
+    assert path.is_dir(), f"the function's asset is staged at {path}"
+    return path
+
+
+def test_the_asset_runs_the_powertools_version_pinned_in_requirements(asset):
+    # Given the pin in requirements.txt
+    pin = _pin("aws-lambda-powertools")
+    # When the bundled distribution's metadata and version module are read
+    (dist_info,) = asset.glob("aws_lambda_powertools-*.dist-info")
+    metadata = (dist_info / "METADATA").read_text(encoding="utf-8")
+    version_module = (asset / "aws_lambda_powertools" / "shared" / "version.py").read_text(
+        encoding="utf-8"
+    )
+    # Then both say the pinned version
+    assert re.search(r"^Version: (\S+)$", metadata, re.MULTILINE).group(1) == pin
+    assert re.search(r'VERSION = "([^"]+)"', version_module).group(1) == pin
+
+
+def test_the_asset_holds_every_file_of_lambda_src_unchanged(asset):
+    # Given the source files of the function (no bytecode)
+    sources = [
+        path
+        for path in LAMBDA_SRC.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    ]
+    assert (LAMBDA_SRC / "handler.py") in sources
+    # Then each is in the asset, byte for byte, and the asset carries no bytecode
+    for path in sources:
+        bundled = asset / path.relative_to(LAMBDA_SRC)
+        assert bundled.read_bytes() == path.read_bytes(), path
+    assert not list(asset.rglob("__pycache__"))
+
+
+def test_the_asset_leaves_the_sdk_to_the_runtime(asset):
+    # Given the decision recorded in stacks/lambda_asset.py: the runtime's boto3 already has
+    # every SES field the code uses, so boto3/botocore are not bundled
+    # Then the asset does not carry them (it would shadow the runtime's SDK)
+    assert not (asset / "boto3").exists()
+    assert not (asset / "botocore").exists()

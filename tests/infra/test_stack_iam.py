@@ -1,0 +1,138 @@
+"""The sender function's role: each statement's actions and resources (least privilege)."""
+
+import pytest
+
+from tests.infra.cfn import arn_of, as_list, by_sid, granting, statements, text
+
+
+@pytest.fixture(scope="module")
+def policy(synth):
+    _, role_policy = synth.one("AWS::IAM::Policy")
+    return role_policy
+
+
+def _resources(statement):
+    return sorted(text(resource) for resource in as_list(statement["Resource"]))
+
+
+def _ses_arn(resource):
+    return f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"
+
+
+def test_the_role_has_no_managed_policy_and_this_one_policy(synth, policy):
+    # Given the function's role
+    _, role = synth.one("AWS::IAM::Role")
+    # Then it is assumed by Lambda, carries no managed policy, only the statements below
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert len(statements(policy)) == 7
+
+
+def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates(
+    synth, policy, context
+):
+    # Given the sending statement
+    statement = by_sid(policy, "SendBulkEmailFromTheSendingIdentities")
+    configuration_set = synth.one("AWS::SES::ConfigurationSet")[0]
+    # Then it allows SendBulkEmail only
+    assert as_list(statement["Action"]) == ["ses:SendBulkEmail"]
+    # And only on the sending identities, the configuration set and the templates
+    expected = [_ses_arn(f"identity/{identity}") for identity in context["sending_identities"]]
+    expected += [
+        _ses_arn(f"configuration-set/${{{configuration_set}}}"),
+        _ses_arn("template/*"),
+    ]
+    assert _resources(statement) == sorted(expected)
+    # And no statement lets the function send anything through SES on "*"
+    for action in ("ses:SendBulkEmail", "ses:SendEmail", "ses:*"):
+        for other in granting(policy, action):
+            assert "*" not in as_list(other["Resource"])
+
+
+def test_send_bulk_email_follows_the_identities_of_the_context(variant):
+    # Given an app whose context lists an address and a domain (as -c text)
+    _, variant_policy = variant.one("AWS::IAM::Policy")
+    statement = by_sid(variant_policy, "SendBulkEmailFromTheSendingIdentities")
+    # Then both identities, and only they, are in the statement
+    identities = [r for r in _resources(statement) if ":identity/" in r]
+    assert identities == sorted(
+        [_ses_arn("identity/news@example.org"), _ses_arn("identity/example.net")]
+    )
+
+
+def test_get_account_is_the_one_action_on_every_resource(policy):
+    # Given the pacing statement
+    statement = by_sid(policy, "ReadSendQuotaForPacing")
+    # Then GetAccount, which has no resource-level permission, is allowed on "*"
+    assert as_list(statement["Action"]) == ["ses:GetAccount"]
+    assert statement["Resource"] == "*"
+    # And it is the only statement on "*"
+    assert [s for s in statements(policy) if s["Resource"] == "*"] == [statement]
+
+
+def test_get_email_template_is_allowed_on_templates_only(policy):
+    # Given the pre-flight rendering statement
+    statement = by_sid(policy, "ReadTemplatesForPreflightRendering")
+    # Then it reads templates, and nothing else
+    assert as_list(statement["Action"]) == ["ses:GetEmailTemplate"]
+    assert _resources(statement) == [_ses_arn("template/*")]
+
+
+def test_the_function_may_send_to_the_dlq_only(synth, policy):
+    # Given the DLQ statement
+    statement = by_sid(policy, "WritePermanentFailuresToTheDlq")
+    dlq = synth.logical_id("AWS::SQS::Queue", "QueuesDlq")
+    # Then it sends messages to the DLQ
+    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert statement["Resource"] == arn_of(dlq)
+    # And no statement lets it send to any other queue
+    assert granting(policy, "sqs:SendMessage") == [statement]
+
+
+def test_the_function_consumes_the_queue_and_changes_visibility_there_only(synth, policy):
+    # Given the statement the event source mapping needs
+    queue = synth.logical_id("AWS::SQS::Queue", "QueuesQueue")
+    (statement,) = granting(policy, "sqs:ChangeMessageVisibility")
+    # Then it receives, deletes and delays (the retry backoff) messages of the queue only
+    assert statement["Resource"] == arn_of(queue)
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= set(as_list(statement["Action"]))
+    assert "sqs:SendMessage" not in as_list(statement["Action"])
+
+
+def test_dynamodb_access_is_four_item_actions_on_the_idempotency_table(synth, policy):
+    # Given the idempotency statement
+    statement = by_sid(policy, "ClaimAndRecordIdempotencyKeys")
+    table = synth.one("AWS::DynamoDB::Table")[0]
+    # Then it reads, claims, records and releases items of that table, nothing else
+    assert sorted(as_list(statement["Action"])) == [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ]
+    assert statement["Resource"] == arn_of(table)
+    dynamodb = [
+        s
+        for s in statements(policy)
+        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+    assert dynamodb == [statement]
+
+
+def test_the_function_writes_its_own_log_group_only(synth, policy):
+    # Given the logging statement
+    statement = by_sid(policy, "WriteOwnLogs")
+    log_group = synth.logical_id("AWS::Logs::LogGroup", "SenderLogGroup")
+    # Then it creates streams and puts events in the function's log group
+    assert sorted(as_list(statement["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == arn_of(log_group)
+
+
+def test_no_statement_uses_a_wildcard_action(policy):
+    # Given every statement of the role
+    # Then each names its actions in full
+    for statement in statements(policy):
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, action

@@ -1,0 +1,181 @@
+"""Context settings, template files and the dashboard picture, without synthesizing."""
+
+import dataclasses
+import json
+import re
+
+import aws_cdk as cdk
+import pytest
+
+from stacks.dashboard_diagram import render
+from stacks.lambda_asset import pinned_version
+from stacks.ses_templates import EmailTemplate, TemplateFileError, load_templates
+from stacks.settings import Settings, SettingsError
+from tests.infra.conftest import cdk_context, readme_section
+
+
+def _settings(**overrides):
+    return Settings.from_node(cdk.App(context={**cdk_context(), **overrides}).node)
+
+
+def test_cdk_json_holds_exactly_the_settings_keys():
+    # Given cdk.json's context without CDK's feature flags
+    keys = {key for key in cdk_context() if not key.startswith("@")}
+    # Then its keys are the settings' fields: one default each, in one place
+    assert keys == {field.name for field in dataclasses.fields(Settings)}
+
+
+def test_the_readme_documents_every_context_key():
+    # Given the README fragment's context table
+    fragment = readme_section("Configuration (CDK context)")
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", fragment, re.MULTILINE))
+    # Then it documents every key, and only the keys there are
+    assert documented == {field.name for field in dataclasses.fields(Settings)}
+
+
+def test_the_readme_shows_each_keys_default_from_cdk_json():
+    # Given the README fragment's context table and cdk.json
+    fragment = readme_section("Configuration (CDK context)")
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| `([^`]*)` \|", fragment, re.MULTILINE))
+    # Then each default shown is the one cdk.json holds
+    for key, value in cdk_context().items():
+        if not key.startswith("@"):
+            assert rows[key] == json.dumps(value), key
+
+
+def test_a_missing_key_is_an_error_that_names_it():
+    # Given a context without batch_size
+    context = {key: value for key, value in cdk_context().items() if key != "batch_size"}
+    # When the settings are read
+    with pytest.raises(SettingsError, match="'batch_size' is missing"):
+        Settings.from_node(cdk.App(context=context).node)
+
+
+def test_command_line_text_is_read_as_the_key_type():
+    # Given values as `cdk deploy -c key=value` passes them: text
+    settings = _settings(
+        batch_size="500",
+        create_sending_identities="false",
+        sending_identities='["a.example", "b@example.org"]',
+        max_send_rate="12.5",
+        default_tags='{"campaign":"spring"}',
+    )
+    # Then each has its type
+    assert settings.batch_size == 500
+    assert settings.create_sending_identities is False
+    assert settings.sending_identities == ("a.example", "b@example.org")
+    assert settings.max_send_rate == 12.5
+    assert settings.default_tags == {"campaign": "spring"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"batch_size": 0}, "'batch_size' must be between"),
+        ({"max_concurrency": 1}, "'max_concurrency' must be between 2"),
+        ({"log_retention_days": 10}, "retention period"),
+        ({"max_batching_window_seconds": 0}, "at least 1 when 'batch_size' is above 10"),
+        ({"sending_identities": []}, "at least one"),
+        ({"default_tags": {"bad tag": "x"}}, "'default_tags'"),
+        ({"alarm_email": "not an address"}, "'alarm_email'"),
+        ({"retry_backoff_max_seconds": 10}, "must not be below"),
+        ({"log_level": "LOUD"}, "'log_level'"),
+    ],
+)
+def test_values_the_stack_cannot_use_are_refused_with_the_key(overrides, message):
+    # Given a context value out of range
+    # When the settings are read
+    # Then the error names the key and the rule
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        _settings(**overrides)
+
+
+def test_the_visibility_timeout_is_six_timeouts_plus_the_window():
+    # Given a timeout and a batching window
+    settings = _settings(function_timeout_seconds=100, max_batching_window_seconds=7)
+    # Then the queue hides a batch for 6 timeouts plus the window
+    assert settings.queue_visibility_timeout_seconds == 607
+
+
+def test_the_powertools_pin_is_read_from_requirements(tmp_path):
+    # Given a requirements file with comments, extras and other pins
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(
+        "# runtime\nboto3==1.0.0\naws_lambda_powertools[tracer] == 9.8.7  # pinned\n",
+        encoding="utf-8",
+    )
+    # Then the distribution's pin is found whatever its spelling
+    assert pinned_version("aws-lambda-powertools", requirements) == "9.8.7"
+    with pytest.raises(ValueError, match="pins no"):
+        pinned_version("typer", requirements)
+
+
+def test_the_shipped_templates_load():
+    # Given templates/
+    # Then every file loads, the sample among them
+    names = [template.name for template in load_templates()]
+    assert "welcome" in names
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "message"),
+    [
+        ("ok", {"subject": "s"}, "needs 'text', 'html' or both"),
+        ("ok", {"text": "t"}, "'subject' is required"),
+        ("ok", {"subject": "s", "text": "t", "Html": "h"}, "unknown key 'Html'"),
+        ("ok", {"subject": "", "text": "t"}, "'subject' must be a non-empty string"),
+        ("bad name", {"subject": "s", "text": "t"}, "template name"),
+        ("ok", ["subject"], "JSON object"),
+    ],
+)
+def test_a_template_file_out_of_format_is_refused(tmp_path, name, body, message):
+    # Given a template file that breaks the format
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    # When it is loaded
+    # Then the error names the file and the rule
+    with pytest.raises(TemplateFileError, match=re.escape(message)):
+        EmailTemplate.from_file(path)
+
+
+def test_the_picture_draws_each_widget_at_its_place():
+    # Given a body of a full-width text widget above two half-width graphs
+    body = {
+        "widgets": [
+            {
+                "type": "text",
+                "x": 0,
+                "y": 0,
+                "width": 24,
+                "height": 2,
+                "properties": {"markdown": "# Top"},
+            },
+            {
+                "type": "metric",
+                "x": 0,
+                "y": 2,
+                "width": 12,
+                "height": 6,
+                "properties": {"title": "Left", "metrics": [["NS", "A", {"label": "Alpha"}]]},
+            },
+            {
+                "type": "metric",
+                "x": 12,
+                "y": 2,
+                "width": 12,
+                "height": 6,
+                "properties": {"title": "Right", "metrics": [["NS", "B"]]},
+            },
+        ]
+    }
+    # When it is drawn
+    lines = render(body).splitlines()
+    # Then the title row spans the width and the graphs sit side by side with their legends
+    assert lines[0] == "+" + "-" * 95 + "+"
+    assert lines[1].startswith("| Top")
+    assert lines[2] == "+" + "-" * 47 + "+" + "-" * 47 + "+"
+    assert lines[3].startswith("| Left")
+    assert "| Right" in lines[3]
+    assert lines[4].startswith("| Alpha")
+    assert "| B" in lines[4]
+    assert lines[5] == lines[2]
