@@ -10,16 +10,21 @@ recipients), so the 50-recipient limit counts per entry, not across the call.
 For tests and the local run: `sent_emails()` is the record of what was sent, `set_faults()`
 makes a seeded share of calls and entries fail, `set_max_send_rate()` sets what GetAccount
 answers, and `start_server()` runs moto's server on 127.0.0.1 with all of this installed.
+`install()` also speeds up moto's SQS, which scans the whole queue on most calls: its clock
+reads `time.time()` instead of building datetimes (the same UTC epoch seconds), and a receive
+checks retention without computing every queue attribute per message (O(depth) each).
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import inspect
 import json
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,12 +34,14 @@ from typing import Any, TypedDict
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.exceptions import ServiceException
-from moto.core.utils import utcnow
+from moto.core.utils import unix_time, utcnow
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.ses.exceptions import SesError
 from moto.ses.models import SESBackend, ses_backends
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
+from moto.sqs import models as sqs_models
+from moto.sqs.models import SQSBackend
 
 __all__ = [
     "DEFAULT_ENTRY_STATUSES",
@@ -234,6 +241,25 @@ def install() -> None:
         if inspect.isfunction(member):
             setattr(SESV2Response, name, member)
     sesv2_urls.url_paths.update(dict.fromkeys(_ROUTES, SESV2Response.dispatch))
+    SQSBackend.is_message_valid_based_on_retention_period = _within_retention
+    sqs_models.unix_time = _unix_time
+    sqs_models.unix_time_millis = _unix_time_millis
+
+
+def _unix_time(dt: datetime.datetime | None = None) -> float:
+    """moto's unix_time, without building two datetimes per call when asked for now."""
+    return time.time() if dt is None else unix_time(dt)
+
+
+def _unix_time_millis(dt: datetime.datetime | None = None) -> float:
+    return _unix_time(dt) * 1000.0
+
+
+def _within_retention(self: SQSBackend, queue_name: str, message: Any) -> bool:
+    """moto's retention check on receive, reading the one attribute it needs (moto computes
+    them all, each counting the queue's messages, for every message received)."""
+    retention = self.get_queue(queue_name).message_retention_period
+    return int(retention) + message.sent_timestamp / 1000 > _unix_time()
 
 
 @dataclass

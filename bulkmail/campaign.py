@@ -1,0 +1,296 @@
+"""A campaign file (CSV or JSONL) -> SQS message bodies, each checked with the Lambda's schema.
+
+CSV: a header row with an `email` column; every other column becomes `data`; `from` and
+`template` (or inline `content`) come from the options. JSONL: one whole message per line
+(DESIGN.md section 3); options fill in `from` / `template` where a line has neither.
+
+Every row then gets, from the options:
+- the tag `campaign` and a deterministic `id` = `{campaign}:{h}`, h = the first 32 hex digits
+  of HMAC-SHA256(id key, the lower-cased recipient address(es)): the same campaign run twice
+  gives the same ids, so the Lambda's idempotency sends each email once; no address in clear.
+  A row that already has an `id` keeps it;
+- with an unsubscribe URL template, the RFC 8058 headers `List-Unsubscribe: <url>` then
+  `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, `{id}` replaced by the URL-encoded id.
+
+Then each body is validated with `bulk_sender.message.parse_message` (the Lambda's own code)
+unless `validate` is off; a refused row keeps its line number and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import quote, urlsplit
+
+from bulk_sender.message import Defaults, InvalidMessage, parse_message, validate_tags
+from bulkmail.errors import CliError
+
+MAX_BODY_BYTES = 262_144  # the queue's maximum message size (the stack sets it explicitly)
+ID_HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real campaign
+# Used when neither --id-key nor BULKMAIL_ID_KEY is given: ids stay deterministic, but anyone
+# who knows an address and the campaign name can then recompute its id.
+DEFAULT_ID_KEY = b"bulkmail-default-id-key"
+CAMPAIGN_TAG = "campaign"
+EMAIL_COLUMN = "email"
+UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+
+
+@dataclass(frozen=True)
+class CampaignOptions:
+    """What the command line adds to every row."""
+
+    campaign: str
+    from_address: str | None = None
+    template: str | None = None
+    content: Mapping[str, str] | None = None
+    id_key: bytes = DEFAULT_ID_KEY
+    unsubscribe_url: str | None = None
+    validate: bool = True
+
+    def __post_init__(self) -> None:
+        check_campaign_name(self.campaign)
+        if self.template and self.content:
+            raise CliError("give --template or --content-file, not both")
+        if self.unsubscribe_url is not None:
+            check_unsubscribe_url(self.unsubscribe_url)
+
+    @property
+    def defaults(self) -> Defaults:
+        """What validation assumes for a row without `from` / `template` (the options)."""
+        return Defaults(from_address=self.from_address, template=self.template)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the file: its body to enqueue, or the reason it was refused."""
+
+    line: int
+    body: str | None
+    error: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.error is not None
+
+
+def check_campaign_name(name: str) -> None:
+    """A campaign name is a tag value and an id prefix."""
+    try:
+        validate_tags({CAMPAIGN_TAG: name})
+    except InvalidMessage:
+        raise CliError("--campaign: must match ^[A-Za-z0-9_-]{1,200}$") from None
+    if len(name) > 200:  # `{campaign}:{32 hex}` stays within the id's 256 characters
+        raise CliError("--campaign: at most 200 characters")
+
+
+def check_unsubscribe_url(template: str) -> None:
+    if "{id}" not in template:
+        raise CliError("--unsubscribe-url: must contain {id} (each recipient's own link)")
+    parts = urlsplit(template.replace("{id}", "x"))
+    if parts.scheme not in ("https", "http", "mailto") or not (parts.netloc or parts.path):
+        raise CliError("--unsubscribe-url: must be an https:// (or mailto:) URL template")
+
+
+def load_content(path: Path) -> dict[str, str]:
+    """An inline template file: a JSON object with `subject` and `text` and/or `html`."""
+    doc = _read_json_file(path, "--content-file")
+    if not isinstance(doc, dict):
+        raise CliError(f"{path}: must be a JSON object with subject, text, html")
+    try:  # the schema's own rules for inline content
+        parse_message(
+            json.dumps({"to": "a@example.com", "from": "b@example.com", "content": doc}),
+            message_id="content-file",
+            defaults=Defaults(),
+        )
+    except InvalidMessage as error:
+        raise CliError(f"{path}: {error}") from None
+    return doc
+
+
+def message_id(campaign: str, recipients: list[str], key: bytes) -> str:
+    """`{campaign}:{h}`: h keyed by `key` over the lower-cased bare addresses."""
+    addresses = sorted(parseaddr(r)[1].strip().lower() for r in recipients)
+    digest = hmac.new(key, ",".join(addresses).encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{campaign}:{digest[:ID_HASH_HEX]}"
+
+
+def unsubscribe_headers(url_template: str, email_id: str) -> dict[str, str]:
+    url = url_template.replace("{id}", quote(email_id, safe=""))
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": UNSUBSCRIBE_POST}
+
+
+def read_campaign(path: Path, options: CampaignOptions) -> list[Row]:
+    """Every row of a .csv or .jsonl file, built, decorated and checked (see the module doc)."""
+    readers = {".csv": _csv_docs, ".jsonl": _jsonl_docs, ".ndjson": _jsonl_docs}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise CliError(f"{path}: expected a .csv or .jsonl file")
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    builder = _RowBuilder(options)
+    return [builder.row(line, doc) for line, doc in reader(path, options)]
+
+
+class Refusal(str):
+    """A row refused while reading (a CSV row of the wrong width), whatever the options."""
+
+
+# A row as read: a message to decorate, raw text (not a JSON object), or a refusal.
+RawDoc = dict[str, Any] | str
+
+
+def _csv_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDoc]]:
+    if not options.template and not options.content and options.validate:
+        raise CliError("a CSV campaign needs --template or --content-file")
+    if not options.from_address and options.validate:
+        raise CliError("a CSV campaign needs --from")
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        try:
+            header = _csv_header(path, next(reader, None))
+            for cells in reader:
+                if any(cell.strip() for cell in cells):  # blank lines are skipped
+                    yield reader.line_num, _csv_doc(header, cells, options)
+        except UnicodeDecodeError:
+            raise CliError(f"{path}: line {reader.line_num + 1}: not UTF-8 text") from None
+        except csv.Error as error:
+            raise CliError(f"{path}: line {reader.line_num}: {error}") from None
+
+
+def _csv_header(path: Path, header: list[str] | None) -> list[str]:
+    if header is None:
+        raise CliError(f"{path}: empty file: expected a header row with an `email` column")
+    header = [name.strip() for name in header]
+    if EMAIL_COLUMN not in header:
+        raise CliError(f"{path}: the header row has no `email` column")
+    if "" in header or len(set(header)) != len(header):
+        raise CliError(f"{path}: the header row has an empty or repeated column name")
+    return header
+
+
+def _csv_doc(header: list[str], cells: list[str], options: CampaignOptions) -> RawDoc:
+    if len(cells) != len(header):
+        return Refusal(f"row: {len(cells)} cells, the header has {len(header)}")
+    values = dict(zip(header, cells, strict=True))
+    doc: dict[str, Any] = {"to": values.pop(EMAIL_COLUMN).strip()}
+    if options.from_address:
+        doc["from"] = options.from_address
+    if options.content:
+        doc["content"] = dict(options.content)
+    elif options.template:
+        doc["template"] = options.template
+    doc["data"] = values
+    return doc
+
+
+def _jsonl_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDoc]]:
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            text = raw.decode("utf-8", errors="replace").strip()
+            if not text:
+                continue
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                doc = None
+            if not isinstance(doc, dict):
+                yield line_number, text
+                continue
+            yield line_number, _with_options(doc, options)
+
+
+def _with_options(doc: dict[str, Any], options: CampaignOptions) -> dict[str, Any]:
+    """A JSONL message, with `from` and `template`/`content` from the options if it has none."""
+    if options.from_address and "from" not in doc:
+        doc["from"] = options.from_address
+    if "content" not in doc and "template" not in doc:
+        if options.content:
+            doc["content"] = dict(options.content)
+        elif options.template:
+            doc["template"] = options.template
+    return doc
+
+
+class _RowBuilder:
+    """Decorates a row (campaign tag, id, unsubscribe headers), then checks it."""
+
+    def __init__(self, options: CampaignOptions) -> None:
+        self.options = options
+        self.lines_by_id: dict[str, int] = {}
+
+    def row(self, line: int, doc: RawDoc) -> Row:
+        if isinstance(doc, Refusal):
+            return Row(line, None, str(doc))
+        if isinstance(doc, str):  # not a JSON object: raw, or refused with the schema's reason
+            return Row(line, doc) if not self.options.validate else self._refused(line, doc)
+        self._decorate(doc)
+        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        if not self.options.validate:
+            return Row(line, body)
+        try:
+            parse_message(body, message_id=f"line-{line}", defaults=self.options.defaults)
+        except InvalidMessage as error:
+            return Row(line, None, str(error))
+        if len(body.encode("utf-8")) > MAX_BODY_BYTES:
+            return Row(line, None, f"body: at most {MAX_BODY_BYTES} bytes (SQS message size)")
+        first = self.lines_by_id.setdefault(doc["id"], line)
+        if first != line:
+            return Row(line, None, f"id: same as line {first} (same recipient, same campaign)")
+        return Row(line, body)
+
+    def _refused(self, line: int, text: str) -> Row:
+        try:
+            parse_message(text, message_id=f"line-{line}", defaults=self.options.defaults)
+        except InvalidMessage as error:
+            return Row(line, None, str(error))
+        raise AssertionError("a body that is not a JSON object passed validation")
+
+    def _decorate(self, doc: dict[str, Any]) -> None:
+        options = self.options
+        tags = doc.setdefault("tags", {})
+        if isinstance(tags, dict):
+            tags[CAMPAIGN_TAG] = options.campaign
+        recipients = _recipients(doc)
+        if "id" not in doc and recipients:
+            doc["id"] = message_id(options.campaign, recipients, options.id_key)
+        headers = doc.setdefault("headers", {})
+        if options.unsubscribe_url and isinstance(headers, dict) and "id" in doc:
+            for name, value in unsubscribe_headers(options.unsubscribe_url, str(doc["id"])).items():
+                headers.setdefault(name, value)
+        if not headers:
+            del doc["headers"]
+
+
+def _recipients(doc: Mapping[str, Any]) -> list[str]:
+    """The raw recipient strings of a row (empty when their shape is wrong)."""
+    found: list[str] = []
+    for name in ("to", "cc", "bcc"):
+        value = doc.get(name, [])
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return []
+        found += value
+    return found
+
+
+def _open_text(path: Path) -> TextIO:
+    try:
+        return path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise CliError(f"{path}: {error.strerror}") from None
+
+
+def _read_json_file(path: Path, option: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"{option}: {path}: no such file") from None
+    except (OSError, ValueError) as error:
+        raise CliError(f"{option}: {path}: not a JSON file ({type(error).__name__})") from None

@@ -1,0 +1,404 @@
+"""`python -m bulkmail`: enqueue a campaign, inspect and redrive the DLQ, run it all locally.
+
+Exit codes: 0 done; 1 done in part (`enqueue` refused or could not enqueue some rows, the
+demo's equations do not hold, a confirmation was declined); 2 a bad argument or input, or an
+AWS error (`enqueue` sends nothing then). Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+from typer.core import TyperGroup
+
+from bulkmail import campaign, queues
+from bulkmail import dlq as dlq_tools
+from bulkmail.errors import CliError
+
+PROG = "python -m bulkmail"
+
+
+class _OneLineErrors(TyperGroup):
+    """Every error as one line on stderr with an exit code; tracebacks never reach the user."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as error:  # usage errors and bad option values
+            if type(error).__name__ == "NoArgsIsHelpError":
+                sys.exit(error.exit_code)  # the help was shown
+            _fail(f"{error.format_message()} (see --help)", error.exit_code)
+        except typer.Abort:
+            _fail("aborted", 1)
+        except CliError as error:
+            _fail(str(error), error.exit_code)
+        except ClientError as error:
+            info = error.response.get("Error", {})
+            _fail(f"AWS {error.operation_name}: {info.get('Code')}: {info.get('Message')}", 2)
+        except (NoCredentialsError, NoRegionError) as error:
+            _fail(f"AWS: {error} (set AWS_PROFILE, or AWS_REGION and credentials)", 2)
+        except BotoCoreError as error:
+            _fail(f"AWS: {error}", 2)
+        sys.exit(code or 0)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(code)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    name="bulkmail",
+    help=(
+        "Serverless bulk email (SQS -> Lambda -> SES v2 SendBulkEmail): put a campaign on the "
+        "queue, inspect and redrive the dead-letter queue, or run the whole system locally.\n\n"
+        f"Example: {PROG} demo"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+dlq_app = typer.Typer(
+    help=(
+        f"Inspect and redrive the dead-letter queue.\n\nExample: {PROG} dlq show --stack BulkEmail"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(dlq_app, name="dlq")
+
+StackOption = Annotated[
+    str | None,
+    typer.Option("--stack", help="CloudFormation stack name: its outputs give the queue URLs."),
+]
+QueueUrlOption = Annotated[
+    str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack).")
+]
+DlqUrlOption = Annotated[
+    str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (or --stack).")
+]
+
+
+# --- enqueue --------------------------------------------------------------------------------
+
+
+@app.command()
+def enqueue(
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A .csv (an `email` column) or .jsonl campaign.")
+    ],
+    campaign_name: Annotated[
+        str,
+        typer.Option(
+            "--campaign",
+            help="Campaign name: the `campaign` tag and the id prefix. Ids are "
+            "NAME:HMAC(key, address), so running the same campaign again sends each email once.",
+        ),
+    ],
+    queue_url: QueueUrlOption = None,
+    stack: StackOption = None,
+    from_address: Annotated[
+        str | None, typer.Option("--from", help="Sender, e.g. `News <news@example.com>`.")
+    ] = None,
+    template: Annotated[str | None, typer.Option(help="SES template name (or ARN).")] = None,
+    content_file: Annotated[
+        Path | None,
+        typer.Option(help="Inline template instead: a JSON file with subject, text, html."),
+    ] = None,
+    id_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BULKMAIL_ID_KEY",
+            show_envvar=True,
+            help="Secret key of the ids' HMAC. Without one a fixed public key is used: ids stay "
+            "deterministic, but anyone knowing an address can recompute its id.",
+        ),
+    ] = None,
+    unsubscribe_url: Annotated[
+        str | None,
+        typer.Option(
+            help="One-click unsubscribe URL with {id} (the URL-encoded message id): adds "
+            "List-Unsubscribe and List-Unsubscribe-Post (RFC 8058)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build and check every row; send nothing.")
+    ] = False,
+    no_validate: Annotated[
+        bool,
+        typer.Option(
+            "--no-validate",
+            help="Skip the checks and send rows as they are (JSONL lines that are not JSON "
+            "objects go verbatim). For demos and tests: the Lambda then dead-letters bad ones.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
+    ] = 4,
+) -> None:
+    """Put a campaign on the queue: one SQS message per email, checked first.
+
+    CSV: an `email` column; the other columns become the template's `data`; --from and
+    --template (or --content-file) apply to every row. JSONL: one whole message per line
+    (DESIGN.md section 3); --from / --template fill in lines that have none. Every row is
+    checked with the Lambda's own validator; bad rows are listed with their line numbers and
+    reasons and not sent. Exit code 1 if any row was refused or not enqueued, 2 on bad
+    arguments or input (nothing sent).
+
+    Example:
+
+        python -m bulkmail enqueue campaign.csv --stack BulkEmail \\
+            --campaign spring --template welcome \\
+            --from 'News <news@example.com>' \\
+            --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
+    """
+    options = campaign.CampaignOptions(
+        campaign=campaign_name,
+        from_address=from_address,
+        template=template,
+        content=campaign.load_content(content_file) if content_file else None,
+        id_key=id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY,
+        unsubscribe_url=unsubscribe_url,
+        validate=not no_validate,
+    )
+    if queue_url:
+        queues.check_queue_url(queue_url)
+    if not dry_run and not (queue_url or stack):
+        raise CliError("no queue given: use --queue-url URL or --stack NAME (or --dry-run)")
+    rows = campaign.read_campaign(file, options)
+    sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, workers)
+    _report_refused(rows)
+    bodies = [row.body for row in rows if row.body is not None]
+    refused = len(rows) - len(bodies)
+    if dry_run:
+        _dry_run_summary(len(rows), bodies, refused)
+    else:
+        report = _send(sqs, url, bodies, workers)
+        for index, code in report.failed:
+            typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
+        refused += len(report.failed)
+        typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
+    if refused:
+        raise typer.Exit(1)
+
+
+def _report_refused(rows: Sequence[campaign.Row]) -> None:
+    for row in rows:
+        if row.refused:
+            typer.echo(f"line {row.line}: {row.error}", err=True)
+
+
+def _dry_run_summary(rows: int, bodies: Sequence[str], refused: int) -> None:
+    typer.echo(f"dry run: rows {rows}, would enqueue {len(bodies)}, refused {refused}")
+    if bodies:
+        typer.echo(f"first message: {bodies[0]}")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f}/s")
+
+
+def _progress(label: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+
+
+def _send_queue(queue_url: str | None, stack: str | None, workers: int) -> tuple[Any, str]:
+    """An SQS client and the queue's URL, checked to exist (a one-line error if not)."""
+    url = queues.queue_urls({queues.QUEUE_URL: queue_url}, stack)[queues.QUEUE_URL]
+    sqs = queues.sqs_client(max_pool=workers + 2)
+    queues.queue_arn(sqs, url)
+    return sqs, url
+
+
+def _send(sqs: Any, url: str, bodies: Sequence[str], workers: int) -> queues.SendReport:
+    with _progress("enqueue") as progress:
+        task = progress.add_task("enqueue", total=len(bodies))
+        enqueuer = queues.Enqueuer(
+            sqs, url, workers=workers, on_sent=lambda n: progress.advance(task, n)
+        )
+        return enqueuer.send(bodies)
+
+
+# --- dlq ------------------------------------------------------------------------------------
+
+
+@dlq_app.command("show")
+def dlq_show(
+    dlq_url: DlqUrlOption = None,
+    stack: StackOption = None,
+    max_messages: Annotated[
+        int, typer.Option("--max", min=1, help="At most this many messages are sampled.")
+    ] = 100,
+    visibility_timeout: Annotated[
+        int,
+        typer.Option(min=1, max=43200, help="Seconds the sampled messages stay hidden."),
+    ] = 30,
+    samples: Annotated[int, typer.Option(min=0, help="Samples shown per ErrorCode.")] = 2,
+) -> None:
+    """Count the DLQ's messages by ErrorCode and show a few with their reasons.
+
+    It samples: it receives up to --max messages with a visibility timeout and does not
+    delete them (they are back on the DLQ when it ends). Messages without ErrorCode were moved
+    by the queue's redrive policy after maxReceiveCount receives: shown as RetriesExhausted.
+
+    Example:
+
+        python -m bulkmail dlq show --stack BulkEmail
+    """
+    url = queues.queue_urls({queues.DLQ_URL: dlq_url}, stack)[queues.DLQ_URL]
+    sample = dlq_tools.sample_dlq(
+        queues.sqs_client(), url, limit=max_messages, visibility_timeout=visibility_timeout
+    )
+    for line in dlq_tools.describe_sample(sample, per_code=samples):
+        typer.echo(line)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    dlq_url: DlqUrlOption = None,
+    queue_url: QueueUrlOption = None,
+    stack: StackOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    copy: Annotated[
+        bool,
+        typer.Option(
+            "--copy",
+            help="Move by receive, send, delete instead of an SQS message move task (drops "
+            "the handler's ErrorCode, ErrorMessage, SourceMessageId, FailedAt attributes).",
+        ),
+    ] = False,
+    max_messages: Annotated[
+        int | None, typer.Option("--max", min=1, help="With --copy: move at most this many.")
+    ] = None,
+) -> None:
+    """Move the DLQ's messages back to the send queue, to be sent again.
+
+    Uses an SQS message move task naming the destination (messages the handler wrote have no
+    source queue of their own); where the endpoint has none, or with --copy, it receives,
+    sends and deletes. Always prints the destination; asks first unless --yes.
+
+    Example:
+
+        python -m bulkmail dlq redrive --stack BulkEmail --yes
+    """
+    given = {queues.DLQ_URL: dlq_url, queues.QUEUE_URL: queue_url}
+    urls = queues.queue_urls(given, stack)
+    sqs = queues.sqs_client()
+    redrive = dlq_tools.Redrive.plan(sqs, urls[queues.DLQ_URL], urls[queues.QUEUE_URL])
+    typer.echo(f"from:        {redrive.dlq_url}")
+    typer.echo(f"destination: {redrive.queue_url} ({redrive.queue_arn})")
+    if not yes:
+        question = f"Move about {redrive.approximate} message(s) to the destination?"
+        typer.confirm(question, abort=True)
+    handle = None if copy else dlq_tools.start_move_task(sqs, redrive)
+    if handle:
+        typer.echo(
+            f"started SQS message move task {handle} to {redrive.queue_url}; follow it with: "
+            f"aws sqs list-message-move-tasks --source-arn {redrive.dlq_arn}"
+        )
+        return
+    if not copy:
+        typer.echo("this endpoint has no SQS message move task: moving by receive, send, delete")
+    moved = dlq_tools.copy_messages(sqs, redrive, limit=max_messages)
+    typer.echo(f"moved {moved} message(s) to {redrive.queue_url}")
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    rows: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Recipients in the sample campaign.")
+    ] = 1000,
+    faults: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of SES entries failed and of calls throttled by the emulator, e.g. 0.1.",
+        ),
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice (faults).")] = 0,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(help="Where the handler's JSON logs go (default: a file in the temp dir)."),
+    ] = None,
+) -> None:
+    """Run the whole system locally, on an embedded AWS emulator: no AWS account needed.
+
+    Starts moto's server in this process, provisions the queue, DLQ, identity, templates,
+    configuration set and idempotency table, enqueues the sample campaign (examples/) with
+    this CLI's enqueue code plus a few bad raw messages put past the checks, polls the queue
+    as Lambda does and invokes the real handler, then prints what happened. --faults makes
+    the emulator fail a share of sends, so retries and the DLQ can be seen working.
+
+    Example:
+
+        python -m bulkmail demo --rows 1000 --faults 0.1
+    """
+    from bulkmail import local  # the emulator and the handler load only for the demo
+
+    log_path = log_file or Path(tempfile.gettempdir()) / "bulkmail-demo.log"
+    campaign_rows, raw_rows = local.demo_rows(rows)
+    settings = local.LocalSettings(log_file=log_path)
+    typer.echo(
+        f"sample campaign: {len(campaign_rows)} rows + {len(raw_rows)} raw messages put past "
+        "the checks (--no-validate)"
+    )
+    typer.echo(settings.describe())
+    with _progress("sending") as progress:
+        total = sum(row.body is not None for row in (*campaign_rows, *raw_rows))
+        task = progress.add_task("sending", total=total)
+
+        def show(snapshot: local.Progress) -> None:
+            progress.update(task, completed=snapshot.sent + snapshot.dead_lettered)
+
+        summary = local.run_local(
+            [*campaign_rows, *raw_rows],
+            faults=faults,
+            seed=seed,
+            settings=settings,
+            on_progress=show,
+        )
+    typer.echo("")
+    for line in summary.lines():
+        typer.echo(line)
+    typer.echo(f"handler logs: {log_path}")
+    if not (summary.drained and summary.rows_balance and summary.enqueued_balance):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """The console entry point."""
+    app(prog_name=PROG)

@@ -1,0 +1,176 @@
+"""The DLQ tools: `dlq show` (a sample, counted by ErrorCode) and `dlq redrive`."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bulk_sender.dlq import OWN_ATTRIBUTES
+from bulkmail import queues
+
+log = logging.getLogger(__name__)
+
+# Error codes that mean "this endpoint has no message move task" (moto, older emulators).
+MOVE_TASK_UNAVAILABLE = frozenset(
+    {"InvalidAction", "UnsupportedOperation", "NotImplemented", "InvalidParameterValue"}
+)
+
+
+# --- show -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DlqSample:
+    """Messages received (and not deleted) from the DLQ, counted by ErrorCode."""
+
+    approximate_total: int
+    visibility_timeout: int
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(queues.error_code(message) for message in self.messages)
+
+
+def sample_dlq(sqs: Any, dlq_url: str, *, limit: int, visibility_timeout: int) -> DlqSample:
+    """Receive up to `limit` messages; they are not deleted and come back after the timeout."""
+    queues.queue_arn(sqs, dlq_url)  # it exists (a one-line error if not)
+    depth = queues.queue_depth(sqs, dlq_url)
+    sample = DlqSample(depth["visible"] + depth["in_flight"], visibility_timeout)
+    seen: set[str] = set()
+    while len(sample.messages) < limit:
+        received = queues.receive(
+            sqs,
+            dlq_url,
+            visibility_timeout=visibility_timeout,
+            count=limit - len(sample.messages),
+        )
+        fresh = [m for m in received if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        seen.update(m["MessageId"] for m in fresh)
+        sample.messages += fresh
+    return sample
+
+
+def describe_sample(sample: DlqSample, *, per_code: int = 2) -> list[str]:
+    """The lines `dlq show` prints: what was sampled, counts by code, a few samples each."""
+    timeout = sample.visibility_timeout
+    lines = [
+        f"DLQ holds about {sample.approximate_total} message(s); sampled "
+        f"{len(sample.messages)} (received with a {timeout}s visibility timeout and NOT "
+        f"deleted: they are back on the DLQ after {timeout}s).",
+    ]
+    counts = sample.counts
+    if not counts:
+        return lines
+    width = max(len(code) for code in counts)
+    lines.append("")
+    lines.append(f"{'ErrorCode':<{width}}  count")
+    lines += [f"{code:<{width}}  {count}" for code, count in counts.most_common()]
+    lines.append("")
+    lines.append("Samples:")
+    shown: Counter[str] = Counter()
+    for message in sample.messages:
+        code = queues.error_code(message)
+        if shown[code] < per_code:
+            shown[code] += 1
+            lines.append(_sample_line(message, code))
+    return lines
+
+
+def _sample_line(message: dict[str, Any], code: str) -> str:
+    reason = queues.attribute_text(message, "ErrorMessage") or (
+        "no ErrorCode: moved by the queue's redrive policy after maxReceiveCount receives"
+    )
+    failed_at = queues.attribute_text(message, "FailedAt")
+    source = queues.attribute_text(message, "SourceMessageId") or message["MessageId"]
+    when = f" at {failed_at}" if failed_at else ""
+    return f"  [{code}] message {source}{when}: {reason}"
+
+
+# --- redrive --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """From the DLQ to the destination (the source queue): both named, by URL and ARN."""
+
+    dlq_url: str
+    dlq_arn: str
+    queue_url: str
+    queue_arn: str
+    approximate: int
+
+    @classmethod
+    def plan(cls, sqs: Any, dlq_url: str, queue_url: str) -> Redrive:
+        dlq_arn = queues.queue_arn(sqs, dlq_url)
+        queue_arn = queues.queue_arn(sqs, queue_url)
+        depth = queues.queue_depth(sqs, dlq_url)
+        return cls(dlq_url, dlq_arn, queue_url, queue_arn, depth["visible"] + depth["in_flight"])
+
+
+def start_move_task(sqs: Any, redrive: Redrive) -> str | None:
+    """SQS StartMessageMoveTask to the named destination; None when the endpoint lacks it."""
+    try:
+        response = sqs.start_message_move_task(
+            SourceArn=redrive.dlq_arn, DestinationArn=redrive.queue_arn
+        )
+    except NotImplementedError:  # moto in process
+        return None
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in MOVE_TASK_UNAVAILABLE or status in (404, 500, 501):
+            log.info("move_task_unavailable", extra={"error_code": code, "status": status})
+            return None
+        raise
+    return response["TaskHandle"]
+
+
+def copy_messages(
+    sqs: Any,
+    redrive: Redrive,
+    *,
+    limit: int | None = None,
+    visibility_timeout: int = 30,
+    on_moved: Callable[[int], None] | None = None,
+) -> int:
+    """Receive, send to the destination, then delete from the DLQ: the fallback move.
+
+    The body goes unchanged; the handler's four attributes (ErrorCode, ErrorMessage,
+    SourceMessageId, FailedAt) are dropped, the message's own attributes kept. A message is
+    deleted from the DLQ only after the destination accepted it.
+    """
+    moved = 0
+    while limit is None or moved < limit:
+        want = queues.MAX_BATCH_ENTRIES if limit is None else min(10, limit - moved)
+        received = queues.receive(
+            sqs, redrive.dlq_url, visibility_timeout=visibility_timeout, count=want
+        )
+        if not received:
+            break
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": message["Body"],
+                "MessageAttributes": queues.sendable_attributes(
+                    message.get("MessageAttributes") or {}, drop=OWN_ATTRIBUTES
+                ),
+            }
+            for i, message in enumerate(received)
+        ]
+        response = sqs.send_message_batch(QueueUrl=redrive.queue_url, Entries=entries)
+        sent = [received[int(ok["Id"])]["ReceiptHandle"] for ok in response.get("Successful", [])]
+        moved += queues.delete(sqs, redrive.dlq_url, sent)
+        if on_moved:
+            on_moved(len(sent))
+        if response.get("Failed"):
+            log.warning("redrive_send_failed", extra={"entries": len(response["Failed"])})
+            break
+    return moved
