@@ -75,6 +75,8 @@ class Ledger(Protocol):
     ) -> Mapping[str, Claim]: ...
     def complete(self, ids: Sequence[str]) -> None: ...
     def release(self, ids: Sequence[str]) -> None: ...
+    def dead_lettered(self, sqs_message_ids: Sequence[str]) -> set[str]: ...
+    def mark_dead_lettered(self, sqs_message_ids: Sequence[str]) -> None: ...
 
 
 # A pre-flight check (e.g. missing template data): None, or (ErrorCode, reason).
@@ -183,7 +185,12 @@ class BulkSender:
         records = [SqsRecord.from_event(raw) for raw in raw_records]
         results: dict[int, Result] = {}
         emails: list[tuple[int, Email]] = []
+        # Only a redelivered record can have been dead-lettered by an earlier invocation.
+        settled = self.ledger.dead_lettered([r.message_id for r in records if r.receive_count > 1])
         for index, record in enumerate(records):
+            if record.message_id in settled:
+                results[index] = Result(Outcome.DUPLICATE, "AlreadyDeadLettered")
+                continue
             try:
                 email = parse_message(
                     record.body, message_id=record.message_id, defaults=self.defaults
@@ -394,7 +401,10 @@ class BulkSender:
                     "reason": redact(results[index].reason),
                 },
             )
-        self.ledger.release([ids[i] for i in not_written if i in ids])
+        # A written dead letter frees its id (a fixed message may be enqueued again) and is
+        # remembered by SQS message id, so a redelivery of it is not dead-lettered twice.
+        self.ledger.release([ids[i] for i in dead if i in ids])
+        self.ledger.mark_dead_lettered([records[i].message_id for i in written])
         counts[m.EMAILS_DEAD_LETTERED] = len(written)
         counts[m.INVALID_MESSAGES] = sum(results[i].code in INVALID_CODES for i in written)
         return not_written

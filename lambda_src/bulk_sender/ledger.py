@@ -39,9 +39,20 @@ class NullLedger:
     def release(self, ids: Iterable[str]) -> None:
         pass
 
+    def dead_lettered(self, sqs_message_ids: Iterable[str]) -> set[str]:
+        return set()
+
+    def mark_dead_lettered(self, sqs_message_ids: Iterable[str]) -> None:
+        pass
+
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
+DEAD_LETTERED = "DEAD_LETTERED"
+# Dead letters are remembered by SQS message id, not by `id`: a redelivery of the same SQS
+# message (its invocation died after the DLQ write) is acknowledged, while a redrive from
+# the DLQ (a new SQS message) is sent again.
+DEAD_LETTER_KEY = "dlq#{}"
 
 
 class DynamoLedger:
@@ -85,6 +96,43 @@ class DynamoLedger:
     def release(self, ids: Iterable[str]) -> None:
         for _ in self._pool.map(self._release_one, list(ids)):
             pass
+
+    def dead_lettered(self, sqs_message_ids: Iterable[str]) -> set[str]:
+        """Which of these SQS messages this ledger saw written to the DLQ already."""
+        keys = [DEAD_LETTER_KEY.format(i) for i in dict.fromkeys(sqs_message_ids)]
+        found: set[str] = set()
+        for start in range(0, len(keys), 100):
+            request = {
+                self._table: {
+                    "Keys": [{"id": {"S": key}} for key in keys[start : start + 100]],
+                    "ProjectionExpression": "id",
+                }
+            }
+            while request:
+                response = self._db.batch_get_item(RequestItems=request)
+                found.update(item["id"]["S"] for item in response["Responses"][self._table])
+                request = response.get("UnprocessedKeys") or None
+        return {key.removeprefix(DEAD_LETTER_KEY.format("")) for key in found}
+
+    def mark_dead_lettered(self, sqs_message_ids: Iterable[str]) -> None:
+        for _ in self._pool.map(self._mark_one, list(sqs_message_ids)):
+            pass
+
+    def _mark_one(self, sqs_message_id: str) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": DEAD_LETTER_KEY.format(sqs_message_id)},
+                    "status": {"S": DEAD_LETTERED},
+                    "expires_at": {"N": str(int(self._clock()) + self._ttl)},
+                },
+            )
+        except Exception:
+            # At worst a redelivery of this record is dead-lettered a second time.
+            log.warning(
+                "ledger_mark_failed", extra={"sqs_message_id": sqs_message_id}, exc_info=True
+            )
 
     def _claim_one(self, message_id: str, hold: int) -> Claim:
         now = int(self._clock())

@@ -156,3 +156,37 @@ def test_a_failed_completion_after_success_is_acknowledged_not_resent(dynamodb, 
     with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
         sending.process(records)  # ... a claim that cannot be taken is not sent blind
     assert ses.requests == []
+
+
+def test_a_redelivered_dead_letter_is_not_dead_lettered_twice_but_a_redrive_is_sent(
+    dynamodb, clock
+):
+    # Given an invalid message and a rejected one, dead-lettered by an invocation whose
+    # answer was then lost (so SQS delivers the same messages again)
+    def rejected(request):
+        return {
+            "BulkEmailEntryResults": [{"Status": "MESSAGE_REJECTED"}]
+            * len(request["BulkEmailEntries"])
+        }
+
+    sqs = FakeSqs()
+    first = [record("not json", "bad"), record(message(1, id="c:1"), "rej")]
+    sender(dynamodb, clock, FakeSes(rejected), sqs).process(first)
+    assert sorted(sqs.dlq_codes()) == ["bad", "rej"]
+    # When SQS redelivers them
+    again = [
+        record("not json", "bad", receive_count=2),
+        record(message(1, id="c:1"), "rej", receive_count=2),
+    ]
+    result = sender(dynamodb, clock, FakeSes(rejected), sqs).process(again)
+    # Then they are acknowledged, not written to the DLQ a second time
+    assert len(sqs.dlq) == 2
+    assert result.failures == []
+    assert result.counts[m.DUPLICATES_SKIPPED] == 2
+    # And a redrive from the DLQ (a new SQS message with the same id) is sent
+    ses = FakeSes()
+    redriven = sender(dynamodb, clock, ses).process(
+        [record(message(1, id="c:1"), "new", receive_count=1)]
+    )
+    assert ses.sent_recipients == ["user1@example.org"]
+    assert redriven.counts[m.EMAILS_SENT] == 1
