@@ -13,7 +13,8 @@ Every row then gets, from the options:
   `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, `{id}` replaced by the URL-encoded id.
 
 Then each body is validated with `bulk_sender.message.parse_message` (the Lambda's own code)
-unless `validate` is off; a refused row keeps its line number and the reason.
+unless `validate` is off, and, with a `render_check` (the CLI's `bulkmail.templates.RowCheck`),
+its `data` against its template; a refused row keeps its line number and the reason.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ import csv
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
-from bulk_sender.message import Defaults, InvalidMessage, parse_message, validate_tags
+from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message, validate_tags
 from bulkmail.errors import CliError
 
 MAX_BODY_BYTES = 262_144  # the queue's maximum message size (the stack sets it explicitly)
@@ -53,6 +54,8 @@ class CampaignOptions:
     id_key: bytes = DEFAULT_ID_KEY
     unsubscribe_url: str | None = None
     validate: bool = True
+    # With validate: each valid row's message -> None, or why it would not render (issue 8).
+    render_check: Callable[[Email], str | None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         check_campaign_name(self.campaign)
@@ -235,9 +238,12 @@ class _RowBuilder:
         if not self.options.validate:
             return Row(line, body)
         try:
-            parse_message(body, message_id=f"line-{line}", defaults=self.options.defaults)
+            email = parse_message(body, message_id=f"line-{line}", defaults=self.options.defaults)
         except InvalidMessage as error:
             return Row(line, None, str(error))
+        check = self.options.render_check
+        if check is not None and (reason := check(email)) is not None:
+            return Row(line, None, reason)
         if len(body.encode("utf-8")) > MAX_BODY_BYTES:
             return Row(line, None, f"body: at most {MAX_BODY_BYTES} bytes (SQS message size)")
         first = self.lines_by_id.setdefault(doc["id"], line)

@@ -28,7 +28,8 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperGroup
 
-from bulkmail import campaign, queues
+from bulk_sender.template_vars import missing_variables
+from bulkmail import campaign, queues, render, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -88,10 +89,26 @@ dlq_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(dlq_app, name="dlq")
+template_app = typer.Typer(
+    help=(
+        "Check a template's variables against data, or render it locally as a recipient "
+        f"gets it.\n\nExample: {PROG} template check welcome data.json"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(template_app, name="template")
 
 StackOption = Annotated[
     str | None,
     typer.Option("--stack", help="CloudFormation stack name: its outputs give the queue URLs."),
+]
+TemplatesDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--templates-dir",
+        help="Where NAME.json templates are; a template not there is fetched from SES.",
+    ),
 ]
 QueueUrlOption = Annotated[
     str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack).")
@@ -150,10 +167,12 @@ def enqueue(
         bool,
         typer.Option(
             "--no-validate",
-            help="Skip the checks and send rows as they are (JSONL lines that are not JSON "
-            "objects go verbatim). For demos and tests: the Lambda then dead-letters bad ones.",
+            help="Skip the checks (the template data check too) and send rows as they are "
+            "(JSONL lines that are not JSON objects go verbatim). For demos and tests: the "
+            "Lambda then dead-letters bad ones.",
         ),
     ] = False,
+    templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
@@ -163,8 +182,11 @@ def enqueue(
     CSV: an `email` column; the other columns become the template's `data`; --from and
     --template (or --content-file) apply to every row. JSONL: one whole message per line
     (DESIGN.md section 3); --from / --template fill in lines that have none. Every row is
-    checked with the Lambda's own validator; bad rows are listed with their line numbers and
-    reasons and not sent. Exit code 1 if any row was refused or not enqueued, 2 on bad
+    checked with the Lambda's own validator, and its data against its template (from
+    --templates-dir, else SES): a row lacking a variable the template requires is refused
+    (`line N: data: lacks code required by welcome`); a template that cannot be found is
+    reported once and not checked. Bad rows are listed with their line numbers and reasons
+    and not sent. Exit code 1 if any row was refused or not enqueued, 2 on bad
     arguments or input (nothing sent).
 
     Example:
@@ -182,6 +204,7 @@ def enqueue(
         id_key=id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY,
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
+        render_check=None if no_validate else _render_check(templates_dir),
     )
     if queue_url:
         queues.check_queue_url(queue_url)
@@ -202,6 +225,13 @@ def enqueue(
         typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
     if refused:
         raise typer.Exit(1)
+
+
+def _render_check(templates_dir: Path) -> templates.RowCheck:
+    def warn(message: str) -> None:
+        typer.echo(f"warning: {message}", err=True)
+
+    return templates.RowCheck(templates.TemplateStore(templates_dir), warn)
 
 
 def _report_refused(rows: Sequence[campaign.Row]) -> None:
@@ -331,6 +361,90 @@ def dlq_redrive(
         typer.echo("this endpoint has no SQS message move task: moving by receive, send, delete")
     moved = dlq_tools.copy_messages(sqs, redrive, limit=max_messages)
     typer.echo(f"moved {moved} message(s) to {redrive.queue_url}")
+
+
+# --- template -------------------------------------------------------------------------------
+
+TemplateName = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME", help="Template name (or ARN): NAME.json in --templates-dir, else SES."
+    ),
+]
+DataFile = Annotated[
+    Path, typer.Argument(metavar="DATA.json", help="One recipient's data: one JSON object.")
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option("--region", help="SES region (default: the standard AWS environment)."),
+]
+
+
+def _load(name: str, templates_dir: Path, region: str | None) -> templates.Template:
+    return templates.TemplateStore(templates_dir, region=region).load(name)
+
+
+@template_app.command("check")
+def template_check(
+    name: TemplateName,
+    data_file: DataFile,
+    templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    region: RegionOption = None,
+) -> None:
+    """List the variables a template requires (outside conditionals) and check data has them.
+
+    Prints `requires: a, b`, then `ok` (exit 0) or `missing: a, b` (exit 1): the data
+    `enqueue` would refuse and the Lambda would dead-letter as MissingTemplateData.
+
+    Example:
+
+        python -m bulkmail template check welcome data.json
+    """
+    data = templates.load_json_object(data_file, "data")
+    template = _load(name, templates_dir, region)
+    try:
+        required = template.required()
+    except render.TemplateSyntaxError as error:
+        raise CliError(f"template {template.name}: {error}") from None
+    typer.echo(f"requires: {', '.join(sorted(required)) or '(nothing)'}")
+    missing = missing_variables(required, data)
+    if missing:
+        typer.echo(f"missing: {', '.join(missing)}")
+        raise typer.Exit(1)
+    typer.echo("ok")
+
+
+@template_app.command("render")
+def template_render(
+    name: TemplateName,
+    data_file: DataFile,
+    templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    region: RegionOption = None,
+) -> None:
+    """Render a template's subject, text and HTML with one recipient's data, as SES would.
+
+    Nothing is HTML-escaped (SES does not escape). A variable the data lacks is a one-line
+    error naming it (exit 1).
+
+    Example:
+
+        python -m bulkmail template render welcome data.json
+    """
+    data = templates.load_json_object(data_file, "data")
+    template = _load(name, templates_dir, region)
+    rendered: dict[str, str] = {}
+    for part, text in template.parts.items():
+        try:
+            rendered[part] = render.render(text, data) if text else ""
+        except render.RenderError as error:
+            raise templates.TemplateDataError(f"{template.name} {part}: {error}") from None
+        except render.TemplateSyntaxError as error:
+            raise CliError(f"template {template.name} {part}: {error}") from None
+    typer.echo(f"subject: {rendered['subject']}")
+    for part in ("text", "html"):
+        typer.echo(f"--- {part} ---")
+        text = rendered[part] if template.parts[part] else f"(no {part} part)"
+        typer.echo(text, nl=not text.endswith("\n"))
 
 
 # --- demo -----------------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""SES templates for the CLI's pre-flight checks (issue 8): loaded from files, else from SES.
+
+A template NAME is `templates/NAME.json` ({"subject", "text", "html"}, the stack's source),
+or, when there is no such file, SES's own (sesv2 GetEmailTemplate; an ARN is fetched by its
+name). `RowCheck` checks each campaign row like the Lambda's pre-flight (`bulk_sender.
+preflight`): the row's `data` must hold every variable its template requires outside
+conditionals; a template that cannot be loaded is reported once and its rows are not checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bulk_sender.message import Email
+from bulk_sender.template_vars import TemplateSyntaxError, missing_variables, required_variables
+from bulkmail.errors import CliError
+
+DEFAULT_DIR = Path("templates")
+PARTS = ("subject", "text", "html")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class TemplateDataError(CliError):
+    """The data does not render with the template (exit code 1, like a refused row)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    subject: str
+    text: str
+    html: str
+    source: str  # the file, or "SES"
+
+    @property
+    def parts(self) -> dict[str, str]:
+        return {"subject": self.subject, "text": self.text, "html": self.html}
+
+    def required(self) -> frozenset[str]:
+        """The data paths it requires outside conditionals (TemplateSyntaxError if malformed)."""
+        return required_variables(self.subject, self.text, self.html)
+
+
+class TemplateStore:
+    """Templates by name: `DIR/NAME.json`, else SES (the client is made on first need)."""
+
+    def __init__(
+        self, directory: Path = DEFAULT_DIR, *, region: str | None = None, ses: Any = None
+    ) -> None:
+        self.directory = directory
+        self._region = region
+        self._ses = ses
+
+    def load(self, name_or_arn: str) -> Template:
+        name = name_or_arn.rsplit("/", 1)[-1]
+        if not _NAME.fullmatch(name):
+            raise CliError(f"template {name_or_arn!r}: not a template name ([A-Za-z0-9_-]{{1,64}})")
+        path = self.directory / f"{name}.json"
+        if path.is_file():
+            return _from_file(name, path)
+        try:
+            content = self._client().get_email_template(TemplateName=name)["TemplateContent"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NotFoundException":
+                raise
+            raise CliError(f"template {name}: not in {self.directory}/ nor in SES") from None
+        return Template(
+            name,
+            content.get("Subject") or "",
+            content.get("Text") or "",
+            content.get("Html") or "",
+            "SES",
+        )
+
+    def _client(self) -> Any:
+        if self._ses is None:
+            self._ses = boto3.client("sesv2", region_name=self._region)
+        return self._ses
+
+
+def _from_file(name: str, path: Path) -> Template:
+    doc = load_json_object(path, "template")
+    if not all(isinstance(doc.get(part, ""), str) for part in PARTS) or not doc.get("subject"):
+        raise CliError(f"{path}: expected a JSON object with a subject and text and/or html")
+    return Template(name, doc["subject"], doc.get("text", ""), doc.get("html", ""), str(path))
+
+
+def load_json_object(path: Path, what: str) -> dict[str, Any]:
+    """One JSON object from a file, or a one-line CliError."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"{what}: {path}: no such file") from None
+    except (OSError, ValueError) as error:
+        raise CliError(f"{what}: {path}: not a JSON file ({type(error).__name__})") from None
+    if not isinstance(doc, dict):
+        raise CliError(f"{what}: {path}: must be one JSON object")
+    return doc
+
+
+class RowCheck:
+    """`check(email)`: None when its data renders, else the refusal `data: lacks a, b required
+    by NAME` (the Lambda's reason). One load per template; a template that cannot be loaded
+    or parsed is reported once through `warn` and its rows pass unchecked."""
+
+    def __init__(self, store: TemplateStore, warn: Callable[[str], None]) -> None:
+        self._store = store
+        self._warn = warn
+        self._cache: dict[object, frozenset[str] | None] = {}
+
+    def __call__(self, email: Email) -> str | None:
+        if email.content is not None:
+            name = "inline content"
+            key: object = email.content
+        else:
+            name = (email.template or "").rsplit("/", 1)[-1]
+            key = name
+        if key not in self._cache:
+            self._cache[key] = self._required(email, name)
+        required = self._cache[key]
+        missing = missing_variables(required, email.data) if required else []
+        return f"data: lacks {', '.join(missing)} required by {name}" if missing else None
+
+    def _required(self, email: Email, name: str) -> frozenset[str] | None:
+        try:
+            if email.content is not None:
+                content = email.content
+                return required_variables(content.subject, content.text or "", content.html or "")
+            return self._store.load(name).required()
+        except (CliError, TemplateSyntaxError) as error:
+            reason = str(error).removeprefix(f"template {name}: ")
+        except ClientError as error:
+            info = error.response.get("Error", {})
+            reason = f"SES GetEmailTemplate: {info.get('Code')}: {info.get('Message')}"
+        except BotoCoreError as error:
+            reason = f"SES GetEmailTemplate: {error}"
+        reason = " ".join(reason.split())
+        self._warn(f"template {name} cannot be checked ({reason}): its rows are not checked")
+        return None
