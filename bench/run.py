@@ -1,0 +1,393 @@
+"""`python bench/run.py [--quick]`: every benchmark of issue 7, a table, and BENCHMARKS.md.
+
+1. the handler on a 10,000-message SQS event against a fake SES at 40 ms a call, with its
+   baselines (SendEmail per message; SendBulkEmail chunks in sequence) in the same run;
+2. pacing at MAX_SEND_RATE = 200 recipients/s from an empty bucket, over 10 s;
+3. cold start: `import handler` against `import boto3`, in fresh processes;
+4. the CLI's enqueue against the moto server, against one SendMessage per message.
+
+Targets are printed with a verdict each; nothing here asserts. `--quick` shortens every
+part (about 40 s) and does not write BENCHMARKS.md unless `--out` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+import timeit
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `bench` and `lambda_src` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import baselines, enqueue_bench, handler_bench, import_bench, pacing_bench
+from bench.fake_aws import GUARD_ENDPOINT
+from bench.harness import ROOT, setup_process
+from bench.workload import make_event
+
+# Targets (issue 7).
+CPU_US_TARGET = 50.0
+WALL_TARGET_S = 2.0
+IMPORT_RATIO_TARGET = 1.5
+MEMORY_TARGET_MB = 200.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    messages: int = 10_000
+    repeats: int = 3
+    send_email_sample: int = 200
+    bulk_sample: int | None = None  # all messages
+    pacing_seconds: float = 10.0
+    import_repeats: int = 7
+    enqueue_rows: int = 1500
+    enqueue_sample: int = 200
+    what_ifs: bool = True
+    ledger_messages: int = 2000
+    profile_messages: int = 2000
+
+
+FULL = Plan()
+QUICK = Plan(
+    repeats=1,
+    send_email_sample=50,
+    bulk_sample=2000,
+    pacing_seconds=2.0,
+    import_repeats=3,
+    enqueue_rows=500,
+    enqueue_sample=100,
+    what_ifs=False,
+)
+
+
+@dataclass
+class Row:
+    part: str
+    measure: str
+    figure: str
+    target: str = ""
+    verdict: str = ""
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+# -- the parts ----------------------------------------------------------------------------
+
+
+def part_handler(plan: Plan, say: Any) -> dict[str, Any]:
+    say(f"1. handler: {plan.messages:,} messages, fake SES at 40 ms, {plan.repeats} run(s)")
+    main = handler_bench.measure_in_subprocess(messages=plan.messages, repeats=plan.repeats)
+    found: dict[str, Any] = {"main": main}
+    records = make_event(plan.messages)[0]["Records"]
+    say(f"   baseline: SendEmail per message, on {plan.send_email_sample} messages")
+    found["send_email"] = baselines.run_baseline(
+        "send_email_loop",
+        records,
+        latency=handler_bench.SES_LATENCY,
+        sample=plan.send_email_sample,
+    )
+    say("   baseline: SendBulkEmail chunks of 50 in sequence")
+    found["bulk_sequence"] = baselines.run_baseline(
+        "bulk_chunks_in_sequence",
+        records,
+        latency=handler_bench.SES_LATENCY,
+        sample=plan.bulk_sample,
+    )
+    del records
+    if plan.what_ifs:
+        say(f"   profile ({plan.profile_messages:,} messages) and what-ifs")
+        found["profile"] = handler_bench.measure_in_subprocess(
+            messages=plan.profile_messages, profile=18
+        )["profile"]
+        found["no_validation"] = handler_bench.measure_in_subprocess(
+            messages=plan.messages, repeats=2, what_if=["no_parameter_validation"]
+        )
+        found["no_validation_cached"] = handler_bench.measure_in_subprocess(
+            messages=plan.messages,
+            repeats=2,
+            what_if=["no_parameter_validation", "cached_addresses"],
+        )
+        found["ledger"] = handler_bench.measure_in_subprocess(
+            messages=plan.ledger_messages, ledger=True
+        )
+        found["ledger_batched"] = handler_bench.measure_in_subprocess(
+            messages=plan.ledger_messages, ledger=True, what_if=["batched_ledger"]
+        )
+    return found
+
+
+def part_pacing(plan: Plan, say: Any) -> dict[str, Any]:
+    say(f"2. pacing: R = {pacing_bench.RATE:.0f} recipients/s for {plan.pacing_seconds:g} s")
+    return pacing_bench.run_pacing(seconds=plan.pacing_seconds)
+
+
+def part_imports(plan: Plan, say: Any) -> dict[str, Any]:
+    say(f"3. cold start: fresh processes, {plan.import_repeats} repetitions each")
+    return import_bench.run_imports(plan.import_repeats)
+
+
+def part_enqueue(plan: Plan, say: Any) -> dict[str, Any]:
+    if not enqueue_bench.cli_available():
+        say(enqueue_bench.NOT_BUILT)
+        return {"skipped": enqueue_bench.NOT_BUILT}
+    say(f"4. enqueue: {plan.enqueue_rows:,} rows through the CLI, moto server")
+    return enqueue_bench.run_enqueue(plan.enqueue_rows, sample=plan.enqueue_sample)
+
+
+# -- the table ------------------------------------------------------------------------------
+
+
+def rows_for(found: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    handler = found["handler"]
+    main, email, bulk = handler["main"], handler["send_email"], handler["bulk_sequence"]
+    n = main["records"]
+    rows += [
+        Row("1 handler", "messages (groups)", f"{n:,} ({', '.join(map(str, main['groups']))})"),
+        Row(
+            "1 handler",
+            "SendBulkEmail calls",
+            f"{main['calls']}",
+            f"= sum ceil(group/50) = {main['expected_calls']}",
+            verdict(main["calls"] == main["expected_calls"]),
+        ),
+        Row(
+            "1 handler",
+            "accounted: sent + DLQ + retried",
+            f"{main['sent']:,} + {main['dead_lettered']} + {main['retried']}"
+            f" = {main['accounted']:,}",
+            f"= {n:,}",
+            verdict(main["accounted"] == n),
+        ),
+        Row(
+            "1 handler",
+            "wall time (median)",
+            f"{main['wall_s']:.2f} s (CPU {main['cpu_s']:.2f} s)",
+            f"<= {WALL_TARGET_S:g} s",
+            verdict(main["wall_s"] <= WALL_TARGET_S),
+        ),
+        Row(
+            "1 handler",
+            "CPU per message",
+            f"{main['cpu_us_per_message']:.0f} us",
+            f"<= {CPU_US_TARGET:g} us",
+            verdict(main["cpu_us_per_message"] <= CPU_US_TARGET),
+        ),
+        Row(
+            "1 handler",
+            "peak memory (process RSS)",
+            f"{main['peak_rss_mb']:.0f} MB (before: {main['rss_before_mb']:.0f})",
+            f"<= {MEMORY_TARGET_MB:g} MB",
+            verdict(main["peak_rss_mb"] <= MEMORY_TARGET_MB),
+        ),
+        Row("1 handler", "SendBulkEmail latency p50", f"{main['latency_p50_ms']:.0f} ms"),
+    ]
+    for base, label in ((email, "SendEmail per message"), (bulk, "SendBulkEmail/50 in sequence")):
+        sampled = f", x{base['scale']:g} from {base['measured_messages']}"
+        if base["scale"] == 1:
+            sampled = ""
+        rows += [
+            Row(f"1 {label}", "calls", f"{base['calls']:,} (for all {base['messages']:,})"),
+            Row(f"1 {label}", "wall time", f"{base['wall_s']:.1f} s{sampled}"),
+            Row(f"1 {label}", "CPU per message", f"{base['cpu_us_per_message']:.0f} us"),
+            Row(
+                "1 ratio",
+                f"ours / {label}",
+                f"wall {main['wall_s'] / base['wall_s']:.4f}"
+                f" (x{base['wall_s'] / main['wall_s']:.1f} faster),"
+                f" calls {main['calls'] / base['calls']:.4f}",
+            ),
+        ]
+    for key, label in (
+        ("no_validation", "what if: parameter_validation off"),
+        ("no_validation_cached", "what if: + addresses cached"),
+        ("ledger", "idempotency ledger on (DynamoDB 5 ms)"),
+        ("ledger_batched", "what if: ledger batched"),
+    ):
+        if key in handler:
+            run = handler[key]
+            rows.append(
+                Row(
+                    "1 handler",
+                    label,
+                    f"{run['records']:,} msgs: {run['wall_s']:.2f} s, "
+                    f"{run['cpu_us_per_message']:.0f} us/msg"
+                    + (f", {_ledger_calls(run)} DynamoDB requests" if run["ledger"] else ""),
+                )
+            )
+    pacing = found["pacing"]
+    rows += [
+        Row(
+            "2 pacing",
+            f"achieved over {pacing['span_s']:.2f} s",
+            f"{pacing['achieved']:.1f}/s = {pacing['achieved_ratio']:.4f} R",
+            "0.95 R .. R",
+            verdict(pacing_bench.within_target(pacing)),
+        ),
+        Row(
+            "2 pacing",
+            f"sent in the first {pacing['seconds']:g} s",
+            f"{pacing['in_window']:,} = {pacing['in_window_ratio']:.3f} x R x T",
+        ),
+    ]
+    imports = found["imports"]
+    net = imports["net_s"]
+    rows += [
+        Row("3 cold start", "python -c pass", f"{imports['interpreter_s'] * 1e3:.0f} ms"),
+        Row("3 cold start", "import boto3 (net)", f"{net['boto3'] * 1e3:.0f} ms"),
+        Row("3 cold start", "import handler (net)", f"{net['handler'] * 1e3:.0f} ms"),
+        Row(
+            "3 cold start",
+            "handler / boto3",
+            f"{imports['ratio']:.2f}",
+            f"<= {IMPORT_RATIO_TARGET:g}",
+            verdict(imports["ratio"] <= IMPORT_RATIO_TARGET),
+        ),
+        Row(
+            "3 cold start",
+            "import handler + sender()",
+            f"{net['handler + clients'] * 1e3:.0f} ms",
+        ),
+    ]
+    enqueue = found["enqueue"]
+    if "skipped" in enqueue:
+        rows.append(Row("4 enqueue", "-", enqueue["skipped"]))
+    else:
+        rows += [
+            Row(
+                "4 enqueue",
+                f"CLI, {enqueue['rows']:,} rows",
+                f"{enqueue['cli_wall_s']:.1f} s (start-up {enqueue['cli_startup_s']:.1f} s), "
+                f"~{enqueue['cli_calls']} calls, drained {enqueue['cli_drained']:,}",
+            ),
+            Row(
+                "4 enqueue",
+                "SendMessage per message",
+                f"{enqueue['loop_wall_s']:.1f} s (x{enqueue['rows'] / enqueue['loop_sample']:.1f}"
+                f" from {enqueue['loop_sample']}), {enqueue['loop_calls']:,} calls",
+            ),
+            Row(
+                "4 ratio",
+                "CLI / loop",
+                f"wall {enqueue['cli_wall_s'] / enqueue['loop_wall_s']:.3f}"
+                f" (x{enqueue['loop_wall_s'] / enqueue['cli_wall_s']:.1f} faster), "
+                f"calls {enqueue['cli_calls'] / enqueue['loop_calls']:.2f}",
+            ),
+        ]
+    return rows
+
+
+def _ledger_calls(run: dict[str, Any]) -> int:
+    return sum(count for name, count in run["other_calls"].items() if name.startswith("dynamodb"))
+
+
+def text_table(rows: list[Row]) -> str:
+    header = Row("part", "measure", "figure", "target", "verdict")
+    cells = [header, *rows]
+    names = ("part", "measure", "figure", "target")
+    widths = [max(len(getattr(r, name)) for r in cells) for name in names]
+    lines = []
+    for row in cells:
+        fields = [getattr(row, name).ljust(w) for name, w in zip(names, widths, strict=True)]
+        lines.append("  ".join([*fields, row.verdict]))
+        if row is header:
+            lines.append("-" * (sum(widths) + 2 * len(widths) + 7))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| part | measure | figure | target | verdict |", "|---|---|---|---|---|"]
+    for r in rows:
+        cells = [c.replace("|", "\\|") for c in (r.part, r.measure, r.figure, r.target, r.verdict)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# -- the machine and the report -------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    reference = min(timeit.repeat("sum(range(10**6))", number=1, repeat=5))
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}"
+        for name in ("boto3", "botocore", "aws-lambda-powertools")
+    )
+    return {
+        "cpu": f"{model}, {os.cpu_count()} cores",
+        "python": f"{platform.python_implementation()} {platform.python_version()}"
+        f" ({platform.system()} {platform.release()})",
+        "packages": versions,
+        "reference": f"`sum(range(10**6))` best of 5: {reference * 1e3:.1f} ms",
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": _load(),
+    }
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def report(found: dict[str, Any], rows: list[Row], command: str, seconds: float) -> str:
+    from bench.report import render
+
+    return render(found, rows, command=command, seconds=seconds, table=markdown_table(rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs (about 40 s)")
+    parser.add_argument("--out", type=Path, help="where to write the report")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    out = args.out or (None if args.quick else ROOT / "BENCHMARKS.md")
+
+    setup_process()
+    os.environ["AWS_ENDPOINT_URL"] = GUARD_ENDPOINT  # whatever is not faked fails on loopback
+    started = time.perf_counter()
+
+    def say(text: str) -> None:
+        print(f"[{time.perf_counter() - started:5.1f} s] {text}", flush=True)
+
+    found: dict[str, Any] = {"plan": plan, "machine": machine()}
+    load_at_start = found["machine"]["load"]
+    found["handler"] = part_handler(plan, say)
+    found["pacing"] = part_pacing(plan, say)
+    found["imports"] = part_imports(plan, say)
+    found["enqueue"] = part_enqueue(plan, say)
+    seconds = time.perf_counter() - started
+    found["machine"]["load"] = f"{load_at_start} / {_load()}"
+    rows = rows_for(found)
+    print()
+    print(text_table(rows))
+    command = "python bench/run.py" + (" --quick" if args.quick else "")
+    if out:
+        out.write_text(report(found, rows, command, seconds))
+        print(f"\nwritten: {out} ({seconds:.0f} s)")
+    else:
+        print(f"\n({seconds:.0f} s; BENCHMARKS.md not written for --quick: use --out)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Each benchmark at a tiny size: structure only (calls, accounting, figures present).
+
+No timed assertion: benchmarks are not tests (issue 7). The fakes answer in-process; the
+only sockets are the cold-start and enqueue parts' subprocesses, on loopback.
+"""
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bench import baselines, enqueue_bench, handler_bench, import_bench, pacing_bench, run
+from bench.workload import expected_calls, group_sizes, make_event
+
+SMALL = 120
+INVALID = 3
+
+
+def positive(*figures: float) -> bool:
+    return all(isinstance(f, int | float) and math.isfinite(f) and f > 0 for f in figures)
+
+
+@pytest.fixture(scope="module")
+def found():
+    """A tiny run of every part, shaped as bench/run.py collects them. The parts that wait
+    on subprocesses (cold start, enqueue) run alongside the in-process ones."""
+    with ThreadPoolExecutor(2) as pool:
+        imports = pool.submit(import_bench.run_imports, 1, warm=False)
+        enqueue = pool.submit(enqueue_bench.run_enqueue, 30, sample=6, startup=False)
+        found = in_process_parts()
+        found["imports"] = imports.result()
+        found["enqueue"] = enqueue.result()
+    return found
+
+
+def in_process_parts():
+    records = make_event(SMALL)[0]["Records"]
+    return {
+        "plan": run.QUICK,
+        "machine": dict.fromkeys(("cpu", "python", "packages", "reference", "date", "load"), "x"),
+        "handler": {
+            "main": handler_bench.run_handler(SMALL, latency=0.001, in_flight=4, invalid=INVALID),
+            "send_email": baselines.run_baseline(
+                "send_email_loop", records, latency=0.0, sample=SMALL // 2
+            ),
+            "bulk_sequence": baselines.run_baseline(
+                "bulk_chunks_in_sequence", records, latency=0.0
+            ),
+            "profile": handler_bench.run_handler(60, latency=0.0, profile=5)["profile"],
+            "no_validation": handler_bench.run_handler(
+                60, latency=0.0, what_if=("no_parameter_validation",)
+            ),
+            "no_validation_cached": handler_bench.run_handler(
+                60, latency=0.0, what_if=("no_parameter_validation", "cached_addresses")
+            ),
+            "ledger": handler_bench.run_handler(60, latency=0.0, ledger=True),
+            "ledger_batched": handler_bench.run_handler(
+                60, latency=0.0, ledger=True, what_if=("batched_ledger",)
+            ),
+        },
+        "pacing": pacing_bench.run_pacing(200.0, 0.5, latency=0.001),
+    }
+
+
+def test_the_workload_has_the_groups_it_says():
+    event, sizes = make_event(SMALL, invalid=INVALID)
+    assert sum(sizes) == SMALL
+    assert len(sizes) == 5
+    assert len(event["Records"]) == SMALL + INVALID
+    assert sizes == group_sizes(SMALL)
+    assert expected_calls(sizes) == sum(math.ceil(s / 50) for s in sizes)
+
+
+def test_the_handler_makes_the_expected_calls_and_accounts_for_every_record(found):
+    main = found["handler"]["main"]
+    assert main["calls"] == main["expected_calls"] == expected_calls(group_sizes(SMALL))
+    assert main["sent"] == SMALL
+    assert main["dead_lettered"] == INVALID
+    assert main["accounted"] == main["records"] == SMALL + INVALID
+    assert main["metrics"]["EmailsSent"] == SMALL
+    assert main["metrics"]["InvalidMessages"] == INVALID
+    assert main["metrics"]["SendBulkEmailCalls"] == main["calls"]
+    assert main["latency_values"] == main["calls"]
+    assert positive(
+        main["wall_s"], main["cpu_us_per_message"], main["peak_rss_mb"], main["event_bytes"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "requests"),
+    [
+        ("no_validation", {}),
+        ("no_validation_cached", {}),
+        ("ledger", {"dynamodb.PutItem": 60, "dynamodb.UpdateItem": 60}),
+        ("ledger_batched", {"dynamodb.TransactWriteItems": 5, "dynamodb.BatchWriteItem": 5}),
+    ],
+)
+def test_the_what_ifs_send_the_same_and_say_what_they_called(found, key, requests):
+    result = found["handler"][key]
+    assert result["calls"] == result["expected_calls"]
+    assert result["sent"] == result["accounted"] == 60
+    assert result["other_calls"] == requests
+    assert positive(result["wall_s"], result["cpu_us_per_message"])
+
+
+def test_the_profile_covers_the_worker_threads(found):
+    profile = found["handler"]["profile"]
+    assert positive(profile["total_cpu_s"])
+    assert "botocore (validate, serialise, sign, parse)" in profile["areas_s"]
+    assert "ncalls" in profile["top"]
+
+
+def test_the_baselines_make_their_calls(found):
+    email, bulk = found["handler"]["send_email"], found["handler"]["bulk_sequence"]
+    assert email["measured_calls"] == email["measured_sent"] == SMALL // 2
+    assert email["calls"] == SMALL
+    assert bulk["calls"] == expected_calls(group_sizes(SMALL))
+    assert bulk["measured_sent"] == SMALL
+    assert positive(email["wall_s"], email["cpu_us_per_message"], bulk["wall_s"])
+
+
+def test_pacing_sends_everything_and_measures_a_rate(found):
+    pacing = found["pacing"]
+    assert pacing["accounted"] == pacing["sent"] == pacing["messages"]
+    assert pacing["calls"] == math.ceil(pacing["messages"] / 50)
+    assert positive(pacing["achieved"], pacing["span_s"], pacing["in_window"])
+
+
+def test_cold_start_figures_come_from_fresh_processes(found):
+    imports = found["imports"]
+    assert set(imports["net_s"]) == {"boto3", "handler", "handler + clients"}
+    assert positive(imports["interpreter_s"], imports["ratio"], *imports["net_s"].values())
+    assert imports["beyond_boto3"]
+
+
+def test_enqueue_runs_or_says_the_cli_is_not_built(found):
+    enqueue = found["enqueue"]
+    if not enqueue_bench.cli_available():
+        assert enqueue == {"skipped": enqueue_bench.NOT_BUILT}
+        return
+    assert enqueue["cli_drained"] == enqueue["rows"] == 30
+    assert enqueue["loop_drained"] == 6
+    assert positive(enqueue["cli_wall_s"], enqueue["loop_wall_s"])
+
+
+def test_the_report_renders_every_part(found):
+    rows = run.rows_for(found)
+    text = run.text_table(rows)
+    assert "SendBulkEmail calls" in text
+    assert {row.verdict for row in rows} <= {"", "met", "MISSED"}
+    markdown = run.report(found, rows, "python bench/run.py --quick", 1.0)
+    assert markdown.startswith("# Benchmarks")
+    assert "| 2 pacing |" in markdown
+
+
+def test_a_fresh_process_measures_the_same_way():
+    result = handler_bench.measure_in_subprocess(messages=20, latency=0.0, in_flight=2)
+    assert result["calls"] == result["expected_calls"]
+    assert result["accounted"] == 20
+    assert positive(result["peak_rss_mb"])
