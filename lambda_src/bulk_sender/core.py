@@ -29,12 +29,13 @@ from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
 from bulk_sender.outcomes import (
     Outcome,
     backoff_seconds,
+    call_error_code,
     call_error_outcome,
     entry_outcome,
     is_pause,
     is_throttle,
 )
-from bulk_sender.pacing import TokenBucket, Unpaced, account_rate
+from bulk_sender.pacing import TokenBucket, account_rate
 from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, redact
 from bulk_sender.settings import Settings
@@ -46,7 +47,11 @@ READ_TIMEOUT = 10
 # No call starts unless it could finish: its connect and read timeouts, and a margin for
 # the DLQ writes and the answer that follow.
 CALL_RESERVE_MS = (CONNECT_TIMEOUT + READ_TIMEOUT + 3) * 1000
+ALREADY_SENT = "AlreadySent"
 INVALID_CODES = frozenset({"InvalidMessage", "MissingTemplateData"})
+# Recipients per second when neither MAX_SEND_RATE nor GetAccount gives a rate: SES's
+# sandbox rate, the one every account has.
+FALLBACK_RATE = 1.0
 
 
 def ses_client(max_pool: int = 10) -> Any:
@@ -118,6 +123,7 @@ class CallReport:
     calls: int = 0
     throttled: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    remaining_ms: Callable[[], int] | None = None
 
 
 @dataclass
@@ -156,6 +162,7 @@ class BulkSender:
             )
         self.ledger: Ledger = ledger or NullLedger()
         self._limiter = limiter
+        self._limiter_is_fallback = False
         self.preflight: Preflight = preflight or TemplateCheck(self.ses)
         self.defaults = Defaults(
             from_address=settings.default_from,
@@ -167,16 +174,21 @@ class BulkSender:
 
     @property
     def limiter(self) -> Limiter:
-        """The pacing: MAX_SEND_RATE, else the account's rate from GetAccount (once)."""
-        if self._limiter is None:
-            rate = self.settings.max_send_rate
+        """The pacing: MAX_SEND_RATE, else the account's rate from GetAccount, asked once per
+        container. If GetAccount fails, this invocation sends at FALLBACK_RATE and the next
+        one asks again."""
+        if self._limiter is None or self._limiter_is_fallback:
+            rate, self._limiter_is_fallback = self.settings.max_send_rate, False
             if not rate:
                 try:
                     rate = account_rate(self.ses, max_concurrency=self.settings.max_concurrency)
                 except (BotoCoreError, ClientError, KeyError):
-                    log.warning("send_rate_unknown", exc_info=True)
-            self._limiter = TokenBucket(rate) if rate else Unpaced()
-            log.info("pacing", extra={"recipients_per_second": self._limiter.rate})
+                    log.warning(
+                        "send_rate_unknown", extra={"fallback": FALLBACK_RATE}, exc_info=True
+                    )
+                    rate, self._limiter_is_fallback = FALLBACK_RATE, True
+            self._limiter = TokenBucket(rate)
+            log.info("pacing", extra={"recipients_per_second": rate})
         return self._limiter
 
     def process(
@@ -189,7 +201,7 @@ class BulkSender:
         results: dict[int, Result] = {}
         emails: list[tuple[int, Email]] = []
         # Only a redelivered record can have been dead-lettered by an earlier invocation.
-        settled = self.ledger.dead_lettered([r.message_id for r in records if r.receive_count > 1])
+        settled = self._settled_dead_letters(records)
         for index, record in enumerate(records):
             if record.message_id in settled:
                 results[index] = Result(Outcome.DUPLICATE, "AlreadyDeadLettered")
@@ -209,7 +221,7 @@ class BulkSender:
 
         calls = plan_calls(emails)
         if calls:
-            _ = self.limiter  # built here, once, before the worker threads share it
+            _ = self.limiter  # built here, before the worker threads share it
         reports = list(self._pool.map(lambda call: self._send_call(call, remaining_ms), calls))
         for report in reports:
             results.update(report.results)
@@ -221,7 +233,7 @@ class BulkSender:
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried)
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
-        counts[m.DUPLICATES_SKIPPED] = sum(r.outcome is Outcome.DUPLICATE for r in results.values())
+        counts[m.DUPLICATES_SKIPPED] = sum(r.code == ALREADY_SENT for r in results.values())
         self._back_off(records, results, retried + failures)
         if len(results) != len(records):  # never: every record must have an outcome
             raise RuntimeError("a record was left without an outcome")
@@ -243,13 +255,21 @@ class BulkSender:
             return report
 
         hold = remaining_ms() / 1000 if remaining_ms else None
-        claims = self.ledger.claim([email.id for _, email in call], hold_seconds=hold)
+        try:
+            claims = self.ledger.claim([email.id for _, email in call], hold_seconds=hold)
+        except (BotoCoreError, ClientError):
+            # Nothing is sent without its claim; the records come back later.
+            log.warning("ledger_unavailable", extra={"entries": len(call)}, exc_info=True)
+            report.results = dict.fromkeys(
+                (i for i, _ in call), Result(Outcome.RETRY, "LedgerUnavailable")
+            )
+            return report
         to_send: list[tuple[int, Email]] = []
         taken: set[str] = set()
         for index, email in call:
             claim = claims[email.id]
             if claim is Claim.COMPLETED:
-                report.results[index] = Result(Outcome.DUPLICATE, "AlreadySent")
+                report.results[index] = Result(Outcome.DUPLICATE, ALREADY_SENT)
             elif claim is Claim.IN_FLIGHT or email.id in taken:
                 report.results[index] = Result(Outcome.RETRY, "ClaimedElsewhere")
             else:
@@ -259,10 +279,8 @@ class BulkSender:
             return report
 
         self.limiter.acquire(sum(email.recipient_count for _, email in to_send))
-        if self._too_late(remaining_ms, 0):
-            results = dict.fromkeys((i for i, _ in to_send), Result(Outcome.RETRY, "Deadline"))
-        else:
-            results = self._send(to_send, report)
+        report.remaining_ms = remaining_ms
+        results = self._send(to_send, report)
         report.results.update(results)
 
         by_index = dict(to_send)
@@ -273,6 +291,16 @@ class BulkSender:
             [by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY]
         )
         return report
+
+    def _settled_dead_letters(self, records: list[SqsRecord]) -> set[str]:
+        """Redelivered records an earlier invocation already wrote to the DLQ. Only a
+        redelivery can be one; if the ledger cannot say, at worst a letter is written twice."""
+        redelivered = [r.message_id for r in records if r.receive_count > 1]
+        try:
+            return self.ledger.dead_lettered(redelivered) if redelivered else set()
+        except (BotoCoreError, ClientError):
+            log.warning("ledger_unavailable", extra={"entries": len(redelivered)}, exc_info=True)
+            return set()
 
     def _too_late(self, remaining_ms: Callable[[], int] | None, wait_seconds: float) -> bool:
         return remaining_ms is not None and remaining_ms() - wait_seconds * 1000 < CALL_RESERVE_MS
@@ -304,7 +332,12 @@ class BulkSender:
         return results
 
     def _attempt(self, call: list[tuple[int, Email]], report: CallReport) -> Attempt:
-        """Send once; a whole-call failure is classified by outcomes.call_error_outcome."""
+        """Send once; a whole-call failure is classified by outcomes.call_error_outcome. No
+        attempt starts near the deadline (a split's later halves included)."""
+        if self._too_late(report.remaining_ms, 0):
+            attempt = Attempt(Outcome.RETRY, ("Deadline", "no time left for the call"))
+            attempt.results = dict.fromkeys((i for i, _ in call), attempt.result())
+            return attempt
         emails = [email for _, email in call]
         request = build_request(emails, default_tags=self.settings.default_tags)
         started = time.perf_counter()
@@ -312,9 +345,10 @@ class BulkSender:
         try:
             response = self.ses.send_bulk_email(**request)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "Unknown")
+            text = error.response.get("Error", {}).get("Message", "")
+            code = call_error_code(error.response.get("Error", {}).get("Code", "Unknown"), text)
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            text = error.response.get("Error", {}).get("Message", "") or code
+            text = text or code
             attempt = Attempt(call_error_outcome(code, status), (code, text))
         except BotoCoreError as error:  # connection, timeout: SES may or may not have it
             attempt = Attempt(Outcome.RETRY, (type(error).__name__, str(error)))
@@ -361,7 +395,7 @@ class BulkSender:
                 outcome, status, redact(entry.get("Error") or status), entry.get("MessageId")
             )
             if outcome is Outcome.SENT:
-                sent.append([email.id, entry.get("MessageId", "")])
+                sent.append([redact(email.id), entry.get("MessageId", "")])
         if any(is_throttle(status) for status in statuses):
             report.throttled += 1
             self.limiter.on_throttle()
@@ -400,7 +434,7 @@ class BulkSender:
             log.warning(
                 "dead_lettered",
                 extra={
-                    "id": ids.get(index, records[index].message_id),
+                    "id": redact(ids.get(index, records[index].message_id)),
                     "source_message_id": records[index].message_id,
                     "error_code": results[index].code,
                     "reason": redact(results[index].reason),

@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from typing import Any
 
+from bulk_sender.records import redact
+
 log = logging.getLogger(__name__)
 
 
@@ -53,10 +55,15 @@ DEAD_LETTERED = "DEAD_LETTERED"
 # message (its invocation died after the DLQ write) is acknowledged, while a redrive from
 # the DLQ (a new SQS message) is sent again.
 DEAD_LETTER_KEY = "dlq#{}"
+MAX_BATCH_WRITE_ITEMS = 25
+BATCH_WRITE_ATTEMPTS = 3
 
 
 class DynamoLedger:
     """One item per message id: `status`, `owner`, `claim_expires_at`, `expires_at` (TTL).
+    Claims are conditional PutItems (one per id, in parallel: DynamoDB has no conditional
+    batch write but transactions, which cost twice and cancel whole); completions and dead
+    letters are unconditional, so they go 25 to a BatchWriteItem.
 
     A claim lasts until its invocation's deadline (`hold_seconds`, else `claim_seconds`): a
     claim whose invocation died expires then and the id can be claimed again. Expiry is
@@ -83,15 +90,18 @@ class DynamoLedger:
 
     def claim(self, ids: Iterable[str], *, hold_seconds: float | None = None) -> dict[str, Claim]:
         """Claim each id for `hold_seconds` (the invocation's remaining time), by default
-        `claim_seconds`."""
+        `claim_seconds`: conditional PutItems, in parallel."""
         hold = math.ceil(hold_seconds if hold_seconds is not None else self._claim_seconds)
         unique = list(dict.fromkeys(ids))
         results = self._pool.map(lambda message_id: self._claim_one(message_id, hold), unique)
         return dict(zip(unique, results, strict=True))
 
     def complete(self, ids: Iterable[str]) -> None:
-        for _ in self._pool.map(self._complete_one, list(ids)):
-            pass
+        """Mark ids sent: unconditional Puts (the claims are ours), 25 a BatchWriteItem. A
+        failure is logged and the messages acknowledged anyway (no resend)."""
+        expires = {"N": str(int(self._clock()) + self._ttl)}
+        items = [{"id": {"S": i}, "status": {"S": COMPLETED}, "expires_at": expires} for i in ids]
+        self._put_all(items, "ledger_complete_failed")
 
     def release(self, ids: Iterable[str]) -> None:
         for _ in self._pool.map(self._release_one, list(ids)):
@@ -115,24 +125,18 @@ class DynamoLedger:
         return {key.removeprefix(DEAD_LETTER_KEY.format("")) for key in found}
 
     def mark_dead_lettered(self, sqs_message_ids: Iterable[str]) -> None:
-        for _ in self._pool.map(self._mark_one, list(sqs_message_ids)):
-            pass
-
-    def _mark_one(self, sqs_message_id: str) -> None:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "id": {"S": DEAD_LETTER_KEY.format(sqs_message_id)},
-                    "status": {"S": DEAD_LETTERED},
-                    "expires_at": {"N": str(int(self._clock()) + self._ttl)},
-                },
-            )
-        except Exception:
-            # At worst a redelivery of this record is dead-lettered a second time.
-            log.warning(
-                "ledger_mark_failed", extra={"sqs_message_id": sqs_message_id}, exc_info=True
-            )
+        """Remember dead letters by SQS message id. A failure is logged: at worst a
+        redelivery of the record is dead-lettered a second time."""
+        expires = {"N": str(int(self._clock()) + self._ttl)}
+        items = [
+            {
+                "id": {"S": DEAD_LETTER_KEY.format(i)},
+                "status": {"S": DEAD_LETTERED},
+                "expires_at": expires,
+            }
+            for i in sqs_message_ids
+        ]
+        self._put_all(items, "ledger_mark_failed")
 
     def _claim_one(self, message_id: str, hold: int) -> Claim:
         now = int(self._clock())
@@ -164,24 +168,22 @@ class DynamoLedger:
                 return Claim.COMPLETED
             return Claim.IN_FLIGHT
 
-    def _complete_one(self, message_id: str) -> None:
-        now = int(self._clock())
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"id": {"S": message_id}},
-                UpdateExpression=(
-                    "SET #status = :completed, expires_at = :expires REMOVE claim_expires_at"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":completed": {"S": COMPLETED},
-                    ":expires": {"N": str(now + self._ttl)},
-                },
-            )
-        except Exception:
-            # Sent, but not recorded: acknowledged anyway (no resend), and said.
-            log.exception("ledger_complete_failed", extra={"id": message_id})
+    def _put_all(self, items: list[dict[str, Any]], failure_event: str) -> None:
+        """Unconditional Puts, 25 a BatchWriteItem, unprocessed ones sent again (twice)."""
+        for start in range(0, len(items), MAX_BATCH_WRITE_ITEMS):
+            batch = items[start : start + MAX_BATCH_WRITE_ITEMS]
+            requests = [{"PutRequest": {"Item": item}} for item in batch]
+            try:
+                for attempt in range(BATCH_WRITE_ATTEMPTS):
+                    response = self._db.batch_write_item(RequestItems={self._table: requests})
+                    requests = (response.get("UnprocessedItems") or {}).get(self._table, [])
+                    if not requests:
+                        break
+                    time.sleep(0.05 * 2**attempt)
+                else:
+                    log.warning(failure_event, extra={"items": len(requests)})
+            except Exception:
+                log.exception(failure_event, extra={"items": len(requests)})
 
     def _release_one(self, message_id: str) -> None:
         try:
@@ -196,5 +198,5 @@ class DynamoLedger:
                 },
             )
         except Exception:
-            # The claim expires by itself after claim_seconds; the retry waits that long.
-            log.warning("ledger_release_failed", extra={"id": message_id}, exc_info=True)
+            # The claim expires by itself at its invocation's deadline; the retry waits.
+            log.warning("ledger_release_failed", extra={"id": redact(message_id)}, exc_info=True)

@@ -51,6 +51,21 @@ _MUSTACHE = re.compile(r"\{\{+(.*?)\}\}+", re.DOTALL)
 _SIMPLE_VARIABLE = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: SES would refuse the data
+
+
+def _encodable(doc: Any) -> bool:
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class InvalidMessage(ValueError):
     """The message breaks a rule of DESIGN.md section 3. The text names field and rule."""
 
@@ -121,9 +136,11 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         except UnicodeDecodeError:
             raise InvalidMessage("body", "must be UTF-8") from None
     try:
-        doc = json.loads(body)
+        doc = json.loads(body, parse_constant=_no_constant)
     except ValueError:
         raise InvalidMessage("body", "must be valid JSON") from None
+    if _SURROGATE_ESCAPE.search(body) and not _encodable(doc):
+        raise InvalidMessage("body", "must be valid Unicode (no lone surrogate escapes)")
     if not isinstance(doc, dict):
         raise InvalidMessage("body", "must be a JSON object")
     unknown = sorted(set(doc) - FIELDS)

@@ -61,12 +61,23 @@ def entry_outcome(status: str | None) -> Outcome:
     return Outcome.RETRY
 
 
+DAILY_QUOTA_TEXT = "daily message quota exceeded"
+
+
+def call_error_code(code: str, message: str) -> str:
+    """The code a whole-call error is handled by. SES reports an exhausted daily quota as a
+    throttle whose text says so: that is a pause (wait the longest backoff), not a rate."""
+    if DAILY_QUOTA_TEXT in message.lower():
+        return "ACCOUNT_DAILY_QUOTA_EXCEEDED"
+    return code
+
+
 def call_error_outcome(code: str, http_status: int | None) -> Outcome:
     """The outcome of a SendBulkEmail call that failed as a whole with an error `code`.
 
     Connection and read errors have no HTTP status and are retried by the caller.
     """
-    if code in RETRY_ERRORS:
+    if code in RETRY_ERRORS or code in PAUSE_STATUSES:
         return Outcome.RETRY
     if code in DEAD_ERRORS:
         return Outcome.DEAD

@@ -23,6 +23,7 @@ from bulk_sender.template_vars import TemplateSyntaxError, missing_variables, re
 log = logging.getLogger(__name__)
 
 MISSING_TEMPLATE_DATA = "MissingTemplateData"
+MAX_CACHED = 512
 
 
 class TemplateCheck:
@@ -59,6 +60,8 @@ class TemplateCheck:
                 return cached[1]
         required = self._load(key, name)
         with self._lock:
+            if len(self._cache) >= MAX_CACHED:  # inline contents vary: keep memory bounded
+                self._cache.clear()
             self._cache[key] = (now + self._ttl, required)
         return required
 

@@ -1,6 +1,7 @@
 """DESIGN.md sections 4 and 5: grouping, calls, outcomes, splitting and the DLQ record."""
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -483,3 +484,43 @@ def test_inline_content_and_template_arns_reach_ses():
         "TemplateContent": {"Subject": "Hi {{name}}", "Html": "<p>{{name}}</p>"},
         "TemplateData": "{}",
     } in templates
+
+
+def test_a_split_stops_at_the_deadline_and_retries_what_is_left():
+    # Given SES refuses the whole call, and the deadline comes after that first attempt
+    ses, sqs = FakeSes(rejecting({"user5@example.org"})), FakeSqs()
+    records = [record(message(n), f"m{n}") for n in range(8)]
+    # When the batch is processed
+    result = make_sender(ses, sqs).process(
+        records, remaining_ms=lambda: 60_000 if not ses.requests else 5_000
+    )
+    # Then no half is sent past the deadline: everything is retried, nothing dead-lettered
+    assert len(ses.requests) == 1
+    assert result.failures == [f"m{n}" for n in range(8)]
+    assert sqs.dlq == []
+
+
+def test_an_exhausted_daily_quota_is_a_pause_not_a_rate():
+    # Given SES answers a throttle whose text says the daily quota is used up
+    error = client_error("TooManyRequestsException", 429, "Daily message quota exceeded.")
+    sqs = FakeSqs()
+    sender = make_sender(FakeSes(raising(error)), sqs)
+    result = sender.process([record(message(0), "m0")])
+    # Then the record waits the longest backoff, and the call does not count as throttled
+    assert result.failures == ["m0"]
+    assert sqs.visibility[0]["VisibilityTimeout"] == 900
+    assert result.counts[m.THROTTLED_CALLS] == 0
+
+
+def test_an_id_shaped_like_an_address_is_redacted_in_logs(caplog):
+    ses = FakeSes(answer_with({1: "MESSAGE_REJECTED"}))
+    records = [
+        record(message(0, id="ann@example.org"), "m0"),
+        record(message(1, id="bob@example.org"), "m1"),
+    ]
+    with caplog.at_level(logging.INFO):
+        make_sender(ses).process(records)
+    logged = json.dumps([record.__dict__ for record in caplog.records], default=str)
+    assert "ann@example.org" not in logged
+    assert "bob@example.org" not in logged
+    assert "<address>" in logged

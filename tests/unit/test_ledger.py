@@ -1,8 +1,11 @@
 """DESIGN.md section 5, Idempotency: the DynamoDB ledger (moto, in-process: no socket) and
 the sender's use of it. Interleavings of two invocations are driven deterministically."""
 
+from collections import Counter
+
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from bulk_sender import metric_names as m
@@ -148,14 +151,16 @@ def test_a_dead_letter_whose_dlq_write_fails_releases_its_claim(dynamodb, clock)
     assert ledger(dynamodb, clock).claim(["m0"]) == {"m0": Claim.CLAIMED}
 
 
-def test_a_failed_completion_after_success_is_acknowledged_not_resent(dynamodb, clock):
+def test_a_claim_that_cannot_be_taken_is_not_sent_blind(dynamodb, clock):
     ses = FakeSes()
     sending = sender(dynamodb, clock, ses)
-    dynamodb.delete_table(TableName=TABLE)  # completion (and the claim) will fail ...
-    records = [record(message(0), "m0")]
-    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
-        sending.process(records)  # ... a claim that cannot be taken is not sent blind
+    dynamodb.delete_table(TableName=TABLE)  # the claim will fail ...
+    records = [record(message(0), "m0"), record("not json", "bad")]
+    result = sending.process(records)
+    # ... so nothing is sent blind: the record is retried, the batch still answered
     assert ses.requests == []
+    assert result.failures == ["m0"]
+    assert result.counts[m.EMAILS_RETRIED] == 1
 
 
 def test_a_redelivered_dead_letter_is_not_dead_lettered_twice_but_a_redrive_is_sent(
@@ -182,7 +187,9 @@ def test_a_redelivered_dead_letter_is_not_dead_lettered_twice_but_a_redrive_is_s
     # Then they are acknowledged, not written to the DLQ a second time
     assert len(sqs.dlq) == 2
     assert result.failures == []
-    assert result.counts[m.DUPLICATES_SKIPPED] == 2
+    # (not counted as DuplicatesSkipped, which DESIGN keeps for ids already sent)
+    assert result.counts[m.DUPLICATES_SKIPPED] == 0
+    assert result.counts[m.EMAILS_DEAD_LETTERED] == 0
     # And a redrive from the DLQ (a new SQS message with the same id) is sent
     ses = FakeSes()
     redriven = sender(dynamodb, clock, ses).process(
@@ -190,3 +197,82 @@ def test_a_redelivered_dead_letter_is_not_dead_lettered_twice_but_a_redrive_is_s
     )
     assert ses.sent_recipients == ["user1@example.org"]
     assert redriven.counts[m.EMAILS_SENT] == 1
+
+
+def test_a_failed_completion_after_success_is_acknowledged_and_logged(dynamodb, clock, caplog):
+    # Given SES accepts the call but the ledger cannot record the completion
+    def broken(**request):
+        raise dynamodb.exceptions.ProvisionedThroughputExceededException(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+            "BatchWriteItem",
+        )
+
+    ses = FakeSes()
+    sending = sender(dynamodb, clock, ses)
+    dynamodb.batch_write_item = broken
+    # When the batch is processed
+    result = sending.process([record(message(0), "m0")])
+    # Then the message is acknowledged (no resend), and the failure is said
+    assert result.failures == []
+    assert result.counts[m.EMAILS_SENT] == 1
+    assert "ledger_complete_failed" in [r.message for r in caplog.records]
+
+
+class CountingDb:
+    """The moto client, counting the requests made through it."""
+
+    def __init__(self, client):
+        self._client = client
+        self.requests = Counter()
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if name == "exceptions" or not callable(attribute):
+            return attribute
+
+        def counted(**kwargs):
+            self.requests[name] += 1
+            return attribute(**kwargs)
+
+        return counted
+
+
+def test_a_call_of_50_completes_in_two_batched_writes_not_50_updates(dynamodb, clock):
+    # Given a counting DynamoDB client and a batch of 50 messages (one call)
+    db = CountingDb(dynamodb)
+    settings = Settings(dlq_url="https://sqs.example/dlq", idempotency_table=TABLE)
+    sending = BulkSender(
+        settings,
+        ses=FakeSes(),
+        sqs=FakeSqs(),
+        ledger=DynamoLedger(db, TABLE, ttl_seconds=3600, claim_seconds=60, clock=clock),
+        limiter=Unpaced(),
+    )
+    # When it is sent
+    sending.process([record(message(n), f"m{n}") for n in range(50)])
+    # Then the ledger made one conditional claim per id and two batched completions
+    assert db.requests == Counter({"put_item": 50, "batch_write_item": 2})
+
+
+def test_each_refused_claim_says_why_and_the_others_are_claimed(dynamodb, clock):
+    first, second = ledger(dynamodb, clock), ledger(dynamodb, clock)
+    first.claim(["id-7", "id-120"])
+    first.complete(["id-7"])
+    claims = second.claim([f"id-{n}" for n in range(130)])
+    assert claims["id-7"] is Claim.COMPLETED
+    assert claims["id-120"] is Claim.IN_FLIGHT
+    assert sum(c is Claim.CLAIMED for c in claims.values()) == 128
+
+
+def test_unprocessed_completions_are_written_again():
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    item = {"PutRequest": {"Item": {"id": {"S": "a"}}}}
+    with Stubber(client) as stub:
+        stub.add_response("batch_write_item", {"UnprocessedItems": {TABLE: [item]}})
+        stub.add_response(
+            "batch_write_item",
+            {"UnprocessedItems": {}},
+            expected_params={"RequestItems": {TABLE: [item]}},
+        )
+        DynamoLedger(client, TABLE, ttl_seconds=60, claim_seconds=60).complete(["a", "b"])
+        stub.assert_no_pending_responses()

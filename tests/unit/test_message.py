@@ -190,3 +190,40 @@ def test_a_template_arn_and_quoted_display_names_are_accepted():
     email = parse(with_(template=arn, to='"Doe, Jane" <jane@example.org>'))
     assert email.template == arn
     assert email.to == ('"Doe, Jane" <jane@example.org>',)
+
+
+HEAD = '{"to": "ann@example.org", "from": "n@example.com", "template": "t", '
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            HEAD + '"data": {"x": NaN}}',
+            "body: must be valid JSON",
+        ),
+        (
+            HEAD + '"data": {"x": -Infinity}}',
+            "body: must be valid JSON",
+        ),
+        (
+            '{"to": "\\ud800 <ann@example.org>", "from": "n@example.com", "template": "t"}',
+            "body: must be valid Unicode (no lone surrogate escapes)",
+        ),
+        (
+            HEAD + '"data": {"x": "\\udfff"}}',
+            "body: must be valid Unicode (no lone surrogate escapes)",
+        ),
+    ],
+)
+def test_json_that_ses_could_not_take_is_refused_not_raised(body, error):
+    # Given JSON constants or lone surrogate escapes, which would fail later (in SES or in
+    # botocore's encoding) and take the whole batch with them
+    with pytest.raises(InvalidMessage) as raised:
+        parse(body)
+    assert str(raised.value) == error
+
+
+def test_a_proper_surrogate_pair_escape_is_fine():
+    email = parse(HEAD + '"data": {"x": "\\ud83d\\ude00"}}')
+    assert json.loads(email.data_json) == {"x": "😀"}

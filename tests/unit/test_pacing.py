@@ -122,3 +122,21 @@ def test_a_throttled_call_halves_the_senders_rate():
     sender = sender_with(FakeSes(throttled), max_send_rate=1000)
     sender.process([record(message(0), "m0")])
     assert sender.limiter.rate == 500
+
+
+class FailingAccountSes(CountingSes):
+    def get_account(self):
+        self.calls += 1
+        raise client_error("AccessDeniedException", 403)
+
+
+def test_without_a_known_rate_the_sender_paces_at_the_sandbox_rate_and_asks_again():
+    # Given GetAccount fails
+    ses = FailingAccountSes()
+    sender = sender_with(ses)
+    # When two invocations run
+    sender.process([record(message(0), "m0")])
+    assert sender.limiter.rate == 1.0  # SES's sandbox rate, not unpaced
+    sender.process([record(message(1), "m1")])
+    # Then each invocation asked again, rather than keeping the fallback for good
+    assert ses.calls >= 2
