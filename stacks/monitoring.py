@@ -169,20 +169,8 @@ class Monitoring(Construct):
         if alarm_email:
             self.alarms_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
-        bounce_rate = cloudwatch.Metric(
-            namespace=SES_NAMESPACE,
-            metric_name=BOUNCE_RATE_METRIC,
-            statistic=cloudwatch.Stats.MAXIMUM,
-            period=REPUTATION_PERIOD,
-            label="Bounce rate",
-        )
-        complaint_rate = cloudwatch.Metric(
-            namespace=SES_NAMESPACE,
-            metric_name=COMPLAINT_RATE_METRIC,
-            statistic=cloudwatch.Stats.MAXIMUM,
-            period=REPUTATION_PERIOD,
-            label="Complaint rate",
-        )
+        bounce_rate = _reputation(BOUNCE_RATE_METRIC, "Bounce rate")
+        complaint_rate = _reputation(COMPLAINT_RATE_METRIC, "Complaint rate")
         rendering_failures = cloudwatch.MathExpression(
             # Metrics Insights sums the failures over every campaign of this configuration set.
             expression=(
@@ -495,3 +483,14 @@ class Monitoring(Construct):
                 for metric in BY_CAMPAIGN
             )
         )
+
+
+def _reputation(metric_name: str, label: str) -> cloudwatch.Metric:
+    """An account-level SES reputation metric (a rate between 0 and 1)."""
+    return cloudwatch.Metric(
+        namespace=SES_NAMESPACE,
+        metric_name=metric_name,
+        statistic=cloudwatch.Stats.MAXIMUM,
+        period=REPUTATION_PERIOD,
+        label=label,
+    )

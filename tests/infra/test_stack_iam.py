@@ -1,7 +1,11 @@
 """The sender function's role: each statement's actions and resources (least privilege)."""
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from bulk_sender.ledger import DynamoLedger
+from stacks.sender_function import TABLE_ACTIONS
 from tests.infra.cfn import arn_of, as_list, by_sid, granting, statements, text
 
 
@@ -101,16 +105,16 @@ def test_the_function_consumes_the_queue_and_changes_visibility_there_only(synth
     assert "sqs:SendMessage" not in as_list(statement["Action"])
 
 
-def test_dynamodb_access_is_four_item_actions_on_the_idempotency_table(synth, policy):
+def test_dynamodb_access_is_the_ledgers_item_actions_on_the_idempotency_table(synth, policy):
     # Given the idempotency statement
     statement = by_sid(policy, "ClaimAndRecordIdempotencyKeys")
     table = synth.one("AWS::DynamoDB::Table")[0]
-    # Then it reads, claims, records and releases items of that table, nothing else
+    # Then it claims, records, looks up and releases items of that table, nothing else
     assert sorted(as_list(statement["Action"])) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
         "dynamodb:DeleteItem",
-        "dynamodb:GetItem",
         "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
     ]
     assert statement["Resource"] == arn_of(table)
     dynamodb = [
@@ -136,3 +140,27 @@ def test_no_statement_uses_a_wildcard_action(policy):
     for statement in statements(policy):
         for action in as_list(statement["Action"]):
             assert "*" not in action, action
+
+
+def test_the_ledger_calls_only_what_the_policy_grants():
+    # Given the ledger run through every method against in-process moto, counting calls
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        client.create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        called: set[str] = set()
+        client.meta.events.register(
+            "before-call.dynamodb.*", lambda model, **_: called.add(f"dynamodb:{model.name}")
+        )
+        ledger = DynamoLedger(client, "ledger", ttl_seconds=60, claim_seconds=60)
+        ledger.claim(["a", "b"])
+        ledger.complete(["a"])
+        ledger.release(["b"])
+        ledger.mark_dead_lettered(["sqs-1"])
+        ledger.dead_lettered(["sqs-1"])
+    # Then every operation it used is granted, and nothing granted goes unused
+    assert called == set(TABLE_ACTIONS)

@@ -73,6 +73,7 @@ def test_command_line_text_is_read_as_the_key_type():
     [
         ({"batch_size": 0}, "'batch_size' must be between"),
         ({"max_concurrency": 1}, "'max_concurrency' must be between 2"),
+        ({"function_timeout_seconds": 20}, "'function_timeout_seconds' must be between 30"),
         ({"log_retention_days": 10}, "retention period"),
         ({"max_batching_window_seconds": 0}, "at least 1 when 'batch_size' is above 10"),
         ({"sending_identities": []}, "at least one"),
