@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bulk_sender.dlq import OWN_ATTRIBUTES
+from bulk_sender.dlq import MAX_BATCH_ENTRIES, OWN_ATTRIBUTES, message_batches
 from bulkmail import queues
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def copy_messages(
     """
     moved = 0
     while limit is None or moved < limit:
-        want = queues.MAX_BATCH_ENTRIES if limit is None else min(10, limit - moved)
+        want = MAX_BATCH_ENTRIES if limit is None else min(MAX_BATCH_ENTRIES, limit - moved)
         received = queues.receive(
             sqs, redrive.dlq_url, visibility_timeout=visibility_timeout, count=want
         )
@@ -165,12 +165,15 @@ def copy_messages(
             }
             for i, message in enumerate(received)
         ]
-        response = sqs.send_message_batch(QueueUrl=redrive.queue_url, Entries=entries)
-        sent = [received[int(ok["Id"])]["ReceiptHandle"] for ok in response.get("Successful", [])]
-        moved += queues.delete(sqs, redrive.dlq_url, sent)
-        if on_moved:
-            on_moved(len(sent))
-        if response.get("Failed"):
-            log.warning("redrive_send_failed", extra={"entries": len(response["Failed"])})
+        failed = 0
+        for batch in message_batches(entries):  # ten large bodies exceed one call's bytes
+            response = sqs.send_message_batch(QueueUrl=redrive.queue_url, Entries=batch)
+            sent = [received[int(ok["Id"])]["ReceiptHandle"] for ok in response["Successful"]]
+            moved += queues.delete(sqs, redrive.dlq_url, sent)
+            if on_moved:
+                on_moved(len(sent))
+            failed += len(response.get("Failed", []))
+        if failed:
+            log.warning("redrive_send_failed", extra={"entries": failed})
             break
     return moved

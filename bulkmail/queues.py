@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,12 +13,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bulk_sender.dlq import MAX_BATCH_ENTRIES, message_batches
 from bulkmail.errors import CliError
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_ENTRIES = 10  # SendMessageBatch, DeleteMessageBatch, ReceiveMessage
-MAX_BATCH_BYTES = 262_144  # SendMessageBatch's payload limit
 RETRIES_EXHAUSTED = "RetriesExhausted"  # shown for DLQ messages without ErrorCode
 # Stack outputs the CLI reads (DESIGN.md section 9).
 QUEUE_URL, DLQ_URL = "QueueUrl", "DlqUrl"
@@ -135,7 +134,8 @@ class Enqueuer:
         report = SendReport()
         with ThreadPoolExecutor(self._workers, thread_name_prefix="enqueue") as pool:
             in_flight: set[Future[SendReport]] = set()
-            for batch in batches(enumerate(bodies)):
+            entries = ({"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies))
+            for batch in message_batches(entries):
                 if len(in_flight) >= 2 * self._workers:
                     done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     _merge(report, done)
@@ -144,16 +144,15 @@ class Enqueuer:
         report.failed.sort()
         return report
 
-    def _send_batch(self, batch: list[tuple[int, str]]) -> SendReport:
-        entries = [{"Id": str(index), "MessageBody": body} for index, body in batch]
+    def _send_batch(self, entries: list[dict[str, str]]) -> SendReport:
         try:
             response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
         except (ClientError, BotoCoreError) as error:
             code = _error_code(error)
-            log.warning("enqueue_failed", extra={"entries": len(batch), "error_code": code})
-            return SendReport(0, [(index, code) for index, _ in batch])
+            log.warning("enqueue_failed", extra={"entries": len(entries), "error_code": code})
+            return SendReport(0, [(int(entry["Id"]), code) for entry in entries])
         failed = [(int(f["Id"]), f.get("Code", "Unknown")) for f in response.get("Failed", [])]
-        sent = len(batch) - len(failed)
+        sent = len(entries) - len(failed)
         self._on_sent(sent)
         return SendReport(sent, failed)
 
@@ -169,21 +168,6 @@ def _merge(report: SendReport, done: Iterable[Future[SendReport]]) -> None:
         part = future.result()
         report.enqueued += part.enqueued
         report.failed += part.failed
-
-
-def batches(items: Iterable[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
-    """(index, body) pairs cut into SendMessageBatch calls: at most 10 and 256 KiB each."""
-    batch: list[tuple[int, str]] = []
-    size = 0
-    for index, body in items:
-        body_size = len(body.encode("utf-8"))
-        if batch and (len(batch) == MAX_BATCH_ENTRIES or size + body_size > MAX_BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append((index, body))
-        size += body_size
-    if batch:
-        yield batch
 
 
 # --- receiving ------------------------------------------------------------------------------

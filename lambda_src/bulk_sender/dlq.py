@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +54,24 @@ def _from_event_attribute(value: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
+def message_batches(
+    entries: Iterable[dict[str, Any]], *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+) -> Iterator[list[dict[str, Any]]]:
+    """SendMessageBatch entries cut into calls: at most 10 entries and `max_bytes` (bodies
+    and attributes) each. Used by the handler's DLQ writes and by the CLI."""
+    batch: list[dict[str, Any]] = []
+    batch_bytes = 0
+    for entry in entries:
+        size = _size(entry["MessageBody"], entry.get("MessageAttributes") or {})
+        if batch and (len(batch) == MAX_BATCH_ENTRIES or batch_bytes + size > max_bytes):
+            yield batch
+            batch, batch_bytes = [], 0
+        batch.append(entry)
+        batch_bytes += size
+    if batch:
+        yield batch
+
+
 def _size(body: str, attributes: dict[str, dict[str, Any]]) -> int:
     size = len(body.encode("utf-8"))
     for name, value in attributes.items():
@@ -90,7 +108,7 @@ class DeadLetterQueue:
             for i, letter in enumerate(letters)
         ]
         failed: list[DeadLetter] = []
-        for batch in self._batches(entries):
+        for batch in message_batches(entries, max_bytes=self._max_batch_bytes):
             try:
                 response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=batch)
                 failed_ids = [f["Id"] for f in response.get("Failed", [])]
@@ -99,18 +117,3 @@ class DeadLetterQueue:
                 failed_ids = [entry["Id"] for entry in batch]
             failed.extend(letters[int(i)] for i in failed_ids)
         return failed
-
-    def _batches(self, entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
-        batch_bytes = 0
-        for entry in entries:
-            size = _size(entry["MessageBody"], entry["MessageAttributes"])
-            if batch and (
-                len(batch) == MAX_BATCH_ENTRIES or batch_bytes + size > self._max_batch_bytes
-            ):
-                yield batch
-                batch, batch_bytes = [], 0
-            batch.append(entry)
-            batch_bytes += size
-        if batch:
-            yield batch

@@ -449,6 +449,32 @@ def test_dlq_redrive_moves_everything_back_without_the_handlers_attributes(
     assert received(sqs, dlq_url) == []
 
 
+def test_dlq_redrive_splits_large_bodies_across_calls(
+    runner: CliRunner, sqs: Any, queue_url: str
+) -> None:
+    # Given a DLQ holding three 100 KB messages (more than one SendMessageBatch may carry)
+    dlq = sqs.create_queue(QueueName="big-dlq")["QueueUrl"]
+    for n in range(3):
+        dlq_message(sqs, dlq, json.dumps({"n": n, "pad": "x" * 100_000}), "InvalidMessage")
+
+    # When the DLQ is redriven, watching each SendMessageBatch's payload
+    payloads: list[int] = []
+
+    def watch(params: dict[str, Any], **_: Any) -> None:
+        payloads.append(sum(len(e["MessageBody"].encode()) for e in params["Entries"]))
+
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("provide-client-params.sqs.SendMessageBatch", watch)
+    result = invoke(runner, "dlq", "redrive", "--dlq-url", dlq, "--queue-url", queue_url, "-y")
+
+    # Then all three moved, in calls within SendMessageBatch's 256 KiB
+    assert result.exit_code == 0, result.output
+    assert len(payloads) == 2
+    assert max(payloads) <= 262_144
+    assert sorted(json.loads(m["Body"])["n"] for m in received(sqs, queue_url)) == [0, 1, 2]
+    assert received(sqs, dlq) == []
+
+
 def test_dlq_redrive_asks_first(runner: CliRunner, sqs: Any, dlq_url: str, queue_url: str) -> None:
     # When the redrive is not confirmed
     result = invoke(
