@@ -28,7 +28,6 @@ from typing import Any
 if __name__ == "__main__":  # run as a script: make `bench` and `lambda_src` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import boto3
 
 from bench.harness import Invocation, WarmHandler, peak_rss_mb, rss_mb, setup_process
 from bench.workload import LAMBDA_PAYLOAD_LIMIT, event_bytes, expected_calls, make_event
@@ -125,24 +124,6 @@ def summarise(
 
 
 @contextlib.contextmanager
-def _no_parameter_validation(warm: WarmHandler) -> Iterator[None]:
-    """The SES client as the core builds it, plus botocore's `parameter_validation=False`:
-    the core sends only what it has validated and built itself."""
-    from botocore.config import Config
-
-    from bench.fake_aws import on_default_session
-
-    original = warm.sender.ses
-    config = original.meta.config.merge(Config(parameter_validation=False))
-    with on_default_session({"sesv2": warm.ses}):
-        warm.sender.ses = boto3.client("sesv2", config=config)
-    try:
-        yield
-    finally:
-        warm.sender.ses = original
-
-
-@contextlib.contextmanager
 def _cached_addresses(warm: WarmHandler) -> Iterator[None]:
     """message._address memoised: a batch repeats its senders (and domains) many times."""
     from bulk_sender import message
@@ -155,31 +136,7 @@ def _cached_addresses(warm: WarmHandler) -> Iterator[None]:
         message._address = original
 
 
-@contextlib.contextmanager
-def _batched_ledger(warm: WarmHandler) -> Iterator[None]:
-    """The idempotency ledger batched per call (bench/batched_ledger.py)."""
-    from bench.batched_ledger import BatchedLedger
-    from bench.fake_aws import on_default_session
-
-    original = warm.sender.ledger
-    settings = warm.sender.settings
-    with on_default_session({"dynamodb": warm.dynamodb}):
-        client = boto3.client("dynamodb")
-    warm.sender.ledger = BatchedLedger(
-        client,
-        settings.idempotency_table or "bulk-email-idempotency",
-        ttl_seconds=settings.idempotency_ttl_seconds,
-        claim_seconds=900,
-    )
-    try:
-        yield
-    finally:
-        warm.sender.ledger = original
-
-
 WHAT_IFS = {
-    "batched_ledger": _batched_ledger,
-    "no_parameter_validation": _no_parameter_validation,
     "cached_addresses": _cached_addresses,
 }
 

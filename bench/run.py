@@ -108,19 +108,11 @@ def part_handler(plan: Plan, say: Any) -> dict[str, Any]:
         found["profile"] = handler_bench.measure_in_subprocess(
             messages=plan.profile_messages, profile=18
         )["profile"]
-        found["no_validation"] = handler_bench.measure_in_subprocess(
-            messages=plan.messages, repeats=2, what_if=["no_parameter_validation"]
-        )
-        found["no_validation_cached"] = handler_bench.measure_in_subprocess(
-            messages=plan.messages,
-            repeats=2,
-            what_if=["no_parameter_validation", "cached_addresses"],
+        found["cached"] = handler_bench.measure_in_subprocess(
+            messages=plan.messages, repeats=2, what_if=["cached_addresses"]
         )
         found["ledger"] = handler_bench.measure_in_subprocess(
             messages=plan.ledger_messages, ledger=True
-        )
-        found["ledger_batched"] = handler_bench.measure_in_subprocess(
-            messages=plan.ledger_messages, ledger=True, what_if=["batched_ledger"]
         )
     return found
 
@@ -208,10 +200,8 @@ def rows_for(found: dict[str, Any]) -> list[Row]:
             ),
         ]
     for key, label in (
-        ("no_validation", "what if: parameter_validation off"),
-        ("no_validation_cached", "what if: + addresses cached"),
+        ("cached", "what if: addresses cached"),
         ("ledger", "idempotency ledger on (DynamoDB 5 ms)"),
-        ("ledger_batched", "what if: ledger batched"),
     ):
         if key in handler:
             run = handler[key]
