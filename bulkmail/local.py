@@ -50,6 +50,7 @@ from bulkmail import emulator as emu
 from bulkmail import queues
 from bulkmail.campaign import CampaignOptions, Row, read_campaign
 from bulkmail.sample import SAMPLE_ROWS, write_campaign
+from stacks.template_files import load_templates
 
 log = logging.getLogger(__name__)
 
@@ -421,8 +422,10 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     ses = boto3.client("sesv2")
     ses.create_email_identity(EmailIdentity=settings.identity)
     ses.create_configuration_set(ConfigurationSetName=settings.configuration_set)
-    for path in sorted(settings.templates.glob("*.json")):
-        ses.create_email_template(TemplateName=path.stem, TemplateContent=_template(path))
+    for template in load_templates(settings.templates):
+        ses.create_email_template(
+            TemplateName=template.name, TemplateContent=template.ses_content()
+        )
     boto3.client("dynamodb").create_table(
         TableName=settings.table_name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -435,12 +438,6 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         "DlqUrl": dlq_url,
         "DlqArn": dlq_arn,
     }
-
-
-def _template(path: Path) -> dict[str, str]:
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    parts = {"Subject": doc.get("subject"), "Text": doc.get("text"), "Html": doc.get("html")}
-    return {name: value for name, value in parts.items() if value}
 
 
 # --- the handler ----------------------------------------------------------------------------

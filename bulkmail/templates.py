@@ -22,9 +22,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bulk_sender.message import Email
 from bulk_sender.template_vars import TemplateSyntaxError, missing_variables, required_variables
 from bulkmail.errors import CliError
+from stacks.template_files import EmailTemplate, TemplateFileError
 
 DEFAULT_DIR = Path("templates")
-PARTS = ("subject", "text", "html")
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -67,7 +67,7 @@ class TemplateStore:
             raise CliError(f"template {name_or_arn!r}: not a template name ([A-Za-z0-9_-]{{1,64}})")
         path = self.directory / f"{name}.json"
         if path.is_file():
-            return _from_file(name, path)
+            return _from_file(path)
         try:
             content = self._client().get_email_template(TemplateName=name)["TemplateContent"]
         except ClientError as error:
@@ -88,11 +88,12 @@ class TemplateStore:
         return self._ses
 
 
-def _from_file(name: str, path: Path) -> Template:
-    doc = load_json_object(path, "template")
-    if not all(isinstance(doc.get(part, ""), str) for part in PARTS) or not doc.get("subject"):
-        raise CliError(f"{path}: expected a JSON object with a subject and text and/or html")
-    return Template(name, doc["subject"], doc.get("text", ""), doc.get("html", ""), str(path))
+def _from_file(path: Path) -> Template:
+    try:
+        file = EmailTemplate.from_file(path)
+    except (OSError, TemplateFileError) as error:
+        raise CliError(f"template: {error}") from None
+    return Template(file.name, file.subject, file.text or "", file.html or "", str(path))
 
 
 def load_json_object(path: Path, what: str) -> dict[str, Any]:

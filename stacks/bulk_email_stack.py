@@ -12,8 +12,9 @@ from stacks.queues import SendQueues
 from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, identity_arn
-from stacks.ses_templates import SesTemplates, load_templates
+from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
+from stacks.template_files import load_templates
 
 DESCRIPTION = "Serverless bulk email sender: SQS -> Lambda -> SES v2 SendBulkEmail"
 

@@ -182,7 +182,10 @@ class Settings:
             log_retention_days=_as_int("log_retention_days", get("log_retention_days"), 1, 3653),
             function_timeout_seconds=_as_int(
                 # the handler starts no SES call with less than 15 s left (core.CALL_RESERVE_MS)
-                "function_timeout_seconds", get("function_timeout_seconds"), 30, 900
+                "function_timeout_seconds",
+                get("function_timeout_seconds"),
+                30,
+                900,
             ),
             function_memory_mb=_as_int("function_memory_mb", get("function_memory_mb"), 128, 10240),
             batch_size=_as_int("batch_size", get("batch_size"), 1, 10000),

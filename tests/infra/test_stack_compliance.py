@@ -4,7 +4,7 @@ from pathlib import Path
 
 from cfnlint.api import ManualArgs, lint_file
 
-from stacks.ses_templates import TEMPLATES_DIR
+from stacks.template_files import TEMPLATES_DIR
 
 # Properties that give a resource a physical name. Only SES template names may be set
 # (producers name templates, DESIGN section 10); everything else gets a generated name.

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from stacks.ses_events import SES_EVENT_METRICS
-from stacks.ses_templates import TEMPLATES_DIR
+from stacks.template_files import TEMPLATES_DIR
 from tests.infra.cfn import arn_of, as_list, ref, text
 
 # Event types as CloudFormation spells them.

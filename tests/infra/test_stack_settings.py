@@ -9,8 +9,8 @@ import pytest
 
 from stacks.dashboard_diagram import render
 from stacks.lambda_asset import pinned_version
-from stacks.ses_templates import EmailTemplate, TemplateFileError, load_templates
 from stacks.settings import Settings, SettingsError
+from stacks.template_files import EmailTemplate, TemplateFileError, load_templates
 from tests.infra.conftest import cdk_context, readme_section
 
 
