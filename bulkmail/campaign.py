@@ -13,7 +13,7 @@ Every row then gets, from the options:
   `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, `{id}` replaced by the URL-encoded id.
 
 Then each body is validated with `bulk_sender.message.parse_message` (the Lambda's own code)
-unless `validate` is off, and, with a `render_check` (the CLI's `bulkmail.templates.RowCheck`),
+unless `validate` is off, and, with a `render_check` (the CLI's `bulkmail.templates.row_check`),
 its `data` against its template; a refused row keeps its line number and the reason.
 """
 

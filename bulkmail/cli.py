@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperGroup
 
+from bulk_sender.message import Email
 from bulk_sender.template_vars import missing_variables
 from bulkmail import campaign, queues, render, templates
 from bulkmail import dlq as dlq_tools
@@ -227,11 +228,11 @@ def enqueue(
         raise typer.Exit(1)
 
 
-def _render_check(templates_dir: Path) -> templates.RowCheck:
+def _render_check(templates_dir: Path) -> Callable[[Email], str | None]:
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
 
-    return templates.RowCheck(templates.TemplateStore(templates_dir), warn)
+    return templates.row_check(templates.TemplateStore(templates_dir), warn)
 
 
 def _report_refused(rows: Sequence[campaign.Row]) -> None:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from bulk_sender.message import Email
-from bulk_sender.template_vars import TemplateSyntaxError, missing_variables, required_variables
+from bulk_sender.preflight import TemplateCheck
+from bulk_sender.template_vars import required_variables
 from bulkmail.errors import CliError
 from stacks.template_files import EmailTemplate, TemplateFileError
 
@@ -109,42 +110,18 @@ def load_json_object(path: Path, what: str) -> dict[str, Any]:
     return doc
 
 
-class RowCheck:
-    """`check(email)`: None when its data renders, else the refusal `data: lacks a, b required
-    by NAME` (the Lambda's reason). One load per template; a template that cannot be loaded
-    or parsed is reported once through `warn` and its rows pass unchecked."""
+def row_check(store: TemplateStore, warn: Callable[[str], None]) -> Callable[[Email], str | None]:
+    """The Lambda's pre-flight check (`bulk_sender.preflight.TemplateCheck`) on campaign rows:
+    None when a row's data renders, else the refusal `data: lacks a, b required by NAME`. A
+    template that cannot be loaded is reported once through `warn`; its rows pass unchecked."""
 
-    def __init__(self, store: TemplateStore, warn: Callable[[str], None]) -> None:
-        self._store = store
-        self._warn = warn
-        self._cache: dict[object, frozenset[str] | None] = {}
+    def fetch(name: str) -> tuple[str, str, str]:
+        template = store.load(name)
+        return template.subject, template.text, template.html
 
-    def __call__(self, email: Email) -> str | None:
-        if email.content is not None:
-            name = "inline content"
-            key: object = email.content
-        else:
-            name = (email.template or "").rsplit("/", 1)[-1]
-            key = name
-        if key not in self._cache:
-            self._cache[key] = self._required(email, name)
-        required = self._cache[key]
-        missing = missing_variables(required, email.data) if required else []
-        return f"data: lacks {', '.join(missing)} required by {name}" if missing else None
+    def skipped(name: str, reason: str) -> None:
+        reason = reason.removeprefix(f"template {name}: ")
+        warn(f"template {name} cannot be checked ({reason}): its rows are not checked")
 
-    def _required(self, email: Email, name: str) -> frozenset[str] | None:
-        try:
-            if email.content is not None:
-                content = email.content
-                return required_variables(content.subject, content.text or "", content.html or "")
-            return self._store.load(name).required()
-        except (CliError, TemplateSyntaxError) as error:
-            reason = str(error).removeprefix(f"template {name}: ")
-        except ClientError as error:
-            info = error.response.get("Error", {})
-            reason = f"SES GetEmailTemplate: {info.get('Code')}: {info.get('Message')}"
-        except BotoCoreError as error:
-            reason = f"SES GetEmailTemplate: {error}"
-        reason = " ".join(reason.split())
-        self._warn(f"template {name} cannot be checked ({reason}): its rows are not checked")
-        return None
+    check = TemplateCheck(fetch=fetch, on_skip=skipped, ttl=float("inf"))
+    return lambda email: (failed := check(email)) and failed[1]

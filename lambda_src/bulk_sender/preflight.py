@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from bulk_sender.message import Email
-from bulk_sender.template_vars import TemplateSyntaxError, missing_variables, required_variables
+from bulk_sender.message import Email, InlineContent
+from bulk_sender.template_vars import missing_variables, required_variables
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +26,36 @@ MISSING_TEMPLATE_DATA = "MissingTemplateData"
 MAX_CACHED = 512
 
 
+# Fetches a template's (subject, text, html) by name.
+Fetch = Callable[[str], "tuple[str, str, str]"]
+# Told (template name, reason) when a template cannot be checked.
+OnSkip = Callable[[str, str], None]
+
+
 class TemplateCheck:
+    """`check(email)`: None when the message can render, else (ErrorCode, reason).
+
+    The Lambda fetches templates from SES (`ses`); the CLI passes its own `fetch` (files
+    under templates/, else SES) and `on_skip`, so both check alike.
+    """
+
     def __init__(
-        self, ses: Any, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic
+        self,
+        ses: Any = None,
+        *,
+        fetch: Fetch | None = None,
+        on_skip: OnSkip | None = None,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ses = ses
+        self._fetch = fetch or (lambda name: _from_ses(ses, name))
+        self._on_skip = on_skip or _log_skip
         self._ttl = ttl
         self._clock = clock
         self._cache: dict[object, tuple[float, frozenset[str] | None]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, email: Email) -> tuple[str, str] | None:
-        """None when the message can render, else (ErrorCode, reason naming the variables)."""
         if email.content is not None:
             key: object = email.content
             name = "inline content"
@@ -50,7 +68,7 @@ class TemplateCheck:
         missing = missing_variables(required, email.data)
         if not missing:
             return None
-        return MISSING_TEMPLATE_DATA, f"data lacks {', '.join(missing)} required by {name}"
+        return MISSING_TEMPLATE_DATA, f"data: lacks {', '.join(missing)} required by {name}"
 
     def _required(self, key: object, name: str) -> frozenset[str] | None:
         now = self._clock()
@@ -67,16 +85,24 @@ class TemplateCheck:
 
     def _load(self, key: object, name: str) -> frozenset[str] | None:
         try:
-            if isinstance(key, str):
-                content = self._ses.get_email_template(TemplateName=name)["TemplateContent"]
-                texts = [content.get(part) or "" for part in ("Subject", "Text", "Html")]
-            else:
-                texts = [key.subject, key.text or "", key.html or ""]
-            return required_variables(*texts)
-        except (BotoCoreError, ClientError, KeyError, TemplateSyntaxError) as error:
-            code = getattr(error, "response", {}).get("Error", {}).get("Code")
-            log.warning(
-                "template_check_skipped",
-                extra={"template": name, "error": code or type(error).__name__},
-            )
+            if isinstance(key, InlineContent):
+                return required_variables(key.subject, key.text or "", key.html or "")
+            return required_variables(*self._fetch(name))
+        except Exception as error:
+            self._on_skip(name, _reason(error))
             return None
+
+
+def _from_ses(ses: Any, name: str) -> tuple[str, str, str]:
+    content = ses.get_email_template(TemplateName=name)["TemplateContent"]
+    return tuple(content.get(part) or "" for part in ("Subject", "Text", "Html"))
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "ClientError")
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _log_skip(name: str, reason: str) -> None:
+    log.warning("template_check_skipped", extra={"template": name, "error": reason})

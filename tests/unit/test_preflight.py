@@ -48,7 +48,7 @@ def test_a_row_missing_a_variable_is_dead_lettered_naming_it_and_the_others_are_
     # Then the row without `code` is in the DLQ as MissingTemplateData, naming the variable
     assert sqs.dlq_codes() == {"m1": "MissingTemplateData"}
     reason = sqs.dlq[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
-    assert reason == "data lacks code required by welcome"
+    assert reason == "data: lacks code required by welcome"
     # And the others were sent (a variable inside #if is not required)
     assert sorted(ses.sent_recipients) == ["user0@example.org", "user2@example.org"]
     assert result.counts[m.INVALID_MESSAGES] == 1
@@ -106,6 +106,6 @@ def test_a_template_arn_is_fetched_by_its_name():
     )
     assert TemplateCheck(ses)(email) == (
         "MissingTemplateData",
-        "data lacks code, name required by welcome",
+        "data: lacks code, name required by welcome",
     )
     assert ses.template_fetches == ["welcome"]
