@@ -88,7 +88,7 @@ class TemplateCheck:
             if isinstance(key, InlineContent):
                 return required_variables(key.subject, key.text or "", key.html or "")
             return required_variables(*self._fetch(name))
-        except Exception as error:
+        except Exception as error:  # the check never blocks sending: any failure skips it
             self._on_skip(name, _reason(error))
             return None
 
