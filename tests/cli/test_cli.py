@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from bulkmail.campaign import CampaignOptions, message_id, read_campaign
 from bulkmail.cli import app
+from tests.cli.queues import bodies, received
 
 SENDER = "News <news@example.com>"
 CSV_OPTIONS = ["--from", SENDER, "--template", "welcome"]
@@ -61,19 +62,6 @@ def campaign_csv(tmp_path: Path) -> Path:
 
 def invoke(runner: CliRunner, *args: str, **kwargs: Any) -> Any:
     return runner.invoke(app, list(args), **kwargs)
-
-
-def received(sqs: Any, url: str) -> list[dict[str, Any]]:
-    messages: dict[str, dict[str, Any]] = {}
-    while batch := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, MessageAttributeNames=["All"]
-    ).get("Messages"):
-        messages.update((m["MessageId"], m) for m in batch)
-    return list(messages.values())
-
-
-def bodies(sqs: Any, url: str) -> list[dict[str, Any]]:
-    return [json.loads(m["Body"]) for m in received(sqs, url)]
 
 
 def assert_one_line_error(result: Any, text: str) -> None:

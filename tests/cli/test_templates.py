@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from bulkmail import emulator
 from bulkmail.cli import app
+from tests.cli.queues import bodies
 
 SENDER = "News <news@example.com>"
 PROMO = {
@@ -58,15 +59,6 @@ def write_json(path: Path, doc: Any) -> str:
 
 def invoke(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
-
-
-def queued(url: str) -> list[dict[str, Any]]:
-    sqs, found = boto3.client("sqs"), {}
-    while batch := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60
-    ).get("Messages"):
-        found.update((m["MessageId"], json.loads(m["Body"])) for m in batch)
-    return list(found.values())
 
 
 def assert_one_line_error(result: Any, code: int, text: str) -> None:
@@ -227,7 +219,10 @@ def test_enqueue_refuses_a_row_missing_a_variable_with_its_line_and_sends_the_ot
     assert "line 2: data: lacks code required by promo" in result.stderr
     assert "bob@example.org" not in result.output
     assert "rows 3, enqueued 2, refused 1" in result.stdout
-    assert {body["to"] for body in queued(queue_url)} == {"ann@example.org", "chloe@example.org"}
+    assert {body["to"] for body in bodies(boto3.client("sqs"), queue_url)} == {
+        "ann@example.org",
+        "chloe@example.org",
+    }
 
 
 def test_a_csv_campaign_row_missing_a_variable_is_refused_by_line(
@@ -245,13 +240,15 @@ def test_a_csv_campaign_row_missing_a_variable_is_refused_by_line(
     assert result.exit_code == 1
     assert "line 2: data: lacks code required by promo" in result.stderr
     assert "line 3: row: 1 cells, the header has 2" in result.stderr
-    assert queued(queue_url) == []
+    assert bodies(boto3.client("sqs"), queue_url) == []
 
     # And with a code column the same campaign is enqueued
     path.write_text("email,name,code\nann@example.org,Ann,A\n", encoding="utf-8")
     result = enqueue(path, queue_url, templates_dir, "--template", "promo")
     assert result.exit_code == 0, result.output
-    assert [body["data"] for body in queued(queue_url)] == [{"name": "Ann", "code": "A"}]
+    assert [body["data"] for body in bodies(boto3.client("sqs"), queue_url)] == [
+        {"name": "Ann", "code": "A"}
+    ]
 
 
 def test_an_unknown_template_is_reported_once_and_not_checked(
@@ -286,4 +283,4 @@ def test_inline_content_is_checked_and_no_validate_skips_the_check(
     # When it is enqueued with --no-validate, then it goes out unchecked
     result = enqueue(path, queue_url, templates_dir, "--content-file", content, "--no-validate")
     assert result.exit_code == 0, result.output
-    assert len(queued(queue_url)) == 1
+    assert len(bodies(boto3.client("sqs"), queue_url)) == 1
