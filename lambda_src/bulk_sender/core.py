@@ -248,7 +248,7 @@ class BulkSender:
     def _send_call(
         self, call: list[tuple[int, Email]], remaining_ms: Callable[[], int] | None
     ) -> CallReport:
-        report = CallReport()
+        report = CallReport(remaining_ms=remaining_ms)
         recipients = sum(email.recipient_count for _, email in call)
         if self._too_late(remaining_ms, self.limiter.wait_time(recipients)):
             report.results = dict.fromkeys((i for i, _ in call), Result(Outcome.RETRY, "Deadline"))
@@ -279,7 +279,6 @@ class BulkSender:
             return report
 
         self.limiter.acquire(sum(email.recipient_count for _, email in to_send))
-        report.remaining_ms = remaining_ms
         results = self._send(to_send, report)
         report.results.update(results)
 
