@@ -30,7 +30,7 @@ test: lint
 	$(TEST_ENV) $(VENV)/bin/pytest -n 2
 
 demo: setup
-	@if [ -f bulkmail/local.py ]; then $(TEST_ENV) $(PY) -m bulkmail demo; \
+	@if [ -d bulkmail/local ]; then $(TEST_ENV) $(PY) -m bulkmail demo; \
 	else echo "make demo: the local run is not built yet (issue 5)"; exit 2; fi
 
 synth: setup

@@ -1,6 +1,6 @@
 """Part 4: the CLI's `enqueue` against the moto server, against a one-message-per-call loop.
 
-The moto server (bulkmail.emulator, as the local run uses it) runs in a process of its own
+The moto server (bulkmail.local.emulator, as the local run uses it) runs in a process of its own
 on 127.0.0.1, so that neither client shares its interpreter. A drainer receives and deletes
 as messages arrive, since moto's SQS slows down as a queue grows (DESIGN.md section 10).
 The CLI runs as users run it (`python -m bulkmail enqueue FILE ...`, start-up included; the
@@ -36,7 +36,7 @@ TEMPLATE = "weekly_digest"
 UNSUBSCRIBE_URL = "https://example.com/unsubscribe?id={id}"
 _SERVER = """
 import sys
-from bulkmail.emulator import start_server
+from bulkmail.local.emulator import start_server
 emulator = start_server()
 print(emulator.endpoint_url, flush=True)
 sys.stdin.read()  # until the benchmark closes it

@@ -16,8 +16,8 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from bulkmail import emulator
 from bulkmail.cli import app
+from bulkmail.local import emulator
 from tests.cli.queues import bodies
 
 SENDER = "News <news@example.com>"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bulkmail import emulator as emu
 from bulkmail.campaign import CampaignOptions, read_campaign
 from bulkmail.cli import app
 from bulkmail.local import LocalRun, LocalSettings, Summary, run_local
+from bulkmail.local import emulator as emu
 
 pytestmark = pytest.mark.e2e
 

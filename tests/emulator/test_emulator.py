@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bulkmail.emulator import (
+from bulkmail.local.emulator import (
     Emulator,
     fault_counts,
     install,

@@ -1,0 +1,49 @@
+"""The local run (DESIGN.md section 8): the real handler on an embedded AWS emulator.
+
+`run_local(rows)` starts moto's server in process (bulkmail.local.emulator), provisions what the
+stack provisions, enqueues the rows with the CLI's own code (bulkmail.queues.Enqueuer) in
+chunks while it drains, polls the queue as Lambda's event source mapping does, invokes
+`handler.lambda_handler` with an SQS event and a Lambda context, deletes what the handler did
+not report in `batchItemFailures`, and returns a `Summary`.
+
+Local settings differ from the stack's where time demands it (LocalSettings):
+- visibility timeout 1 s (the stack: six times the function timeout), so a retried message
+  is back within a second; the handler's retry backoff is off (RETRY_BACKOFF_BASE_SECONDS=0);
+- the send rate is set explicitly: the emulator's GetAccount answers 500/s (moto's own quota
+  is 1/s) and MAX_SEND_RATE is 450 (its 90 %, one invocation at a time);
+- one invocation at a time, each gathering up to 100 records (or what one short poll round
+  finds), instead of Lambda's concurrent pollers.
+
+Chaos knobs (issue 6): `crash_rate` makes an invocation "die after its calls and before it
+returns": the poller drops its answer and deletes nothing, so SQS delivers the batch again.
+`dlq_fail_rate` makes a seeded share of the handler's DLQ writes fail (the handler's SQS
+client's SendMessageBatch, the DLQ writer's only call: entries come back `Failed`, or the
+whole call raises when every entry of it drew a failure).
+"""
+
+from bulkmail.local.invoke import FlakyDlqWrites, LambdaContext, emf_counters, sqs_event
+from bulkmail.local.poller import Poller, read_dlq
+from bulkmail.local.provision import provision
+from bulkmail.local.run import DEMO_OPTIONS, Faults, LocalRun, demo_rows, run_local
+from bulkmail.local.settings import EXAMPLES, TEMPLATES, LocalSettings
+from bulkmail.local.summary import Progress, Summary
+
+__all__ = [
+    "DEMO_OPTIONS",
+    "EXAMPLES",
+    "TEMPLATES",
+    "Faults",
+    "FlakyDlqWrites",
+    "LambdaContext",
+    "LocalRun",
+    "LocalSettings",
+    "Poller",
+    "Progress",
+    "Summary",
+    "demo_rows",
+    "emf_counters",
+    "provision",
+    "read_dlq",
+    "run_local",
+    "sqs_event",
+]

@@ -1,0 +1,159 @@
+"""Lambda's SQS event source mapping, one invocation at a time."""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stdout
+from typing import Any
+
+from bulk_sender import metric_names
+from bulkmail import queues
+from bulkmail.campaign import Row
+from bulkmail.local.invoke import LambdaContext, emf_counters, sqs_event
+from bulkmail.local.settings import LocalSettings
+from bulkmail.local.summary import Progress, Summary
+
+log = logging.getLogger(__name__)
+
+
+class Poller:
+    """Lambda's event source mapping, one invocation at a time, enqueuing as it drains."""
+
+    def __init__(
+        self,
+        rows: Sequence[Row],
+        urls: dict[str, str],
+        settings: LocalSettings,
+        *,
+        sqs: Any,
+        seed: int = 0,
+        crash_rate: float = 0.0,
+    ) -> None:
+        self.settings = settings
+        self.urls = urls
+        self.sqs = sqs
+        self.summary = Summary(rows=len(rows), settings=settings)
+        self.summary.refused = [row for row in rows if row.refused]
+        self._bodies = [row.body for row in rows if row.body is not None]
+        self._next = 0  # the next body to enqueue
+        self._enqueuer = queues.Enqueuer(
+            self.sqs, urls["QueueUrl"], workers=settings.enqueue_workers
+        )
+        self._crash_rate = crash_rate
+        self._random = random.Random(f"{seed}:crashes")
+
+    def run(
+        self, on_progress: Callable[[Progress], None] | None = None, *, setup_seconds: float = 0
+    ) -> Summary:
+        import handler
+
+        summary = self.summary
+        summary.setup_seconds = setup_seconds
+        started = time.monotonic()
+        while time.monotonic() - started < self.settings.max_run_seconds:
+            self._top_up()
+            batch = self._gather()
+            if batch:
+                self._invoke(handler.lambda_handler, batch)
+                if on_progress:
+                    on_progress(self._progress(started))
+            elif self._next == len(self._bodies) and self._drained():
+                summary.drained = True
+                break
+            else:
+                time.sleep(0.05)  # retried messages come back after the visibility timeout
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _top_up(self) -> None:
+        """Keep the queue shallow: moto's SQS scans the whole queue on every call."""
+        if self._next == len(self._bodies):
+            return
+        if (
+            queues.queue_depth(self.sqs, self.urls["QueueUrl"])["visible"]
+            >= self.settings.low_water
+        ):
+            return
+        chunk = self._bodies[self._next : self._next + self.settings.enqueue_chunk]
+        offset = self._next
+        self._next += len(chunk)
+        report = self._enqueuer.send(chunk)
+        self.summary.enqueued += report.enqueued
+        self.summary.refused += [
+            Row(-1, None, f"enqueue: SendMessageBatch failed ({code}) for body {offset + i}")
+            for i, code in report.failed
+        ]
+
+    def _gather(self) -> list[dict[str, Any]]:
+        """Up to batch_size records, within the batching window, in ReceiveMessage rounds."""
+        batch: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + self.settings.batching_window_seconds
+        while len(batch) < self.settings.batch_size and time.monotonic() < deadline:
+            received = queues.receive(
+                self.sqs,
+                self.urls["QueueUrl"],
+                visibility_timeout=self.settings.visibility_timeout_seconds,
+                count=self.settings.batch_size - len(batch),
+            )
+            if not received:
+                break
+            batch.update((message["MessageId"], message) for message in received)
+        return list(batch.values())
+
+    def _invoke(self, lambda_handler: Callable[..., Any], batch: list[dict[str, Any]]) -> None:
+        summary = self.summary
+        event = sqs_event(batch, self.urls["QueueArn"], self.settings.region)
+        context = LambdaContext(self.settings.function_timeout_seconds)
+        summary.invocations += 1
+        output = io.StringIO()
+        try:
+            with redirect_stdout(output):
+                response = lambda_handler(event, context)
+        except Exception:
+            log.exception("invocation_failed", extra={"records": len(batch)})
+            summary.invocation_errors += 1
+            return  # Lambda retries the whole batch: nothing is deleted
+        finally:
+            summary.metrics.update(emf_counters(output.getvalue()))
+        if self._random.random() < self._crash_rate:
+            summary.crashes += 1  # died before returning: the answer is lost
+            return
+        self._settle(batch, response)
+
+    def _settle(self, batch: list[dict[str, Any]], response: dict[str, Any]) -> None:
+        """Delete the records the handler did not report; an unknown id fails the batch."""
+        ids = {message["MessageId"] for message in batch}
+        failures = {item.get("itemIdentifier") for item in response.get("batchItemFailures", [])}
+        if not failures <= ids:
+            log.warning("unknown_batch_item_failure", extra={"records": len(batch)})
+            return
+        done = [m["ReceiptHandle"] for m in batch if m["MessageId"] not in failures]
+        queues.delete(self.sqs, self.urls["QueueUrl"], done)
+
+    def _drained(self) -> bool:
+        depth = queues.queue_depth(self.sqs, self.urls["QueueUrl"])
+        return not any(depth.values())
+
+    def _progress(self, started: float) -> Progress:
+        dlq = queues.queue_depth(self.sqs, self.urls["DlqUrl"])
+        return Progress(
+            to_send=len(self._bodies),
+            enqueued=self.summary.enqueued,
+            sent=self.summary.metrics[metric_names.EMAILS_SENT],
+            retried=self.summary.metrics[metric_names.EMAILS_RETRIED],
+            dead_lettered=dlq["visible"] + dlq["in_flight"],
+            invocations=self.summary.invocations,
+            elapsed=time.monotonic() - started,
+        )
+
+
+def read_dlq(sqs: Any, dlq_url: str, *, visibility_timeout: int = 300) -> list[dict[str, Any]]:
+    """Every message on the DLQ (received, not deleted: hidden for `visibility_timeout`)."""
+    messages: dict[str, dict[str, Any]] = {}
+    while received := queues.receive(sqs, dlq_url, visibility_timeout=visibility_timeout):
+        messages.update((message["MessageId"], message) for message in received)
+    return list(messages.values())

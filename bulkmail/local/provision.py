@@ -1,0 +1,106 @@
+"""The emulator, the environment, and what the stack provisions, on the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3
+
+from bulkmail import queues
+from bulkmail.local import emulator as emu
+from bulkmail.local.settings import LocalSettings
+from stacks.template_files import load_templates
+
+
+@contextmanager
+def running_emulator(given: emu.Emulator | None) -> Iterator[emu.Emulator]:
+    if given is not None:
+        yield given
+        return
+    with emu.start_server() as started:
+        yield started
+
+
+def reset_moto(endpoint_url: str) -> None:
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+@contextmanager
+def local_env(endpoint_url: str, settings: LocalSettings) -> Iterator[None]:
+    """Dummy credentials, the region and the emulator's endpoint; restored afterwards."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL_") or name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            del os.environ[name]
+    for name in ("DEFAULT_FROM", "DEFAULT_TEMPLATE", "DEFAULT_TAGS"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=settings.region,
+        AWS_REGION=settings.region,
+        AWS_ENDPOINT_URL=endpoint_url,
+    )
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]:
+    """The Lambda's environment as the stack sets it, with the local differences."""
+    return {
+        "DLQ_URL": urls["DlqUrl"],
+        "QUEUE_URL": urls["QueueUrl"],
+        "CONFIGURATION_SET_NAME": settings.configuration_set,
+        "IDEMPOTENCY_TABLE": settings.table_name,
+        "MAX_SEND_RATE": f"{settings.max_send_rate:g}",
+        "MAX_CONCURRENCY": "1",
+        "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
+        "RETRY_BACKOFF_BASE_SECONDS": "0",
+        "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
+        "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
+    }
+
+
+def provision(settings: LocalSettings) -> dict[str, str]:
+    """What the stack provisions, on the emulator: queues, identity, templates, set, table.
+
+    Returns the stack's output names: QueueUrl, QueueArn, DlqUrl, DlqArn.
+    """
+    sqs = boto3.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
+    dlq_arn = queues.queue_arn(sqs, dlq_url)
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
+    queue_url = sqs.create_queue(
+        QueueName=settings.queue_name,
+        Attributes={
+            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    ses = boto3.client("sesv2")
+    ses.create_email_identity(EmailIdentity=settings.identity)
+    ses.create_configuration_set(ConfigurationSetName=settings.configuration_set)
+    for template in load_templates(settings.templates):
+        ses.create_email_template(
+            TemplateName=template.name, TemplateContent=template.ses_content()
+        )
+    boto3.client("dynamodb").create_table(
+        TableName=settings.table_name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return {
+        "QueueUrl": queue_url,
+        "QueueArn": queues.queue_arn(sqs, queue_url),
+        "DlqUrl": dlq_url,
+        "DlqArn": dlq_arn,
+    }

@@ -1,0 +1,120 @@
+"""What a local run did: the progress snapshots and the printed summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulk_sender import metric_names
+from bulkmail import queues
+from bulkmail.campaign import Row
+from bulkmail.local import emulator as emu
+from bulkmail.local.settings import LocalSettings
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot after each invocation."""
+
+    to_send: int  # rows with a body (valid, or raw)
+    enqueued: int
+    sent: int  # EmailsSent so far
+    retried: int  # EmailsRetried so far
+    dead_lettered: int  # on the DLQ now
+    invocations: int
+    elapsed: float
+
+
+@dataclass
+class Summary:
+    """What a local run did. `sent` is the emulator's record, `dead_letters` the DLQ's content."""
+
+    rows: int = 0
+    enqueued: int = 0
+    refused: list[Row] = field(default_factory=list)
+    sent: list[emu.SentEmail] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    metrics: Counter[str] = field(default_factory=Counter)
+    invocations: int = 0
+    crashes: int = 0  # invocations whose answer was dropped (crash_rate)
+    invocation_errors: int = 0  # invocations that raised (Lambda retries the whole batch)
+    dlq_write_faults: int = 0  # DLQ entries whose write was made to fail (dlq_fail_rate)
+    faults_injected: dict[str, int] = field(default_factory=dict)  # by the emulator
+    seconds: float = 0.0  # from the first enqueue to a drained queue
+    setup_seconds: float = 0.0
+    drained: bool = False
+    endpoint_url: str = ""
+    settings: LocalSettings = field(default_factory=LocalSettings)
+
+    @property
+    def dead_by_reason(self) -> Counter[str]:
+        return Counter(queues.error_code(message) for message in self.dead_letters)
+
+    @property
+    def sent_twice(self) -> int:
+        """Emails the emulator recorded more than once (by their recipients): 0 if exactly once."""
+        keys = Counter(_recipients_key(email) for email in self.sent)
+        return sum(count - 1 for count in keys.values())
+
+    @property
+    def retried(self) -> int:
+        return self.metrics[metric_names.EMAILS_RETRIED]
+
+    @property
+    def calls(self) -> int:
+        return self.metrics[metric_names.SEND_BULK_EMAIL_CALLS]
+
+    @property
+    def throughput(self) -> float:
+        return len(self.sent) / self.seconds if self.seconds else 0.0
+
+    @property
+    def rows_balance(self) -> bool:
+        return self.rows == self.enqueued + len(self.refused)
+
+    @property
+    def enqueued_balance(self) -> bool:
+        return self.enqueued == len(self.sent) + len(self.dead_letters)
+
+    def lines(self, *, refused_shown: int = 5) -> list[str]:
+        """The printed summary, with the two equations and whether they hold."""
+        sent, dead, refused = len(self.sent), len(self.dead_letters), len(self.refused)
+        reasons = ", ".join(f"{code} {n}" for code, n in sorted(self.dead_by_reason.items()))
+        lines = [
+            f"rows                 {self.rows}",
+            f"enqueued             {self.enqueued}",
+            f"refused by the CLI   {refused}",
+            *(f"  line {row.line}: {row.error}" for row in self.refused[:refused_shown]),
+            *([f"  ... and {refused - refused_shown} more"] if refused > refused_shown else []),
+            f"sent                 {sent}  (sent twice: {self.sent_twice})",
+            f"retried              {self.retried}  (deliveries answered with a retry)",
+            f"dead-lettered        {dead}" + (f"  ({reasons})" if reasons else ""),
+            f"SendBulkEmail calls  {self.calls}",
+            f"invocations          {self.invocations}"
+            + (f"  ({self.crashes} crashed on purpose)" if self.crashes else ""),
+        ]
+        if self.faults_injected or self.dlq_write_faults:
+            faults = dict(self.faults_injected)
+            if self.dlq_write_faults:
+                faults["DLQ write"] = self.dlq_write_faults
+            lines.append(f"faults injected      {', '.join(f'{k} {v}' for k, v in faults.items())}")
+        lines += [
+            f"throughput           {self.throughput:.0f} emails/s  ({self.seconds:.1f}s; "
+            f"set-up {self.setup_seconds:.1f}s not counted)",
+            f"rows = enqueued + refused:        {self.rows} = {self.enqueued} + {refused}"
+            f"  {_holds(self.rows_balance)}",
+            f"enqueued = sent + dead-lettered:  {self.enqueued} = {sent} + {dead}"
+            f"  {_holds(self.enqueued_balance)}",
+        ]
+        if not self.drained:
+            lines.append(f"the queue did not drain within {self.settings.max_run_seconds:g}s")
+        return lines
+
+
+def _recipients_key(email: emu.SentEmail) -> tuple[str, ...]:
+    return tuple(sorted(a.lower() for a in (*email["to"], *email["cc"], *email["bcc"])))
+
+
+def _holds(ok: bool) -> str:
+    return "holds" if ok else "DOES NOT HOLD"
