@@ -34,7 +34,8 @@ LAMBDA_SRC = REPO_ROOT / "lambda_src"
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
 DEPS_CACHE = REPO_ROOT / "build" / "lambda-deps"
 
-BUNDLED_DISTRIBUTION = "aws-lambda-powertools"
+# What the asset bundles besides lambda_src/, each at its requirements.txt pin.
+BUNDLED_DISTRIBUTIONS = ("aws-lambda-powertools",)
 # Never part of the asset: bytecode of the machine that synthesizes.
 ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/.pytest_cache")
 
@@ -80,8 +81,8 @@ def _copy_tree(source: Path, target: Path) -> None:
 class _PipBundling:
     """Builds the asset on this machine: pinned wheels from pip, then lambda_src."""
 
-    def __init__(self, requirement: str, python_version: str, platform: str) -> None:
-        self._requirement = requirement
+    def __init__(self, requirements: list[str], python_version: str, platform: str) -> None:
+        self._requirements = requirements
         self._python_version = python_version
         self._platform = platform
 
@@ -101,11 +102,12 @@ class _PipBundling:
             "--python-version",
             self._python_version,
             "--only-binary=:all:",
-            self._requirement,
+            *self._requirements,
         ]
 
     def _dependencies(self) -> Path:
-        key = re.sub(r"[^A-Za-z0-9.]+", "-", f"{self._requirement}-py{self._python_version}")
+        pins = "-".join(self._requirements)
+        key = re.sub(r"[^A-Za-z0-9.]+", "-", f"{pins}-py{self._python_version}")
         cached = DEPS_CACHE / f"{key}-{self._platform}"
         if cached.is_dir():
             return cached
@@ -116,7 +118,7 @@ class _PipBundling:
         if result.returncode != 0:
             shutil.rmtree(building, ignore_errors=True)
             raise RuntimeError(
-                f"bundling the sender function: pip could not install {self._requirement} "
+                f"bundling the function code: pip could not install {' '.join(self._requirements)} "
                 f"for Python {self._python_version} ({self._platform}); PyPI must be reachable "
                 f"on the first synth.\n{result.stderr.strip()}"
             )
@@ -137,9 +139,9 @@ class _PipBundling:
 
 
 def sender_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
-    """``lambda_src/`` with the Powertools version pinned in requirements.txt bundled in."""
-    requirement = f"{BUNDLED_DISTRIBUTION}=={pinned_version(BUNDLED_DISTRIBUTION)}"
-    local = _PipBundling(requirement, _python_version(runtime), _pip_platform(architecture))
+    """``lambda_src/`` with BUNDLED_DISTRIBUTIONS at their requirements.txt pins bundled in."""
+    requirements = [f"{name}=={pinned_version(name)}" for name in BUNDLED_DISTRIBUTIONS]
+    local = _PipBundling(requirements, _python_version(runtime), _pip_platform(architecture))
     # The Docker command mirrors the local one; its text (with the pin) is part of the asset
     # hash, so a new pin makes a new asset even where the local bundle is cached.
     docker_command = " ".join([*local.pip_command("/asset-output"), "&&", "cp -au . /asset-output"])
