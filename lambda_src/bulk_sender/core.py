@@ -36,6 +36,7 @@ from bulk_sender.outcomes import (
     is_throttle,
 )
 from bulk_sender.pacing import TokenBucket, account_rate
+from bulk_sender.pause import PAUSED, Pause, pause_for
 from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, redact
 from bulk_sender.settings import Settings
@@ -148,6 +149,7 @@ class BulkSender:
         limiter: Limiter | None = None,
         preflight: Preflight | None = None,
         claim_seconds: int = 900,
+        pause: Pause | None = None,
     ) -> None:
         self.settings = settings
         self.ses = ses or ses_client(settings.max_calls_in_flight + 2)
@@ -171,6 +173,7 @@ class BulkSender:
             tags=settings.default_tags,
         )
         self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
+        self.pause = pause or pause_for(settings, self.sqs, dynamodb=dynamodb)
 
     @property
     def limiter(self) -> Limiter:
@@ -198,6 +201,7 @@ class BulkSender:
         remaining_ms: Callable[[], int] | None = None,
     ) -> BatchResult:
         records = [SqsRecord.from_event(raw) for raw in raw_records]
+        self.pause.reset()
         results: dict[int, Result] = {}
         emails: list[tuple[int, Email]] = []
         # Only a redelivered record can have been dead-lettered by an earlier invocation.
@@ -208,7 +212,7 @@ class BulkSender:
                 continue
             try:
                 email = parse_message(
-                    record.body, message_id=record.message_id, defaults=self.defaults
+                    record.body, message_id=record.idempotency_key, defaults=self.defaults
                 )
             except InvalidMessage as error:
                 results[index] = Result(Outcome.DEAD, "InvalidMessage", str(error))
@@ -225,13 +229,15 @@ class BulkSender:
         reports = list(self._pool.map(lambda call: self._send_call(call, remaining_ms), calls))
         for report in reports:
             results.update(report.results)
-
+        source = raw_records[0].get("eventSourceARN") if raw_records else None
+        held = self.pause.settle(records, results, {i: e.id for i, e in emails}, source)
         counts: Counter = Counter({name: 0 for name in m.COUNTERS})
+        counts[m.SENDING_PAUSED] = int(self.pause.tripped)
         counts[m.SEND_BULK_EMAIL_CALLS] = sum(r.calls for r in reports)
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
         failures = self._dead_letter(records, results, counts, emails)
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
-        counts[m.EMAILS_RETRIED] = len(retried)
+        counts[m.EMAILS_RETRIED] = len(retried) + held
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
         counts[m.DUPLICATES_SKIPPED] = sum(r.code == ALREADY_SENT for r in results.values())
         self._back_off(records, results, retried + failures)
@@ -249,6 +255,9 @@ class BulkSender:
         self, call: list[tuple[int, Email]], remaining_ms: Callable[[], int] | None
     ) -> CallReport:
         report = CallReport(remaining_ms=remaining_ms)
+        if self.pause.tripped:  # SES refuses: this call would be refused too
+            report.results = dict.fromkeys((i for i, _ in call), Result(Outcome.RETRY, PAUSED))
+            return report
         recipients = sum(email.recipient_count for _, email in call)
         if self._too_late(remaining_ms, self.limiter.wait_time(recipients)):
             report.results = dict.fromkeys((i for i, _ in call), Result(Outcome.RETRY, "Deadline"))
@@ -281,6 +290,7 @@ class BulkSender:
         self.limiter.acquire(sum(email.recipient_count for _, email in to_send))
         results = self._send(to_send, report)
         report.results.update(results)
+        self.pause.observe(results.values(), to_send[0][1].configuration_set)
 
         by_index = dict(to_send)
         self.ledger.complete(

@@ -11,6 +11,8 @@ DUPLICATES_SKIPPED = "DuplicatesSkipped"
 SEND_BULK_EMAIL_CALLS = "SendBulkEmailCalls"
 THROTTLED_CALLS = "ThrottledCalls"
 SEND_BULK_EMAIL_LATENCY = "SendBulkEmailLatency"
+# 1 per invocation that paused sending (SES paused or out of daily quota; pause.py).
+SENDING_PAUSED = "SendingPaused"
 
 # Counters: added once per invocation with their totals (unit Count).
 COUNTERS = (
@@ -21,6 +23,7 @@ COUNTERS = (
     DUPLICATES_SKIPPED,
     SEND_BULK_EMAIL_CALLS,
     THROTTLED_CALLS,
+    SENDING_PAUSED,
 )
 # Latency: one value per SendBulkEmail call (unit Milliseconds).
 LATENCIES = (SEND_BULK_EMAIL_LATENCY,)

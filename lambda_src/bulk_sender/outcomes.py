@@ -11,6 +11,7 @@ class Outcome(Enum):
     DEAD = "dead"  # to the DLQ now, not retried
     SPLIT = "split"  # whole call refused: halve it to find the entries at fault
     DUPLICATE = "duplicate"  # its idempotency key was already sent: acknowledged
+    HELD = "held"  # sending paused: a delayed copy is back on the queue, this one acknowledged
 
 
 # Entry statuses that no retry can fix. Any status not listed (including new ones SES may
@@ -26,8 +27,8 @@ DEAD_STATUSES = frozenset(
         "INVALID_PARAMETER",
     }
 )
-# Retried statuses that mean the whole account or configuration set cannot send for a
-# while: the record waits the longest backoff so the pause does not burn its receive count.
+# Statuses that mean the whole account or configuration set cannot send for a while: the
+# sender pauses itself (pause.py) so that the pause does not burn the receive count.
 PAUSE_STATUSES = frozenset(
     {
         "ACCOUNT_DAILY_QUOTA_EXCEEDED",

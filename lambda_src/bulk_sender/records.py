@@ -6,6 +6,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# A copy the sender put back on the queue while paused (pause.py) carries the original's
+# idempotency key here, so that a message without `id` keeps its key across the copy.
+ORIGINAL_MESSAGE_ID = "OriginalMessageId"
+
 _ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 
 
@@ -21,6 +25,13 @@ class SqsRecord:
     body: str
     receive_count: int = 1
     message_attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key of a message without `id`: its SQS message id, or its original's."""
+        carried = self.message_attributes.get(ORIGINAL_MESSAGE_ID) or {}
+        value = carried.get("stringValue") if isinstance(carried, dict) else None
+        return value if isinstance(value, str) and value else self.message_id
 
     @classmethod
     def from_event(cls, raw: dict[str, Any]) -> SqsRecord:

@@ -85,17 +85,27 @@ class FakeSes:
 
 
 class FakeSqs:
-    """SQS: keeps what reaches the DLQ; `fail_dlq` = 'raise', 'partial' or None."""
+    """SQS: keeps what reaches the DLQ (a URL with `dlq` in it) and what is put back on the
+    source queue (`requeued`); `fail_dlq` = 'raise', 'partial' or None."""
 
     def __init__(self, fail_dlq: str | None = None) -> None:
         self.fail_dlq = fail_dlq
         self.dlq: list[dict[str, Any]] = []
+        self.requeued: list[dict[str, Any]] = []
         self.visibility: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def send_message_batch(self, **request: Any) -> dict[str, Any]:
         _validate("sqs", "SendMessageBatch", request)
         entries = request["Entries"]
+        if "dlq" not in request["QueueUrl"]:
+            self.requeued.extend(entries)
+            return {
+                "Successful": [
+                    {"Id": e["Id"], "MessageId": "c", "MD5OfMessageBody": "x"} for e in entries
+                ],
+                "Failed": [],
+            }
         if self.fail_dlq == "raise":
             raise client_error("AWS.SimpleQueueService.NonExistentQueue", 400)
         failed = entries[:1] if self.fail_dlq == "partial" else []

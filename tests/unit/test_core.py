@@ -86,15 +86,17 @@ def test_messages_differing_in_reply_to_or_configuration_set_are_not_grouped():
     assert sorted(len(r["BulkEmailEntries"]) for r in ses.requests) == [1, 1, 1, 2]
 
 
+PAUSE_STATUSES = [
+    "ACCOUNT_DAILY_QUOTA_EXCEEDED",
+    "ACCOUNT_SENDING_PAUSED",
+    "CONFIGURATION_SET_SENDING_PAUSED",
+]
 RETRY_STATUSES = [
     "ACCOUNT_THROTTLED",
     "TRANSIENT_FAILURE",
     "FAILED",
-    "ACCOUNT_DAILY_QUOTA_EXCEEDED",
-    "ACCOUNT_SENDING_PAUSED",
-    "CONFIGURATION_SET_SENDING_PAUSED",
     "A_STATUS_SES_ADDS_LATER",
-]
+]  # the pause statuses hold the record instead (tests/unit/test_pause.py)
 DEAD_STATUSES = [
     "MESSAGE_REJECTED",
     "MAIL_FROM_DOMAIN_NOT_VERIFIED",
@@ -141,7 +143,9 @@ def test_every_ses_status_value_is_covered_by_the_tests():
 
     model = botocore.session.get_session().get_service_model("sesv2")
     statuses = set(model.shape_for("BulkEmailStatus").enum)
-    assert statuses == {"SUCCESS"} | set(DEAD_STATUSES) | set(RETRY_STATUSES[:-1])
+    assert statuses == {"SUCCESS"} | set(DEAD_STATUSES) | set(RETRY_STATUSES[:-1]) | set(
+        PAUSE_STATUSES
+    )
 
 
 def test_results_map_back_to_records_by_position():
@@ -169,10 +173,10 @@ def raising(error):
     return answer
 
 
+# SendingPausedException pauses the sender instead (tests/unit/test_pause.py).
 RETRIED_CALL_ERRORS = [
     client_error("TooManyRequestsException", 429),
     client_error("ThrottlingException", 400),
-    client_error("SendingPausedException", 400),
     client_error("InternalFailure", 500),
     client_error("ServiceUnavailable", 503),
     EndpointConnectionError(endpoint_url="https://email.example"),
@@ -390,10 +394,9 @@ def test_a_batch_whose_every_record_is_retried_is_answered_not_raised():
         (1, "TRANSIENT_FAILURE", 30),
         (3, "TRANSIENT_FAILURE", 120),
         (9, "FAILED", 900),
-        (1, "ACCOUNT_SENDING_PAUSED", 900),
     ],
 )
-def test_retried_records_are_delayed_by_receive_count_or_to_the_cap_when_paused(
+def test_retried_records_are_delayed_by_receive_count_up_to_the_cap(
     receive_count, status, expected
 ):
     sqs = FakeSqs()
@@ -506,9 +509,11 @@ def test_an_exhausted_daily_quota_is_a_pause_not_a_rate():
     sqs = FakeSqs()
     sender = make_sender(FakeSes(raising(error)), sqs)
     result = sender.process([record(message(0), "m0")])
-    # Then the record waits the longest backoff, and the call does not count as throttled
-    assert result.failures == ["m0"]
-    assert sqs.visibility[0]["VisibilityTimeout"] == 900
+    # Then the sender pauses: the record is held (a copy delayed by the longest backoff),
+    # and the call does not count as throttled
+    assert result.failures == []
+    assert sqs.requeued[0]["DelaySeconds"] == 900
+    assert result.counts[m.SENDING_PAUSED] == 1
     assert result.counts[m.THROTTLED_CALLS] == 0
 
 

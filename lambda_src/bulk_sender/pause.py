@@ -1,0 +1,305 @@
+"""The sender pauses itself while SES refuses for a pause or a spent daily quota.
+
+DESIGN.md section 11: while SES answers `ACCOUNT_DAILY_QUOTA_EXCEEDED`,
+`ACCOUNT_SENDING_PAUSED`, `CONFIGURATION_SET_SENDING_PAUSED`, `SendingPausedException` or a
+daily-quota throttle (outcomes.is_pause), no message may reach the DLQ because of it, however
+long it lasts, and sending resumes by itself once SES allows it. A circuit breaker on the
+sender's own SQS event source mapping:
+
+1. The first pause answer of an invocation trips `Pause`: the calls not started yet are not
+   sent (their records are answered `SendingPaused`, with no claim taken).
+2. The records refused for the pause or not tried are *held*: a copy of each goes back on the
+   source queue (SendMessageBatch, `DelaySeconds` = the longest retry backoff, at most
+   SQS's 900 s) and the original is acknowledged. So a record received while paused spends
+   none of its `maxReceiveCount`. The copy keeps the body byte for byte and the original's
+   attributes, and carries the idempotency key in `OriginalMessageId` when the key is the
+   SQS message id (a message without `id`; records.SqsRecord.idempotency_key reads it back).
+   If the invocation dies after writing a copy and before acknowledging, the ledger keeps
+   the two deliveries to one email. A copy that cannot be written leaves its record retried
+   as before (batchItemFailures, delayed by the cap).
+3. The invocation that starts the pause writes a pause *marker* (one item, `pause#sender`,
+   in the idempotency table, created only if absent), then disables its mapping (found by
+   ListEventSourceMappings for this function and the event's queue): the queue rests
+   untouched, no receive counted, for up to its retention (14 days). It logs
+   `sending_paused` once (with the reason) and counts `SendingPaused`.
+4. The probe (probe.py, on a 5-minute schedule) reads the marker; when SES allows sending
+   again (GetAccount's SendingEnabled and SentLast24Hours < Max24HourSend, and the
+   configuration set's SendingOptions), it enables the mapping, then deletes the marker,
+   and logs `sending_resumed`. Without a marker it does nothing: a mapping an operator
+   disabled stays disabled. The mapping is disabled only after the marker exists, so the
+   probe always knows which stops are its to undo.
+
+Why the sender finds its mapping at run time and the probe owns its UUID: the mapping
+depends on the function, and the function on its role's default policy, so an environment
+variable or a default-policy statement of the sender naming the mapping would close a
+CloudFormation cycle. The sender's one write permission on the mapping is a separate
+`AWS::IAM::Policy` (the function does not depend on it) scoped to that mapping's ARN;
+finding the mapping needs `lambda:ListEventSourceMappings`, which IAM grants only on `*`
+(read only). The probe is created after the mapping, so its environment holds the UUID.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bulk_sender.dlq import MAX_ATTRIBUTES, _from_event_attribute, message_batches
+from bulk_sender.outcomes import Outcome, is_pause
+from bulk_sender.records import ORIGINAL_MESSAGE_ID, SqsRecord
+
+log = logging.getLogger(__name__)
+
+PAUSED = "SendingPaused"  # the code of a record not tried because the invocation paused
+MARKER_KEY = "pause#sender"
+MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+
+
+class MappingSwitch(Protocol):
+    """The sender's side of its event source mapping: stop it."""
+
+    def stop(self, source_arn: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Marker:
+    reason: str
+    configuration_set: str | None
+    paused_at: float
+
+
+class MarkerStore:
+    """The pause marker: one item of the idempotency table (no TTL: it lasts the pause)."""
+
+    def __init__(self, dynamodb: Any | None, table: str) -> None:
+        self._client = dynamodb
+        self._table = table
+
+    @property
+    def _db(self) -> Any:
+        if self._client is None:  # made on first use: most invocations never pause
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def create(self, marker: Marker) -> bool:
+        """Write the marker unless one exists; True if this call created it."""
+        item = {
+            "id": {"S": MARKER_KEY},
+            "reason": {"S": marker.reason},
+            "paused_at": {"N": str(int(marker.paused_at))},
+        }
+        if marker.configuration_set:
+            item["configuration_set"] = {"S": marker.configuration_set}
+        try:
+            self._db.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self) -> Marker | None:
+        item = self._db.get_item(
+            TableName=self._table, Key={"id": {"S": MARKER_KEY}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return Marker(
+            reason=item.get("reason", {}).get("S", "unknown"),
+            configuration_set=item.get("configuration_set", {}).get("S"),
+            paused_at=float(item.get("paused_at", {}).get("N", "0")),
+        )
+
+    def clear(self) -> None:
+        self._db.delete_item(TableName=self._table, Key={"id": {"S": MARKER_KEY}})
+
+
+class OwnMapping:
+    """The sender's own SQS event source mapping, found by function name and queue ARN."""
+
+    def __init__(self, lambda_client: Any | None, function_name: str) -> None:
+        self._client = lambda_client
+        self._function = function_name
+        self._uuids: dict[str, str] = {}
+
+    @property
+    def _lambda(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("lambda")
+        return self._client
+
+    def stop(self, source_arn: str | None) -> None:
+        if not source_arn:
+            raise LookupError("the event names no event source")
+        if source_arn not in self._uuids:
+            found = self._lambda.list_event_source_mappings(
+                FunctionName=self._function, EventSourceArn=source_arn
+            ).get("EventSourceMappings", [])
+            if not found:
+                raise LookupError("no event source mapping of this function for the queue")
+            self._uuids[source_arn] = found[0]["UUID"]
+        self._lambda.update_event_source_mapping(UUID=self._uuids[source_arn], Enabled=False)
+
+
+class Pause:
+    """The breaker of one sender: tripped by the first pause answer of an invocation."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        *,
+        queue_url: str | None,
+        delay_seconds: int,
+        markers: MarkerStore | None,
+        mapping: MappingSwitch | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._delay = max(0, min(MAX_DELAY_SECONDS, delay_seconds))
+        self._markers = markers
+        self._mapping = mapping
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._reason: str | None = None
+        self._configuration_set: str | None = None
+
+    def reset(self) -> None:
+        """At the start of each invocation."""
+        self._reason = self._configuration_set = None
+
+    @property
+    def tripped(self) -> bool:
+        return self._reason is not None
+
+    def observe(self, results: Iterable[Any], configuration_set: str | None = None) -> None:
+        """Trip on the first result whose code means paused or out of quota."""
+        for result in results:
+            if result.outcome is Outcome.RETRY and is_pause(result.code):
+                with self._lock:
+                    if self._reason is None:
+                        self._reason, self._configuration_set = result.code, configuration_set
+                return
+
+    def settle(
+        self,
+        records: Sequence[SqsRecord],
+        results: dict[int, Any],
+        keys: Mapping[int, str],
+        source_arn: str | None,
+    ) -> int:
+        """If tripped: hold the records refused for the pause or not tried (their results
+        become HELD), start the pause (marker, mapping) if none is on, and log. Returns the
+        number of records held."""
+        if self._reason is None:
+            return 0
+        waiting = [
+            i
+            for i, result in sorted(results.items())
+            if result.outcome is Outcome.RETRY and (result.code == PAUSED or is_pause(result.code))
+        ]
+        held = self._requeue(records, waiting, keys)
+        for index in held:
+            results[index] = replace(results[index], outcome=Outcome.HELD)
+        started, stopped = self._start_pause(source_arn)
+        fields = {
+            "reason": self._reason,
+            "configuration_set": self._configuration_set,
+            "held": len(held),
+            "not_held": len(waiting) - len(held),
+            "mapping_stopped": stopped,
+        }
+        if started:
+            log.warning("sending_paused", extra=fields)
+        else:
+            log.info("held_while_paused", extra=fields)
+        return len(held)
+
+    def _start_pause(self, source_arn: str | None) -> tuple[bool, bool]:
+        """(this invocation started the pause, the mapping was stopped). The mapping is
+        stopped only once the marker exists: the probe restarts only what it knows of."""
+        if self._markers is None or self._mapping is None:
+            return True, False
+        marker = Marker(self._reason or "", self._configuration_set, self._clock())
+        try:
+            if not self._markers.create(marker):
+                return False, False
+        except (BotoCoreError, ClientError):
+            log.warning("pause_marker_failed", exc_info=True)
+            return True, False
+        try:
+            self._mapping.stop(source_arn)
+        except (BotoCoreError, ClientError, LookupError):
+            # The copies come back after their delay; the probe stops the mapping on its
+            # next run (it sees the marker and SES still refusing).
+            log.warning("mapping_stop_failed", exc_info=True)
+            return True, False
+        return True, True
+
+    def _requeue(
+        self, records: Sequence[SqsRecord], indexes: list[int], keys: Mapping[int, str]
+    ) -> list[int]:
+        """Copy the records onto the source queue with a delay; the indexes written."""
+        if not self._queue_url or not indexes:
+            return []
+        entries = []
+        for index in indexes:
+            record = records[index]
+            attributes = {
+                name: _from_event_attribute(value)
+                for name, value in record.message_attributes.items()
+            }
+            key = keys.get(index, record.idempotency_key)
+            if key == record.idempotency_key and ORIGINAL_MESSAGE_ID not in attributes:
+                if len(attributes) >= MAX_ATTRIBUTES:
+                    continue  # no room to carry the key: retried the old way instead
+                attributes[ORIGINAL_MESSAGE_ID] = {
+                    "DataType": "String",
+                    "StringValue": record.idempotency_key,
+                }
+            entries.append(
+                {
+                    "Id": str(index),
+                    "MessageBody": record.body,
+                    "DelaySeconds": self._delay,
+                    **({"MessageAttributes": attributes} if attributes else {}),
+                }
+            )
+        written: list[int] = []
+        for batch in message_batches(entries):
+            try:
+                response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=batch)
+                failed = {failure["Id"] for failure in response.get("Failed", [])}
+            except (BotoCoreError, ClientError):
+                log.warning("hold_failed", extra={"entries": len(batch)}, exc_info=True)
+                continue
+            written += [int(entry["Id"]) for entry in batch if entry["Id"] not in failed]
+        return written
+
+
+def pause_for(
+    settings: Any, sqs: Any, *, dynamodb: Any = None, mapping: MappingSwitch | None = None
+) -> Pause:
+    """The sender's breaker from its settings: the marker in the idempotency table, and its
+    own mapping found by `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda). Without either, a pause
+    still holds records (delayed copies) but cannot stop the mapping."""
+    function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    if mapping is None and function_name:
+        mapping = OwnMapping(None, function_name)
+    table = settings.idempotency_table
+    return Pause(
+        sqs,
+        queue_url=settings.queue_url,
+        delay_seconds=settings.retry_backoff_max_seconds,
+        markers=MarkerStore(dynamodb, table) if table else None,
+        mapping=mapping,
+    )
