@@ -41,6 +41,8 @@ THROTTLE_STATUSES = frozenset({"ACCOUNT_THROTTLED"})
 # Whole-call errors.
 THROTTLE_ERRORS = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
 PAUSE_ERRORS = frozenset({"SendingPausedException"})
+# The code of a record its invocation did not try because SES had just refused for a pause.
+NOT_TRIED_PAUSED = "SendingPaused"
 RETRY_ERRORS = THROTTLE_ERRORS | PAUSE_ERRORS
 DEAD_ERRORS = frozenset(
     {
@@ -88,8 +90,8 @@ def call_error_outcome(code: str, http_status: int | None) -> Outcome:
 
 
 def is_pause(code: str) -> bool:
-    """A status or error that means 'wait the longest backoff' (paused or out of quota)."""
-    return code in PAUSE_STATUSES or code in PAUSE_ERRORS
+    """A status or error that means the sender must pause (paused or out of quota)."""
+    return code in PAUSE_STATUSES or code in PAUSE_ERRORS or code == NOT_TRIED_PAUSED
 
 
 def is_throttle(code: str) -> bool:

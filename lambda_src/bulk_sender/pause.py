@@ -52,12 +52,12 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.dlq import MAX_ATTRIBUTES, _from_event_attribute, message_batches
-from bulk_sender.outcomes import Outcome, is_pause
+from bulk_sender.outcomes import NOT_TRIED_PAUSED, Outcome, is_pause
 from bulk_sender.records import ORIGINAL_MESSAGE_ID, SqsRecord
 
 log = logging.getLogger(__name__)
 
-PAUSED = "SendingPaused"  # the code of a record not tried because the invocation paused
+PAUSED = NOT_TRIED_PAUSED
 MARKER_KEY = "pause#sender"
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
 
@@ -205,7 +205,7 @@ class Pause:
         waiting = [
             i
             for i, result in sorted(results.items())
-            if result.outcome is Outcome.RETRY and (result.code == PAUSED or is_pause(result.code))
+            if result.outcome is Outcome.RETRY and is_pause(result.code)
         ]
         held = self._requeue(records, waiting, keys)
         for index in held:
