@@ -1,0 +1,330 @@
+"""The sender's breaker (pause.py) and the probe (probe.py), one behaviour at a time."""
+
+import json
+import logging
+
+import pytest
+from botocore.exceptions import ClientError
+
+from bulk_sender import metric_names as m
+from bulk_sender.core import BulkSender
+from bulk_sender.pacing import Unpaced
+from bulk_sender.pause import MARKER_KEY, Marker, MarkerStore, Pause
+from bulk_sender.probe import PAUSED, RESUMED, SENDING, probe
+from bulk_sender.records import ORIGINAL_MESSAGE_ID
+from bulk_sender.settings import Settings
+from tests.unit.fakes import FakeSes, FakeSqs, client_error, message, record
+from tests.unit.pause_world import QUEUE_ARN, Clock, FakeTable, MemoryLedger, SimMapping, SimSes
+
+DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq"
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/queue"
+PAUSE_ANSWERS = {
+    "ACCOUNT_DAILY_QUOTA_EXCEEDED": None,
+    "ACCOUNT_SENDING_PAUSED": None,
+    "CONFIGURATION_SET_SENDING_PAUSED": None,
+    "SendingPausedException": client_error("SendingPausedException", 400, "Sending paused."),
+    "daily-quota throttle": client_error(
+        "ThrottlingException", 400, "Daily message quota exceeded."
+    ),
+}
+
+
+def answering(what):
+    """SES refusing every entry with a status, or the whole call with an error."""
+    error = PAUSE_ANSWERS[what]
+
+    def answer(request):
+        if error:
+            raise error
+        return {"BulkEmailEntryResults": [{"Status": what}] * len(request["BulkEmailEntries"])}
+
+    return answer
+
+
+def sources(records):
+    return [{**r, "eventSourceARN": QUEUE_ARN} for r in records]
+
+
+class Parts:
+    """A sender with its pause wired to in-memory parts."""
+
+    def __init__(self, answer, *, ledger=None, max_calls_in_flight=1):
+        self.ses = FakeSes(answer)
+        self.sqs = FakeSqs()
+        self.table = FakeTable()
+        self.mapping = SimMapping(Clock())
+        self.sender = BulkSender(
+            Settings(dlq_url=DLQ, queue_url=QUEUE, max_calls_in_flight=max_calls_in_flight),
+            ses=self.ses,
+            sqs=self.sqs,
+            ledger=ledger,
+            limiter=Unpaced(),
+            pause=Pause(
+                self.sqs,
+                queue_url=QUEUE,
+                delay_seconds=900,
+                markers=MarkerStore(self.table, "ledger"),
+                mapping=self.mapping,
+            ),
+        )
+
+
+@pytest.mark.parametrize("what", PAUSE_ANSWERS)
+def test_a_pause_answer_holds_the_records_and_stops_the_mapping(what):
+    # Given SES refuses for a pause or a spent quota
+    parts = Parts(answering(what))
+    raw = '{"to": "a@example.org",  "from": "news@example.com", "template": "welcome"}'
+    records = sources([record(raw, "m0", Campaign="spring"), record(message(1, id="k1"), "m1")])
+    # When the batch is processed
+    result = parts.sender.process(records)
+    # Then both records are acknowledged (no receive count spent), and a delayed copy of
+    # each is back on the source queue: body byte for byte, attributes kept, and the key of
+    # the message without `id` carried
+    assert result.failures == []
+    copies = {c["Id"]: c for c in parts.sqs.requeued}
+    assert copies["0"]["MessageBody"] == raw
+    assert copies["0"]["DelaySeconds"] == 900
+    assert copies["0"]["MessageAttributes"]["Campaign"]["StringValue"] == "spring"
+    assert copies["0"]["MessageAttributes"][ORIGINAL_MESSAGE_ID]["StringValue"] == "m0"
+    assert ORIGINAL_MESSAGE_ID not in copies["1"].get("MessageAttributes", {})
+    # nothing in the DLQ; the marker is written and the mapping stopped; counted once
+    assert parts.sqs.dlq == []
+    assert parts.table.items[MARKER_KEY]["reason"]["S"] in (what, "ACCOUNT_DAILY_QUOTA_EXCEEDED")
+    assert not parts.mapping.is_enabled
+    assert result.counts[m.SENDING_PAUSED] == 1
+    assert result.counts[m.EMAILS_RETRIED] == 2
+
+
+def test_calls_after_the_first_pause_answer_are_not_sent():
+    # Given three groups (three calls) and SES out of quota
+    parts = Parts(answering("ACCOUNT_DAILY_QUOTA_EXCEEDED"))
+    records = sources([record(message(n, template=f"t{n}"), f"m{n}") for n in range(3)])
+    # When the batch is processed
+    result = parts.sender.process(records)
+    # Then one call went out; the other records were held without being tried
+    assert len(parts.ses.requests) == 1
+    assert result.failures == []
+    assert len(parts.sqs.requeued) == 3
+
+
+def test_a_copy_keeps_the_idempotency_key_so_the_ledger_sends_it_once():
+    # Given a message without `id` that was sent, and a copy of it made while paused
+    ledger = MemoryLedger()
+    parts = Parts(lambda r: {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "x"}]})
+    parts.sender.ledger = ledger
+    parts.sender.process(sources([record(message(0), "m0")]))
+    copy = record(message(0), "copy-of-m0", **{ORIGINAL_MESSAGE_ID: "m0"})
+    # When the copy is delivered
+    result = parts.sender.process(sources([copy]))
+    # Then the ledger knows its key: acknowledged as a duplicate, not sent again
+    assert len(parts.ses.requests) == 1
+    assert result.counts[m.DUPLICATES_SKIPPED] == 1
+
+
+def test_a_held_message_later_rejected_reaches_the_dlq_with_its_original_body():
+    raw = '{"from": "news@example.com", "to": "a@example.org", "template": "welcome"}'
+    parts = Parts(lambda r: {"BulkEmailEntryResults": [{"Status": "MESSAGE_REJECTED"}]})
+    parts.sender.process(sources([record(raw, "copy", **{ORIGINAL_MESSAGE_ID: "m0"})]))
+    assert [e["MessageBody"] for e in parts.sqs.dlq] == [raw]
+
+
+def test_the_pause_starts_once_while_its_marker_stands(caplog):
+    # Given two invocations refused for the quota, one after the other
+    parts = Parts(answering("ACCOUNT_DAILY_QUOTA_EXCEEDED"))
+    with caplog.at_level(logging.INFO, logger="bulk_sender"):
+        for n in range(2):
+            parts.sender.process(sources([record(message(n), f"m{n}")]))
+    # Then one `sending_paused` line, one stop; the second invocation only held its records
+    messages = [r.message for r in caplog.records]
+    assert messages.count("sending_paused") == 1
+    assert messages.count("held_while_paused") == 1
+    assert [enabled for _, enabled in parts.mapping.history] == [False]
+    paused = next(r for r in caplog.records if r.message == "sending_paused")
+    assert paused.reason == "ACCOUNT_DAILY_QUOTA_EXCEEDED"
+
+
+def test_without_a_marker_the_mapping_is_not_stopped():
+    # Given the marker cannot be written (the probe could not know to restart the mapping)
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+
+    def broken(**request):
+        raise client_error("ProvisionedThroughputExceededException", 400)
+
+    parts.table.put_item = broken
+    result = parts.sender.process(sources([record(message(0), "m0")]))
+    # Then the mapping keeps running, and the record is still held, not retried
+    assert parts.mapping.is_enabled
+    assert result.failures == []
+    assert len(parts.sqs.requeued) == 1
+
+
+def test_a_failed_stop_still_holds_the_records():
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+
+    def broken(source_arn):
+        raise client_error("AccessDeniedException", 403)
+
+    parts.mapping.stop = broken
+    result = parts.sender.process(sources([record(message(0), "m0")]))
+    assert result.failures == []
+    assert len(parts.sqs.requeued) == 1
+    assert MARKER_KEY in parts.table.items  # the probe stops it on its next run
+
+
+def test_a_copy_that_cannot_be_written_leaves_its_record_retried_at_the_cap():
+    # Given the source queue refuses the copies
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+
+    def broken(**request):
+        raise client_error("KMS.ThrottlingException", 400)
+
+    parts.sqs.send_message_batch = broken
+    result = parts.sender.process(sources([record(message(0), "m0")]))
+    # Then the record is retried as before, delayed by the longest backoff
+    assert result.failures == ["m0"]
+    assert parts.sqs.visibility[0]["VisibilityTimeout"] == 900
+
+
+def test_a_message_with_no_room_for_the_key_is_retried_instead():
+    # Given a message without `id` that already has SQS's 10 attributes
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+    full = record(message(0), "m0", **{f"a{n}": "v" for n in range(10)})
+    result = parts.sender.process(sources([full]))
+    # Then it cannot carry its key: retried through SQS, not copied under a new key
+    assert result.failures == ["m0"]
+    assert parts.sqs.requeued == []
+
+
+def test_a_transient_failure_does_not_pause():
+    parts = Parts(lambda r: {"BulkEmailEntryResults": [{"Status": "TRANSIENT_FAILURE"}]})
+    result = parts.sender.process(sources([record(message(0), "m0")]))
+    assert result.failures == ["m0"]
+    assert result.counts[m.SENDING_PAUSED] == 0
+    assert parts.mapping.is_enabled
+    assert parts.table.items == {}
+
+
+# --- the probe ------------------------------------------------------------------------------
+
+
+def probe_parts(**ses):
+    clock = Clock()
+    mapping = SimMapping(clock)
+    return clock, SimSes(clock, **ses), mapping, MarkerStore(FakeTable(), "ledger")
+
+
+def run_probe(ses, mapping, markers, clock):
+    return probe(
+        ses=ses, mapping=mapping, markers=markers, default_configuration_set="bulk", clock=clock
+    )
+
+
+def test_without_a_marker_the_probe_leaves_a_stopped_mapping_alone():
+    # Given an operator disabled the mapping by hand (no pause marker)
+    clock, ses, mapping, markers = probe_parts()
+    mapping.set_enabled(False)
+    # When the probe runs while SES allows sending
+    result = run_probe(ses, mapping, markers, clock)
+    # Then it does not restart it
+    assert result.state == SENDING
+    assert not mapping.is_enabled
+
+
+def test_the_probe_waits_while_the_quota_is_spent_and_resumes_when_it_frees(caplog):
+    # Given the sender paused on a spent quota
+    clock, ses, mapping, markers = probe_parts(quota=0)
+    mapping.set_enabled(False)
+    markers.create(Marker("ACCOUNT_DAILY_QUOTA_EXCEEDED", None, paused_at=0))
+    # When the probe runs while the quota is spent
+    clock.now = 600
+    assert run_probe(ses, mapping, markers, clock).state == PAUSED
+    assert not mapping.is_enabled
+    # and again once SES allows sending
+    ses.quota = 50_000
+    clock.now = 3600
+    with caplog.at_level(logging.INFO, logger="bulk_sender"):
+        result = run_probe(ses, mapping, markers, clock)
+    # Then the mapping is enabled, the marker deleted, and the resume logged with its reason
+    assert (result.state, result.reason, result.paused_seconds) == (
+        RESUMED,
+        "ACCOUNT_DAILY_QUOTA_EXCEEDED",
+        3600,
+    )
+    assert mapping.is_enabled
+    assert markers.get() is None
+    (resumed,) = [r for r in caplog.records if r.message == "sending_resumed"]
+    assert resumed.reason == "ACCOUNT_DAILY_QUOTA_EXCEEDED"
+
+
+def test_the_probe_stops_a_mapping_the_sender_could_not_stop():
+    clock, ses, mapping, markers = probe_parts()
+    ses.account_paused = [(0, 3600)]
+    markers.create(Marker("ACCOUNT_SENDING_PAUSED", None, paused_at=0))
+    assert run_probe(ses, mapping, markers, clock).state == PAUSED
+    assert not mapping.is_enabled
+
+
+def test_an_unlimited_quota_never_counts_as_spent():
+    clock, ses, mapping, markers = probe_parts(quota=-1)
+    markers.create(Marker("ACCOUNT_SENDING_PAUSED", None, paused_at=0))
+    mapping.set_enabled(False)
+    assert run_probe(ses, mapping, markers, clock).state == RESUMED
+
+
+def test_the_probe_checks_the_configuration_set_the_pause_named():
+    # Given the pause came from another configuration set, still paused
+    clock, ses, mapping, markers = probe_parts()
+    asked = []
+    answer = ses.get_configuration_set
+
+    def get_configuration_set(ConfigurationSetName):
+        asked.append(ConfigurationSetName)
+        response = answer(ConfigurationSetName)
+        if ConfigurationSetName == "other":
+            response["SendingOptions"]["SendingEnabled"] = False
+        return response
+
+    ses.get_configuration_set = get_configuration_set
+    markers.create(Marker("CONFIGURATION_SET_SENDING_PAUSED", "other", paused_at=0))
+    mapping.set_enabled(False)
+    result = run_probe(ses, mapping, markers, clock)
+    assert (result.state, result.reason) == (PAUSED, "CONFIGURATION_SET_SENDING_PAUSED")
+    assert asked == ["bulk", "other"]
+
+
+def test_a_failed_restart_keeps_the_marker_for_the_next_run():
+    clock, ses, mapping, markers = probe_parts()
+    markers.create(Marker("ACCOUNT_SENDING_PAUSED", None, paused_at=0))
+    mapping.set_enabled(False)
+
+    def broken(enabled):
+        raise client_error("ResourceConflictException", 409)
+
+    mapping.set_enabled = broken
+    with pytest.raises(ClientError):
+        run_probe(ses, mapping, markers, clock)
+    assert markers.get() is not None
+
+
+def test_the_probe_handler_publishes_sending_paused_zero_only_when_it_resumes(monkeypatch, capsys):
+    import probe_handler
+
+    _, ses, mapping, _ = probe_parts()
+    table = FakeTable()
+    monkeypatch.setattr(probe_handler, "_clients", {"sesv2": ses, "dynamodb": table})
+    monkeypatch.setattr(probe_handler, "MappingById", lambda client, uuid: mapping)
+
+    class Context:
+        function_name = "probe"
+        memory_limit_in_mb = 128
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:probe"
+        aws_request_id = "r"
+
+    monkeypatch.setitem(probe_handler._clients, "lambda", object())
+    assert probe_handler.lambda_handler({}, Context()) == {"state": SENDING, "reason": ""}
+    assert "_aws" not in capsys.readouterr().out
+    MarkerStore(table, probe_handler.PAUSE_TABLE).create(Marker("ACCOUNT_SENDING_PAUSED", None, 0))
+    mapping.set_enabled(False)
+    assert probe_handler.lambda_handler({}, Context())["state"] == RESUMED
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [blob[m.SENDING_PAUSED] for blob in blobs] == [[0.0]]
