@@ -8,6 +8,7 @@ from constructs import Construct
 from stacks.idempotency import IdempotencyTable
 from stacks.monitoring import Monitoring
 from stacks.notification_key import NotificationKey
+from stacks.pause_probe import PauseProbe
 from stacks.queues import SendQueues
 from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
@@ -56,11 +57,22 @@ class BulkEmailStack(Stack):
                 identity_arn(self, identity) for identity in settings.sending_identities
             ],
         )
+        probe = PauseProbe(
+            self,
+            "PauseProbe",
+            settings=settings,
+            mapping_arn=sender.mapping_arn,
+            mapping_id=sender.mapping_id,
+            table=table,
+            configuration_set_name=ses_events.configuration_set_name,
+        )
         Validations.of(sender.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="ses:GetAccount (the send quota the handler paces by) has no "
-                "resource-level permission: IAM accepts only '*' for it",
+                reason="ses:GetAccount (the send quota the handler paces by) and "
+                "lambda:ListEventSourceMappings (read only: how the sender finds its own mapping "
+                "to stop it when SES pauses sending) have no resource-level permission: IAM "
+                "accepts only '*' for them",
             ),
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:"
@@ -70,6 +82,20 @@ class BulkEmailStack(Stack):
                 "this account and Region, and templates only",
             ),
         )
+        Validations.of(probe.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ses:GetAccount (whether the account may send and how much of its daily "
+                "quota is left) has no resource-level permission: IAM accepts only '*' for it",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:"
+                "<AWS::AccountId>:configuration-set/*]",
+                reason="Messages may name any configuration set of the account (DESIGN section "
+                "3) and a pause may come from any of them: the probe reads their sending status "
+                "(GetConfigurationSet, read only) to know when to resume",
+            ),
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -77,6 +103,7 @@ class BulkEmailStack(Stack):
             dlq=queues.dlq,
             function=sender.function,
             function_log_group=sender.log_group,
+            probe_log_group=probe.log_group,
             function_timeout=Duration.seconds(settings.function_timeout_seconds),
             max_concurrency=settings.max_concurrency,
             configuration_set_name=ses_events.configuration_set_name,

@@ -44,6 +44,8 @@ BY_CAMPAIGN = tuple(
     )
 )
 DEAD_LETTERED_LOG_MESSAGE = "dead_lettered"
+# The log lines of a pause (the sender) and a resume (the probe): bulk_sender/pause.py, probe.py.
+PAUSE_LOG_MESSAGES = ("sending_paused", "sending_resumed")
 
 LIVE_PERIOD = Duration.minutes(1)
 SES_PERIOD = Duration.minutes(5)
@@ -94,6 +96,20 @@ RUNBOOK = {
         action="Check the function's errors and throttles and ThrottledCalls on the dashboard, "
         "and the SES account (sending paused, daily quota). A large campaign at a low send rate "
         "also ages messages: raise oldest_message_age_alarm_seconds or max_concurrency.",
+    ),
+    "SendingPaused": AlarmRunbook(
+        title="Sending paused",
+        meaning="SES refused to send (the account or the configuration set is paused, or the "
+        "24-hour quota is spent) and the sender paused itself: its SQS event source mapping is "
+        "stopped and the messages wait on the queue (14 days at most); none is dead-lettered "
+        "for it. The probe restarts sending within 5 minutes of SES allowing it, and the alarm "
+        "clears with the next sends.",
+        action="Read the reason on the dashboard's Sending row. Quota: wait (the 24-hour window "
+        "rolls) or ask AWS for a higher quota. Paused account: read the SES console's "
+        "reputation page and the AWS message, fix the cause and ask for review. Paused "
+        "configuration set: re-enable it (`aws sesv2 put-configuration-set-sending-options "
+        "--configuration-set-name <set> --sending-enabled`). Nothing to redrive. If the alarm "
+        "stays on after SES allows sending, read the probe's log group.",
     ),
     "FunctionErrors": AlarmRunbook(
         title="Function errors",
@@ -147,6 +163,7 @@ class Monitoring(Construct):
         dlq: sqs.IQueue,
         function: lambda_.IFunction,
         function_log_group: logs.ILogGroup,
+        probe_log_group: logs.ILogGroup,
         function_timeout: Duration,
         max_concurrency: int,
         configuration_set_name: str,
@@ -201,6 +218,17 @@ class Monitoring(Construct):
                 threshold=age_threshold,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             ),
+            # Paused invocations count 1, sending ones 0; while the mapping is stopped there
+            # are no data points, and "ignore" keeps the alarm in its state until sends resume.
+            "SendingPaused": self._alarm(
+                "SendingPaused",
+                self._handler_metric(
+                    METRIC_NAMES.SENDING_PAUSED, cloudwatch.Stats.MAXIMUM, period=ALARM_PERIOD
+                ),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.IGNORE,
+            ),
             "FunctionErrors": self._alarm(
                 "FunctionErrors",
                 function.metric_errors(statistic=cloudwatch.Stats.SUM, period=ALARM_PERIOD),
@@ -247,6 +275,7 @@ class Monitoring(Construct):
         self._queue_row(queue, dlq, age_threshold)
         self._function_row(function, function_timeout, max_concurrency)
         self._handler_rows()
+        self._pause_row(function_log_group, probe_log_group)
         self._ses_rows(
             bounce_rate, complaint_rate, bounce_rate_alarm_threshold, complaint_rate_alarm_threshold
         )
@@ -286,6 +315,7 @@ class Monitoring(Construct):
         *,
         threshold: float,
         comparison: cloudwatch.ComparisonOperator,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
@@ -295,20 +325,24 @@ class Monitoring(Construct):
             threshold=threshold,
             comparison_operator=comparison,
             evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=missing,
         )
         alarm.add_alarm_action(cw_actions.SnsAction(self.alarms_topic))
         return alarm
 
     def _handler_metric(
-        self, name: str, statistic: str, label: str | None = None
+        self,
+        name: str,
+        statistic: str,
+        label: str | None = None,
+        period: Duration = LIVE_PERIOD,
     ) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=self._namespace,
             metric_name=name,
             dimensions_map={SERVICE_DIMENSION: self._service},
             statistic=statistic,
-            period=LIVE_PERIOD,
+            period=period,
             label=label or name,
         )
 
@@ -426,6 +460,31 @@ class Monitoring(Construct):
                     for statistic in ("p50", "p99")
                 ],
                 width=8,
+            ),
+        )
+
+    def _pause_row(self, sender_logs: logs.ILogGroup, probe_logs: logs.ILogGroup) -> None:
+        """Paused or sending: the alarm's state, and the latest pauses and resumes with why."""
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Sending: paused or sending",
+                alarms=[self.alarms["SendingPaused"]],
+                width=8,
+                height=6,
+            ),
+            cloudwatch.LogQueryWidget(
+                title="Sending: latest pauses and resumes, and why",
+                log_group_names=[sender_logs.log_group_name, probe_logs.log_group_name],
+                query_lines=[
+                    "fields @timestamp, message, reason, held, paused_seconds",
+                    "filter message in ["
+                    + ", ".join(f'"{name}"' for name in PAUSE_LOG_MESSAGES)
+                    + "]",
+                    "sort @timestamp desc",
+                    "limit 20",
+                ],
+                width=16,
+                height=6,
             ),
         )
 

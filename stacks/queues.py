@@ -10,6 +10,9 @@ from constructs import Construct
 # size (DESIGN section 5), so the stack and the handler agree on it.
 MAX_MESSAGE_SIZE_BYTES = 262_144
 DLQ_RETENTION = Duration.days(14)
+# SQS's longest: a campaign waiting out a paused account (the sender stops its mapping and
+# the messages rest on the queue, DESIGN section 11) keeps its messages that long.
+QUEUE_RETENTION = Duration.days(14)
 
 
 class SendQueues(Construct):
@@ -39,6 +42,7 @@ class SendQueues(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=visibility_timeout,
+            retention_period=QUEUE_RETENTION,
             max_message_size_bytes=MAX_MESSAGE_SIZE_BYTES,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dlq, max_receive_count=max_receive_count

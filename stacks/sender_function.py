@@ -29,6 +29,9 @@ SEND_ACTIONS = ("ses:SendBulkEmail",)
 ACCOUNT_ACTIONS = ("ses:GetAccount",)
 TEMPLATE_READ_ACTIONS = ("ses:GetEmailTemplate",)
 DLQ_ACTIONS = ("sqs:SendMessage",)
+HOLD_ACTIONS = ("sqs:SendMessage",)  # delayed copies of the records held while paused
+FIND_MAPPING_ACTIONS = ("lambda:ListEventSourceMappings",)  # IAM: only on "*"
+STOP_MAPPING_ACTIONS = ("lambda:UpdateEventSourceMapping",)
 # What bulk_sender.ledger calls, and only that (tests/infra/test_stack_iam.py runs the
 # ledger and checks the two agree).
 TABLE_ACTIONS = (
@@ -105,6 +108,16 @@ class SenderFunction(Construct):
                 resources=[dlq.queue_arn],
             ),
             iam.PolicyStatement(
+                sid="HoldRecordsOnTheQueueWhilePaused",
+                actions=list(HOLD_ACTIONS),
+                resources=[queue.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="FindOwnEventSourceMapping",
+                actions=list(FIND_MAPPING_ACTIONS),
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
                 sid="ClaimAndRecordIdempotencyKeys",
                 actions=list(TABLE_ACTIONS),
                 resources=[table.table_arn],
@@ -153,12 +166,28 @@ class SenderFunction(Construct):
             environment=environment,
         )
         # Receive, delete, change visibility (the retry backoff) on the queue, nothing else.
-        self.function.add_event_source(
-            event_sources.SqsEventSource(
-                queue,
-                batch_size=settings.batch_size,
-                max_batching_window=Duration.seconds(settings.max_batching_window_seconds),
-                report_batch_item_failures=True,
-                max_concurrency=settings.max_concurrency,
-            )
+        event_source = event_sources.SqsEventSource(
+            queue,
+            batch_size=settings.batch_size,
+            max_batching_window=Duration.seconds(settings.max_batching_window_seconds),
+            report_batch_item_failures=True,
+            max_concurrency=settings.max_concurrency,
+        )
+        self.function.add_event_source(event_source)
+        self.mapping_arn = event_source.event_source_mapping_arn
+        self.mapping_id = event_source.event_source_mapping_id
+        # The sender stops its own mapping when SES pauses it (bulk_sender/pause.py). A
+        # separate policy, not the role's default one: the function depends on its default
+        # policy and the mapping on the function, so naming the mapping there is a cycle.
+        iam.Policy(
+            self,
+            "PausePolicy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="StopOwnEventSourceMappingWhilePaused",
+                    actions=list(STOP_MAPPING_ACTIONS),
+                    resources=[self.mapping_arn],
+                )
+            ],
         )

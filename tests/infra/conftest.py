@@ -90,6 +90,11 @@ class Synthesized:
         assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
         return next(iter(found.items()))
 
+    def named(self, resource_type: str, path_fragment: str) -> tuple[str, dict[str, Any]]:
+        """The one resource of that type whose logical id contains the fragment."""
+        logical_id = self.logical_id(resource_type, path_fragment)
+        return logical_id, self.template["Resources"][logical_id]
+
     def logical_id(self, resource_type: str, path_fragment: str) -> str:
         """The logical id of the resource of that type whose id contains the fragment."""
         found = [

@@ -30,7 +30,7 @@ ENVIRONMENT = {
 
 
 def _function(synth):
-    return synth.one("AWS::Lambda::Function")
+    return synth.named("AWS::Lambda::Function", "SenderFunction")
 
 
 def test_the_function_runs_the_handler_on_python_3_14_arm64(synth, context):
@@ -80,7 +80,7 @@ def test_the_environment_is_the_one_the_handler_reads(synth, context):
 
 def test_optional_defaults_reach_the_environment_when_set(variant):
     # Given an app whose context sets a default sender, template and tags (as -c text)
-    _, function = variant.one("AWS::Lambda::Function")
+    _, function = variant.named("AWS::Lambda::Function", "SenderFunction")
     env = function["Properties"]["Environment"]["Variables"]
     # Then the function gets them
     assert env["DEFAULT_FROM"] == "News <news@example.org>"

@@ -11,7 +11,7 @@ from tests.infra.cfn import arn_of, as_list, by_sid, granting, statements, text
 
 @pytest.fixture(scope="module")
 def policy(synth):
-    _, role_policy = synth.one("AWS::IAM::Policy")
+    _, role_policy = synth.named("AWS::IAM::Policy", "SenderRoleDefaultPolicy")
     return role_policy
 
 
@@ -25,13 +25,13 @@ def _ses_arn(resource):
 
 def test_the_role_has_no_managed_policy_and_this_one_policy(synth, policy):
     # Given the function's role
-    _, role = synth.one("AWS::IAM::Role")
+    _, role = synth.named("AWS::IAM::Role", "SenderRole")
     # Then it is assumed by Lambda, carries no managed policy, only the statements below
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"
     }
     assert "ManagedPolicyArns" not in role["Properties"]
-    assert len(statements(policy)) == 7
+    assert len(statements(policy)) == 9
 
 
 def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates(
@@ -57,7 +57,7 @@ def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates
 
 def test_send_bulk_email_follows_the_identities_of_the_context(variant):
     # Given an app whose context lists an address and a domain (as -c text)
-    _, variant_policy = variant.one("AWS::IAM::Policy")
+    _, variant_policy = variant.named("AWS::IAM::Policy", "SenderRoleDefaultPolicy")
     statement = by_sid(variant_policy, "SendBulkEmailFromTheSendingIdentities")
     # Then both identities, and only they, are in the statement
     identities = [r for r in _resources(statement) if ":identity/" in r]
@@ -66,14 +66,16 @@ def test_send_bulk_email_follows_the_identities_of_the_context(variant):
     )
 
 
-def test_get_account_is_the_one_action_on_every_resource(policy):
-    # Given the pacing statement
-    statement = by_sid(policy, "ReadSendQuotaForPacing")
-    # Then GetAccount, which has no resource-level permission, is allowed on "*"
-    assert as_list(statement["Action"]) == ["ses:GetAccount"]
-    assert statement["Resource"] == "*"
-    # And it is the only statement on "*"
-    assert [s for s in statements(policy) if s["Resource"] == "*"] == [statement]
+def test_only_actions_without_resource_level_permission_are_on_every_resource(policy):
+    # Given the pacing statement and the one that finds the sender's own mapping
+    pacing = by_sid(policy, "ReadSendQuotaForPacing")
+    find_mapping = by_sid(policy, "FindOwnEventSourceMapping")
+    # Then GetAccount and ListEventSourceMappings (read only), which have no resource-level
+    # permission, are allowed on "*"
+    assert as_list(pacing["Action"]) == ["ses:GetAccount"]
+    assert as_list(find_mapping["Action"]) == ["lambda:ListEventSourceMappings"]
+    # And they are the only statements on "*"
+    assert [s for s in statements(policy) if s["Resource"] == "*"] == [pacing, find_mapping]
 
 
 def test_get_email_template_is_allowed_on_templates_only(policy):
@@ -84,15 +86,19 @@ def test_get_email_template_is_allowed_on_templates_only(policy):
     assert _resources(statement) == [_ses_arn("template/*")]
 
 
-def test_the_function_may_send_to_the_dlq_only(synth, policy):
-    # Given the DLQ statement
+def test_the_function_may_send_to_the_dlq_and_hold_copies_on_its_queue_only(synth, policy):
+    # Given the DLQ statement and the one for the copies held while paused
     statement = by_sid(policy, "WritePermanentFailuresToTheDlq")
+    hold = by_sid(policy, "HoldRecordsOnTheQueueWhilePaused")
     dlq = synth.logical_id("AWS::SQS::Queue", "QueuesDlq")
-    # Then it sends messages to the DLQ
+    queue = synth.logical_id("AWS::SQS::Queue", "QueuesQueue")
+    # Then it sends messages to the DLQ, and to its own queue
     assert as_list(statement["Action"]) == ["sqs:SendMessage"]
     assert statement["Resource"] == arn_of(dlq)
+    assert as_list(hold["Action"]) == ["sqs:SendMessage"]
+    assert hold["Resource"] == arn_of(queue)
     # And no statement lets it send to any other queue
-    assert granting(policy, "sqs:SendMessage") == [statement]
+    assert granting(policy, "sqs:SendMessage") == [statement, hold]
 
 
 def test_the_function_consumes_the_queue_and_changes_visibility_there_only(synth, policy):

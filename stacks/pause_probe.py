@@ -1,0 +1,154 @@
+"""The pause probe: a small scheduled function that restarts the sender's mapping.
+
+When SES pauses the account or the configuration set, or the daily quota is spent, the sender
+stops its own SQS event source mapping and leaves a marker in the idempotency table
+(``lambda_src/bulk_sender/pause.py``). Every five minutes an EventBridge Scheduler schedule runs
+this function (``lambda_src/probe_handler.py``, the same asset as the sender): with a marker
+present, it asks SES ``GetAccount`` and ``GetConfigurationSet`` whether sending is allowed, and
+if so enables the mapping and deletes the marker. Sending resumes within about five minutes of
+SES allowing it (the DESIGN's bound is 15).
+
+The probe is created after the mapping, so its environment holds the mapping's UUID and its
+role names the mapping's ARN (no cycle: the mapping does not depend on the probe).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
+
+from stacks.lambda_asset import sender_code
+from stacks.sender_function import ARCHITECTURE, LOG_ACTIONS, RUNTIME
+from stacks.settings import Settings
+
+HANDLER = "probe_handler.lambda_handler"
+PROBE_RATE = Duration.minutes(5)
+ACCOUNT_ACTIONS = ("ses:GetAccount",)
+CONFIGURATION_SET_ACTIONS = ("ses:GetConfigurationSet",)
+MAPPING_ACTIONS = ("lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping")
+MARKER_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem")
+# The one item the probe may read and delete (bulk_sender.pause.MARKER_KEY).
+MARKER_KEY = "pause#sender"
+
+
+class PauseProbe(Construct):
+    """The probe function, its log group and role, and its schedule."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        mapping_arn: str,
+        mapping_id: str,
+        table: dynamodb.ITable,
+        configuration_set_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=settings.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="The pause probe: read SES sending status, restart the sender's mapping",
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=list(LOG_ACTIONS),
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadAccountSendingStatus",
+                actions=list(ACCOUNT_ACTIONS),
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadConfigurationSetSendingStatus",
+                actions=list(CONFIGURATION_SET_ACTIONS),
+                resources=[
+                    stack.format_arn(service="ses", resource="configuration-set", resource_name="*")
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="RestartTheSenderMapping",
+                actions=list(MAPPING_ACTIONS),
+                resources=[mapping_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadAndClearThePauseMarker",
+                actions=list(MARKER_ACTIONS),
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [MARKER_KEY]}},
+            ),
+        ]
+        for statement in statements:
+            self.role.add_to_policy(statement)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Bulk email pause probe: restarts sending once SES allows it",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=sender_code(RUNTIME, ARCHITECTURE),
+            timeout=Duration.seconds(30),
+            memory_size=256,
+            role=self.role,
+            log_group=self.log_group,
+            environment={
+                "MAPPING_UUID": mapping_id,
+                "PAUSE_TABLE": table.table_name,
+                "CONFIGURATION_SET_NAME": configuration_set_name,
+                "POWERTOOLS_SERVICE_NAME": settings.service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+                "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            },
+        )
+        # The schedule's own role invokes this function and nothing else (the L2 target
+        # would also grant every version, `function:*`, which the probe has no use for).
+        schedule_role = iam.Role(
+            self,
+            "ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description="EventBridge Scheduler: invoke the pause probe",
+        )
+        schedule_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeTheProbe",
+                actions=["lambda:InvokeFunction"],
+                resources=[self.function.function_arn],
+            )
+        )
+        self.schedule = scheduler.CfnSchedule(
+            self,
+            "Schedule",
+            description="Every 5 minutes: restart the bulk email sender if SES allows it again",
+            schedule_expression=f"rate({int(PROBE_RATE.to_minutes())} minutes)",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.function.function_arn,
+                role_arn=schedule_role.role_arn,
+                # A missed run is not retried: the next one comes five minutes later.
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=0, maximum_event_age_in_seconds=300
+                ),
+            ),
+        )
