@@ -30,7 +30,7 @@ from typer.core import TyperGroup
 
 from bulk_sender.message import Email
 from bulk_sender.template_vars import missing_variables
-from bulkmail import campaign, queues, render, templates
+from bulkmail import campaign, queues, quota, render, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -164,6 +164,12 @@ def enqueue(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and check every row; send nothing.")
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Do not ask when the campaign is larger than the quota left."
+        ),
+    ] = False,
     no_validate: Annotated[
         bool,
         typer.Option(
@@ -187,8 +193,11 @@ def enqueue(
     --templates-dir, else SES): a row lacking a variable the template requires is refused
     (`line N: data: lacks code required by welcome`); a template that cannot be found is
     reported once and not checked. Bad rows are listed with their line numbers and reasons
-    and not sent. Exit code 1 if any row was refused or not enqueued, 2 on bad
-    arguments or input (nothing sent).
+    and not sent. Before sending, SES GetAccount is read: a campaign larger than what is
+    left of the 24-hour quota is reported with the time it will take (the sender pauses
+    and resumes by itself), and enqueue asks first unless --yes (--dry-run reports it too).
+    Exit code 1 if any row was refused or not enqueued (or the question was declined), 2 on
+    bad arguments or input (nothing sent).
 
     Example:
 
@@ -216,6 +225,8 @@ def enqueue(
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
     refused = len(rows) - len(bodies)
+    if bodies:  # SES GetAccount: larger than the quota left? (asks unless --yes)
+        quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
     if dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
@@ -226,6 +237,14 @@ def enqueue(
         typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
     if refused:
         raise typer.Exit(1)
+
+
+def _warn(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _confirm(question: str) -> None:
+    typer.confirm(question, abort=True, err=True)
 
 
 def _render_check(templates_dir: Path) -> Callable[[Email], str | None]:
