@@ -484,6 +484,14 @@ def demo(
         ),
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of every random choice (faults).")] = 0,
+    daily_quota: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Give the emulated SES account this 24-hour quota, with the window shortened "
+            "to seconds: below the campaign size, the sender pauses and resumes by itself.",
+        ),
+    ] = None,
     log_file: Annotated[
         Path | None,
         typer.Option(help="Where the handler's JSON logs go (default: a file in the temp dir)."),
@@ -496,16 +504,19 @@ def demo(
     this CLI's enqueue code plus a few bad raw messages put past the checks, polls the queue
     as Lambda does and invokes the real handler, then prints what happened. --faults makes
     the emulator fail a share of sends, so retries and the DLQ can be seen working.
+    --daily-quota N (below the campaign) shows a pause: the sender stops at the quota, waits
+    for the emulated window (seconds, not 24 hours) and resumes by itself.
 
     Example:
 
         python -m bulkmail demo --rows 1000 --faults 0.1
+        python -m bulkmail demo --daily-quota 400
     """
     from bulkmail import local  # the emulator and the handler load only for the demo
 
     log_path = log_file or Path(tempfile.gettempdir()) / "bulkmail-demo.log"
     campaign_rows, raw_rows = local.demo_rows(rows)
-    settings = local.LocalSettings(log_file=log_path)
+    settings = local.LocalSettings(log_file=log_path, daily_quota=daily_quota)
     typer.echo(
         f"sample campaign: {len(campaign_rows)} rows + {len(raw_rows)} raw messages put past "
         "the checks (--no-validate)"

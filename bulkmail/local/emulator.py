@@ -9,7 +9,10 @@ recipients), so the 50-recipient limit counts per entry, not across the call.
 
 For tests and the local run: `sent_emails()` is the record of what was sent, `set_faults()`
 makes a seeded share of calls and entries fail, `set_max_send_rate()` sets what GetAccount
-answers, and `start_server()` runs moto's server on 127.0.0.1 with all of this installed.
+answers, `set_daily_quota()` enforces a Max24HourSend over a window shortened to seconds
+(a call with nothing left is refused with SES's "Daily message quota exceeded." throttle, the
+entries past what is left get ACCOUNT_DAILY_QUOTA_EXCEEDED, and GetAccount's SentLast24Hours
+counts the window), and `start_server()` runs moto's server on 127.0.0.1 with all of this installed.
 `install()` also speeds up moto's SQS, which scans the whole queue on most calls: its clock
 reads `time.time()` instead of building datetimes (the same UTC epoch seconds), and a receive
 checks retention without computing every queue attribute per message (O(depth) each).
@@ -25,8 +28,9 @@ import logging
 import re
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+import warnings
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -51,6 +55,7 @@ __all__ = [
     "install",
     "reset",
     "sent_emails",
+    "set_daily_quota",
     "set_faults",
     "set_max_send_rate",
     "start_server",
@@ -168,6 +173,16 @@ class _Settings:
     faults: _Faults = field(default_factory=_Faults)
     max_send_rate: float = DEFAULT_MAX_SEND_RATE
     max_24_hour_send: float = DEFAULT_MAX_24_HOUR_SEND
+    quota_window: float | None = None  # seconds; None: Max24HourSend is only reported
+    sends: deque[float] = field(default_factory=deque)  # times of sends within the window
+    clock: Callable[[], float] = time.monotonic
+
+    def sent_in_window(self) -> int:
+        if self.quota_window is None:
+            return 0
+        while self.sends and self.sends[0] <= self.clock() - self.quota_window:
+            self.sends.popleft()
+        return len(self.sends)
 
 
 _settings = _Settings()
@@ -214,6 +229,22 @@ def set_max_send_rate(rate: float, max_24_hour_send: float | None = None) -> Non
             _settings.max_24_hour_send = max_24_hour_send
 
 
+def set_daily_quota(
+    max_24_hour_send: float,
+    window_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Enforce `max_24_hour_send` recipients per rolling `window_seconds` (SES: 24 hours),
+    timed by `clock`."""
+    if max_24_hour_send < 0 or window_seconds <= 0:
+        raise ValueError("a daily quota needs a non-negative size and a positive window")
+    with _lock:
+        _settings.max_24_hour_send = max_24_hour_send
+        _settings.quota_window = window_seconds
+        _settings.clock = clock
+        _settings.sends.clear()
+
+
 def sent_emails(
     region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID
 ) -> list[SentEmail]:
@@ -241,6 +272,10 @@ def install() -> None:
         if inspect.isfunction(member):
             setattr(SESV2Response, name, member)
     sesv2_urls.url_paths.update(dict.fromkeys(_ROUTES, SESV2Response.dispatch))
+    # SES answers a spent daily quota with a ThrottlingException that its model does not list.
+    warnings.filterwarnings(
+        "ignore", message=r"Exception\(SesV2Error\) with code ThrottlingException"
+    )
     SQSBackend.is_message_valid_based_on_retention_period = _within_retention
     sqs_models.unix_time = _unix_time
     sqs_models.unix_time_millis = _unix_time_millis
@@ -327,7 +362,12 @@ class _SesV2Extension(SESV2Response):
         return _json({"TemplateName": name, "TemplateContent": content})
 
     def get_account(self) -> TYPE_RESPONSE:
-        sent = self.sesv2_backend.core_backend.get_send_quota().sent_last24_hours
+        with _lock:
+            sent = (
+                _settings.sent_in_window()
+                if _settings.quota_window is not None
+                else self.sesv2_backend.core_backend.get_send_quota().sent_last24_hours
+            )
         quota = {
             "Max24HourSend": _settings.max_24_hour_send,
             "MaxSendRate": _settings.max_send_rate,
@@ -342,6 +382,18 @@ class _SesV2Extension(SESV2Response):
                 "DedicatedIpAutoWarmupEnabled": False,
             }
         )
+
+    def get_configuration_set(self) -> TYPE_RESPONSE:
+        """moto's answer, with SendingOptions.SendingEnabled a boolean (moto 5.2 puts the
+        whole SendingOptions object there, or {} when none was given: sending is enabled)."""
+        name = self._get_param("ConfigurationSetName")
+        with _as_v2_errors():
+            config_set = self.sesv2_backend.core_backend.describe_configuration_set(name)
+        answer = config_set.to_dict_v2()
+        options = config_set.enabled
+        enabled = options.get("SendingEnabled", True) if isinstance(options, dict) else options
+        answer["SendingOptions"] = {"SendingEnabled": enabled is not False}
+        return _json(answer)
 
     def create_configuration_set_event_destination(self) -> TYPE_RESPONSE:
         request = json.loads(self.body)
@@ -419,7 +471,21 @@ def _send_bulk(core: SESBackend, request: dict[str, Any]) -> list[dict[str, str]
         _Entry.parse(raw, destination, content, default_tags)
         for raw, destination in zip(raw_entries, destinations, strict=True)
     ]
-    return [_send_entry(core, request, content, entry) for entry in entries]
+    if _settings.quota_window is None:
+        return [_send_entry(core, request, content, entry) for entry in entries]
+    if _settings.sent_in_window() >= _settings.max_24_hour_send:
+        raise SesV2Error("ThrottlingException", "Daily message quota exceeded.")
+    results = []
+    for entry in entries:
+        recipients = sum(len(addresses) for addresses in entry.destination.values())
+        if _settings.sent_in_window() + recipients > _settings.max_24_hour_send:
+            results.append({"Status": "ACCOUNT_DAILY_QUOTA_EXCEEDED", "Error": "Quota exceeded."})
+            continue
+        result = _send_entry(core, request, content, entry)
+        if result["Status"] == "SUCCESS":
+            _settings.sends.extend([_settings.clock()] * recipients)
+        results.append(result)
+    return results
 
 
 def _check_call(core: SESBackend, request: dict[str, Any]) -> _Content:

@@ -64,15 +64,20 @@ class FlakyDlqWrites:
 
 @contextmanager
 def fresh_handler(
-    settings: LocalSettings, dlq_fail_rate: float, seed: int
+    settings: LocalSettings, dlq_fail_rate: float, seed: int, mapping: Any = None
 ) -> Iterator[FlakyDlqWrites]:
-    """A fresh sender for the real handler (its cache, handler._sender), logs off the terminal."""
+    """A fresh sender for the real handler (its cache, handler._sender), logs off the terminal.
+    `mapping` is the poller's stand-in for the event source mapping the sender stops."""
     import handler  # after the environment is set: Powertools reads it at import
     from bulk_sender.core import BulkSender
+    from bulk_sender.pause import pause_for
     from bulk_sender.settings import Settings
 
     sqs = FlakyDlqWrites(boto3.client("sqs"), dlq_fail_rate, seed)
-    handler._sender = BulkSender(Settings.from_env(), sqs=sqs)
+    sender_settings = Settings.from_env()
+    handler._sender = BulkSender(
+        sender_settings, sqs=sqs, pause=pause_for(sender_settings, sqs, mapping=mapping)
+    )
     stream_handler = handler.logger.registered_handler
     log_stream = (
         settings.log_file.open("w", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Lambda's SQS event source mapping, one invocation at a time."""
+"""Lambda's SQS event source mapping, one invocation at a time, and the pause probe's schedule."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from collections.abc import Callable, Sequence
 from contextlib import redirect_stdout
 from typing import Any
 
+import boto3
+
 from bulk_sender import metric_names
+from bulk_sender.pause import MarkerStore
+from bulk_sender.probe import RESUMED, probe
 from bulkmail import queues
 from bulkmail.campaign import Row
 from bulkmail.local.invoke import LambdaContext, emf_counters, sqs_event
@@ -18,6 +22,23 @@ from bulkmail.local.settings import LocalSettings
 from bulkmail.local.summary import Progress, Summary
 
 log = logging.getLogger(__name__)
+
+
+class LocalMapping:
+    """The event source mapping's Enabled flag: the sender stops it (pause.py), the probe
+    starts it again (probe.py), the poller reads it."""
+
+    def __init__(self) -> None:
+        self.is_enabled = True
+
+    def stop(self, source_arn: str | None) -> None:
+        self.is_enabled = False
+
+    def enabled(self) -> bool:
+        return self.is_enabled
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.is_enabled = enabled
 
 
 class Poller:
@@ -32,8 +53,12 @@ class Poller:
         sqs: Any,
         seed: int = 0,
         crash_rate: float = 0.0,
+        mapping: LocalMapping | None = None,
     ) -> None:
         self.settings = settings
+        self.mapping = mapping or LocalMapping()
+        self._next_probe = 0.0
+        self._probe_clients: tuple[Any, Any] | None = None
         self.urls = urls
         self.sqs = sqs
         self.summary = Summary(rows=len(rows), settings=settings)
@@ -56,7 +81,8 @@ class Poller:
         started = time.monotonic()
         while time.monotonic() - started < self.settings.max_run_seconds:
             self._top_up()
-            batch = self._gather()
+            self._probe()
+            batch = self._gather() if self.mapping.is_enabled else []
             if batch:
                 self._invoke(handler.lambda_handler, batch)
                 if on_progress:
@@ -87,6 +113,27 @@ class Poller:
             Row(-1, None, f"enqueue: SendMessageBatch failed ({code}) for body {offset + i}")
             for i, code in report.failed
         ]
+
+    def _probe(self) -> None:
+        """The pause probe's schedule, shortened (LocalSettings.probe_interval_seconds)."""
+        if time.monotonic() < self._next_probe:
+            return
+        self._next_probe = time.monotonic() + self.settings.probe_interval_seconds
+        if self._probe_clients is None:
+            self._probe_clients = (boto3.client("sesv2"), boto3.client("dynamodb"))
+        ses, dynamodb = self._probe_clients
+        try:
+            result = probe(
+                ses=ses,
+                mapping=self.mapping,
+                markers=MarkerStore(dynamodb, self.settings.table_name),
+                default_configuration_set=self.settings.configuration_set,
+            )
+        except Exception:  # as in Lambda: this run fails, the next one tries again
+            log.exception("probe_failed")
+            return
+        if result.state == RESUMED:
+            self.summary.resumes += 1
 
     def _gather(self) -> list[dict[str, Any]]:
         """Up to batch_size records, within the batching window, in ReceiveMessage rounds."""

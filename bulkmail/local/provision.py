@@ -64,6 +64,8 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "MAX_CONCURRENCY": "1",
         "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
         "RETRY_BACKOFF_BASE_SECONDS": "0",
+        # The delay of the copies held while sending is paused (pause.py; the stack: 900 s).
+        "RETRY_BACKOFF_MAX_SECONDS": str(settings.held_delay_seconds),
         "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
         "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
     }

@@ -15,7 +15,7 @@ from bulkmail import queues
 from bulkmail.campaign import CampaignOptions, Row, read_campaign
 from bulkmail.local import emulator as emu
 from bulkmail.local.invoke import fresh_handler
-from bulkmail.local.poller import Poller, read_dlq
+from bulkmail.local.poller import LocalMapping, Poller, read_dlq
 from bulkmail.local.provision import handler_env, local_env, provision, reset_moto, running_emulator
 from bulkmail.local.settings import EXAMPLES, LocalSettings
 from bulkmail.local.summary import Progress, Summary
@@ -96,6 +96,7 @@ class LocalRun:
         self._given = emulator
         self._exit = ExitStack()
         self.urls: dict[str, str] = {}
+        self.mapping = LocalMapping()
         self.endpoint_url = ""
         self.setup_seconds = 0.0
 
@@ -120,6 +121,8 @@ class LocalRun:
         reset_moto(running.endpoint_url)
         emu.reset()
         emu.set_max_send_rate(settings.account_send_rate)
+        if settings.daily_quota is not None:
+            emu.set_daily_quota(settings.daily_quota, settings.quota_window_seconds)
         self.urls = provision(settings)
         os.environ.update(handler_env(settings, self.urls))
         emu.set_faults(
@@ -128,7 +131,7 @@ class LocalRun:
         self._exit.callback(emu.set_faults, 0, 0)
         self.sqs = queues.sqs_client(max_pool=settings.enqueue_workers + 2)
         self._dlq_writes = self._exit.enter_context(
-            fresh_handler(settings, faults.dlq_fail_rate, faults.seed)
+            fresh_handler(settings, faults.dlq_fail_rate, faults.seed, self.mapping)
         )
 
     def run(
@@ -142,6 +145,7 @@ class LocalRun:
             sqs=self.sqs,
             seed=self.faults.seed,
             crash_rate=self.faults.crash_rate,
+            mapping=self.mapping,
         )
         summary = poller.run(on_progress, setup_seconds=self.setup_seconds)
         summary.dlq_write_faults = self._dlq_writes.failed

@@ -34,13 +34,27 @@ class LocalSettings:
     enqueue_chunk: int = 200
     enqueue_workers: int = 4
     max_run_seconds: float = 600.0
+    # The daily quota (`demo --daily-quota`): Max24HourSend over a window shortened to
+    # seconds, and the pause probe run every second (the stack: every 5 minutes).
+    daily_quota: int | None = None
+    quota_window_seconds: float = 10.0
+    probe_interval_seconds: float = 1.0
+    held_delay_seconds: int = 1  # the delay of copies held while paused (the stack: 900)
     templates: Path = TEMPLATES
     log_file: Path | None = None  # where the handler's Powertools logs go (None: discarded)
 
     def describe(self) -> str:
-        return (
+        text = (
             f"local settings: visibility timeout {self.visibility_timeout_seconds}s, "
             f"maxReceiveCount {self.max_receive_count}, retry backoff off, "
             f"batch size {self.batch_size}, MAX_SEND_RATE {self.max_send_rate:g}/s set "
             f"explicitly (GetAccount answers {self.account_send_rate:g}/s; moto's quota is 1/s)"
         )
+        if self.daily_quota is not None:
+            text += (
+                f"; daily quota {self.daily_quota} per {self.quota_window_seconds:g}s window "
+                f"(SES: per 24 hours), the pause probe every {self.probe_interval_seconds:g}s "
+                f"(the stack: every 5 minutes), held copies delayed {self.held_delay_seconds}s "
+                "(the stack: 900s)"
+            )
+        return text

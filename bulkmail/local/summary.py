@@ -40,6 +40,7 @@ class Summary:
     crashes: int = 0  # invocations whose answer was dropped (crash_rate)
     invocation_errors: int = 0  # invocations that raised (Lambda retries the whole batch)
     dlq_write_faults: int = 0  # DLQ entries whose write was made to fail (dlq_fail_rate)
+    resumes: int = 0  # times the pause probe restarted sending
     faults_injected: dict[str, int] = field(default_factory=dict)  # by the emulator
     seconds: float = 0.0  # from the first enqueue to a drained queue
     setup_seconds: float = 0.0
@@ -60,6 +61,11 @@ class Summary:
     @property
     def retried(self) -> int:
         return self.metrics[metric_names.EMAILS_RETRIED]
+
+    @property
+    def pauses(self) -> int:
+        """Invocations that paused sending (SES refused for a pause or the quota)."""
+        return self.metrics[metric_names.SENDING_PAUSED]
 
     @property
     def calls(self) -> int:
@@ -91,6 +97,11 @@ class Summary:
             f"retried              {self.retried}  (deliveries answered with a retry)",
             f"dead-lettered        {dead}" + (f"  ({reasons})" if reasons else ""),
             f"SendBulkEmail calls  {self.calls}",
+            *(
+                [f"sending paused       {self.pauses}  (resumed by the probe {self.resumes})"]
+                if self.pauses or self.resumes
+                else []
+            ),
             f"invocations          {self.invocations}"
             + (f"  ({self.crashes} crashed on purpose)" if self.crashes else ""),
         ]

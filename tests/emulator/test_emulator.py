@@ -21,6 +21,7 @@ from bulkmail.local.emulator import (
     install,
     reset,
     sent_emails,
+    set_daily_quota,
     set_faults,
     set_max_send_rate,
     start_server,
@@ -379,3 +380,43 @@ def test_the_extension_works_in_process_under_mock_aws(monkeypatch: pytest.Monke
         assert results[0]["Status"] == "SUCCESS"
         assert sent_emails(REGION)[0]["data"] == {"name": "Ann"}
         assert client.get_account()["SendQuota"]["SentLast24Hours"] == 1.0
+
+
+def test_a_daily_quota_refuses_past_what_is_left_and_frees_as_the_window_rolls(
+    ses: BaseClient,
+) -> None:
+    # Given a quota of 3 per 10-second window, on a clock the test moves
+    now = [100.0]
+    set_daily_quota(3, 10, clock=lambda: now[0])
+    # When a call of 5 entries is sent
+    results = send(ses, [entry(f"u{n}@example.org") for n in range(5)])
+    # Then 3 are sent and the 2 past the quota are refused, and GetAccount says it
+    statuses = [r["Status"] for r in results]
+    assert statuses == ["SUCCESS"] * 3 + ["ACCOUNT_DAILY_QUOTA_EXCEEDED"] * 2
+    assert ses.get_account()["SendQuota"] == {
+        "Max24HourSend": 3.0,
+        "MaxSendRate": 1.0,
+        "SentLast24Hours": 3.0,
+    }
+    # And with nothing left, the whole call is SES's daily-quota throttle
+    with pytest.raises(ClientError) as excinfo:
+        send(ses, [entry("late@example.org")])
+    assert excinfo.value.response["Error"]["Code"] == "ThrottlingException"
+    assert excinfo.value.response["Error"]["Message"] == "Daily message quota exceeded."
+    # And once the window has rolled past the sends, the quota is free again
+    now[0] += 10
+    assert ses.get_account()["SendQuota"]["SentLast24Hours"] == 0.0
+    assert [r["Status"] for r in send(ses, [entry("late@example.org")])] == ["SUCCESS"]
+
+
+def test_get_configuration_set_says_whether_the_set_may_send(ses: BaseClient) -> None:
+    ses.create_configuration_set(ConfigurationSetName="open")
+    ses.create_configuration_set(
+        ConfigurationSetName="closed", SendingOptions={"SendingEnabled": False}
+    )
+    assert ses.get_configuration_set(ConfigurationSetName="open")["SendingOptions"] == {
+        "SendingEnabled": True
+    }
+    assert ses.get_configuration_set(ConfigurationSetName="closed")["SendingOptions"] == {
+        "SendingEnabled": False
+    }
