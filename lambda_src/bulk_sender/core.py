@@ -210,10 +210,18 @@ class BulkSender:
                 email = parse_message(
                     record.body, message_id=record.message_id, defaults=self.defaults
                 )
+                failed_check = self.preflight(email)
             except InvalidMessage as error:
                 results[index] = Result(Outcome.DEAD, "InvalidMessage", str(error))
                 continue
-            failed_check = self.preflight(email)
+            except Exception as error:  # no body may sink the batch: this record is invalid
+                log.warning(
+                    "message_unreadable",
+                    extra={"source_message_id": record.message_id, "error": type(error).__name__},
+                )
+                reason = f"body: could not be checked ({type(error).__name__})"
+                results[index] = Result(Outcome.DEAD, "InvalidMessage", reason)
+                continue
             if failed_check:
                 results[index] = Result(Outcome.DEAD, *failed_check)
             else:

@@ -143,6 +143,8 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         doc = json.loads(body, parse_constant=_no_constant)
     except ValueError:
         raise InvalidMessage("body", "must be valid JSON") from None
+    except RecursionError:
+        raise InvalidMessage("body", "nests too deeply to be read") from None
     if _SURROGATE_ESCAPE.search(body) and not _encodable(doc):
         raise InvalidMessage("body", "must be valid Unicode (no lone surrogate escapes)")
     if not isinstance(doc, dict):

@@ -26,10 +26,14 @@ class SqsRecord:
     def from_event(cls, raw: dict[str, Any]) -> SqsRecord:
         """One record of a Lambda SQS event."""
         attributes = raw.get("attributes") or {}
+        try:
+            receive_count = int(attributes.get("ApproximateReceiveCount", 1))
+        except (TypeError, ValueError):
+            receive_count = 1
         return cls(
-            message_id=raw["messageId"],
-            receipt_handle=raw.get("receiptHandle", ""),
-            body=raw.get("body", ""),
-            receive_count=int(attributes.get("ApproximateReceiveCount", 1)),
+            message_id=raw["messageId"],  # without it a record cannot be answered for
+            receipt_handle=raw.get("receiptHandle") or "",
+            body=raw.get("body") or "",
+            receive_count=receive_count,
             message_attributes=raw.get("messageAttributes") or {},
         )
