@@ -47,6 +47,10 @@ READ_TIMEOUT = 10
 # No call starts unless it could finish: its connect and read timeouts, and a margin for
 # the DLQ writes and the answer that follow.
 CALL_RESERVE_MS = (CONNECT_TIMEOUT + READ_TIMEOUT + 3) * 1000
+# A whole level of this many groups refused alike, none of the call ever accepted: the
+# fault is the call's. Mistaking entries for the call takes as many of them at fault, one
+# in each group; a call's fault costs 1 + 2 + 4 + 8 = 15 calls at most.
+CALL_FAULT_GROUPS = 8
 ALREADY_SENT = "AlreadySent"
 INVALID_CODES = frozenset({"InvalidMessage", "MissingTemplateData"})
 # Recipients per second when neither MAX_SEND_RATE nor GetAccount gives a rate: SES's
@@ -322,20 +326,40 @@ class BulkSender:
     def _isolate(
         self, call: list[tuple[int, Email]], refused: Attempt, report: CallReport
     ) -> dict[int, Result]:
-        if len(call) == 1:
-            return {call[0][0]: refused.result()}
-        middle = len(call) // 2
-        halves = [call[:middle], call[middle:]]
-        left, right = attempts = [self._attempt(half, report) for half in halves]
-        if left.outcome is right.outcome is Outcome.SPLIT and left.error == right.error:
-            # Both halves refused alike: the fault is the call's (sender, template, tags).
-            return dict.fromkeys((i for i, _ in call), refused.result())
+        """Find the entries a refused call is refused for, level by level: each refused group
+        is halved and both halves sent. k entries at fault in n cost at most about
+        2·k·log2(n)+1 calls, and only they are dead-lettered. If no part of the call is ever
+        accepted and a whole level of CALL_FAULT_GROUPS groups is refused alike, the fault
+        is the call's (sender, template, tags): the whole group goes to the DLQ."""
         results: dict[int, Result] = {}
-        for half, attempt in zip(halves, attempts, strict=True):
-            if attempt.outcome is Outcome.SPLIT:
-                results.update(self._isolate(half, attempt, report))
-            else:
-                results.update(attempt.results)
+        pending = [(call, refused)]
+        accepted = False  # SES took some part of the call: the call itself is sound
+        while pending:
+            tried: list[tuple[list[tuple[int, Email]], Attempt]] = []
+            for group, attempt in pending:
+                if len(group) == 1:
+                    results[group[0][0]] = attempt.result()
+                    continue
+                middle = len(group) // 2
+                tried += [
+                    (half, self._attempt(half, report)) for half in (group[:middle], group[middle:])
+                ]
+            pending = [
+                (half, attempt) for half, attempt in tried if attempt.outcome is Outcome.SPLIT
+            ]
+            for _, attempt in tried:
+                if attempt.outcome is not Outcome.SPLIT:
+                    accepted = accepted or attempt.outcome is None
+                    results.update(attempt.results)
+            if (
+                not accepted
+                and len(tried) >= CALL_FAULT_GROUPS
+                and len(pending) == len(tried)
+                and all(attempt.error == refused.error for _, attempt in pending)
+            ):
+                for group, _ in pending:
+                    results.update(dict.fromkeys((i for i, _ in group), refused.result()))
+                return results
         return results
 
     def _attempt(self, call: list[tuple[int, Email]], report: CallReport) -> Attempt:

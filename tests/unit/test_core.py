@@ -1,6 +1,7 @@
 """DESIGN.md sections 4 and 5: grouping, calls, outcomes, splitting and the DLQ record."""
 
 import json
+import math
 import logging
 import threading
 import time
@@ -255,16 +256,51 @@ def test_two_entries_at_fault_in_different_halves_are_both_isolated():
     assert result.counts[m.EMAILS_SENT] == 6
 
 
-def test_when_both_halves_fail_alike_the_whole_group_goes_to_the_dlq():
-    # Given SES refuses every call of the group (e.g. the sender is not verified)
+def refusing_positions(bad, text="Illegal address"):
+    """SES refusing a whole call, alike, whenever it holds one of the `bad` message numbers."""
+
+    def answer(request):
+        numbers = {
+            int(recipients_of(e)[0].split("@")[0].removeprefix("user"))
+            for e in request["BulkEmailEntries"]
+        }
+        if numbers & bad:
+            raise client_error("BadRequestException", 400, text)
+        return all_success(request)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{0}, {49}, {17}, {0, 49}, {24, 25}, {3, 4}, {0, 12, 25, 37, 49}, {0, 1, 2, 3, 4}],
+    ids=lambda bad: "bad at " + ",".join(map(str, sorted(bad))),
+)
+def test_k_entries_at_fault_cost_about_2_k_log2_n_calls_and_only_they_are_dead_lettered(bad):
+    # Given a call of 50 where k entries make SES refuse the whole call, with the same text
+    n, k = 50, len(bad)
+    ses, sqs = FakeSes(refusing_positions(bad)), FakeSqs()
+    records = [record(message(i), f"m{i}") for i in range(n)]
+    # When the batch is processed
+    result = make_sender(ses, sqs).process(records)
+    # Then only the k culprits are dead-lettered, and the 50 - k others sent
+    assert sqs.dlq_codes() == {f"m{i}": "BadRequestException" for i in bad}
+    assert result.counts[m.EMAILS_SENT] == n - k
+    assert result.failures == []
+    # And the search took at most 2·k·ceil(log2 n) + 1 calls
+    assert len(ses.requests) <= 2 * k * math.ceil(math.log2(n)) + 1
+
+
+def test_a_fault_of_the_call_itself_ends_the_group_in_a_few_calls():
+    # Given SES refuses every call of the group alike (e.g. the sender is not verified)
     ses = FakeSes(raising(client_error("MessageRejected", 400, "Email address is not verified.")))
     sqs = FakeSqs()
-    records = [record(message(n), f"m{n}") for n in range(8)]
+    records = [record(message(n), f"m{n}") for n in range(50)]
     result = make_sender(ses, sqs).process(records)
-    # Then the whole group is dead-lettered after one split, not one call per message
-    assert set(sqs.dlq_codes().values()) == {"MessageRejected"}
-    assert len(sqs.dlq) == 8
-    assert len(ses.requests) == 3
+    # Then the whole group is dead-lettered after three levels of halving (1+2+4+8 calls),
+    # not the 99 calls of one per message and per half
+    assert sqs.dlq_codes() == {f"m{n}": "MessageRejected" for n in range(50)}
+    assert len(ses.requests) == 15
     assert result.failures == []
 
 
