@@ -60,14 +60,17 @@ def assert_every_record_accounted_for(bodies, response, sqs, ses):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 # Bodies shaped like messages, whose every field may hold anything.
 fields = st.sampled_from(
-    ["to", "cc", "bcc", "from", "template", "content", "data", "headers", "tags", "reply_to"]
-    + ["feedback_to", "configuration_set", "id", "unknown\x00field"]
+    [
+        *("to", "cc", "bcc", "from", "template", "content", "data", "headers", "tags"),
+        *("reply_to", "feedback_to", "configuration_set", "id", "unknown\x00field"),
+    ]
 )
 near_messages = st.builds(
     lambda base, extra: json.dumps({**base, **extra}),
@@ -75,11 +78,13 @@ near_messages = st.builds(
     st.dictionaries(fields, json_values, max_size=3),
 )
 deep = st.builds(
-    lambda depth, key: json.dumps({**message(2), "data": {}})[:-1]
-    + f', "{key}": '
-    + "[" * depth
-    + "]" * depth
-    + "}",
+    lambda depth, key: (
+        json.dumps({**message(2), "data": {}})[:-1]
+        + f', "{key}": '
+        + "[" * depth
+        + "]" * depth
+        + "}"
+    ),
     st.integers(1, 50_000),
     st.sampled_from(["data", "tags", "headers"]),
 )

@@ -1,8 +1,8 @@
 """DESIGN.md sections 4 and 5: grouping, calls, outcomes, splitting and the DLQ record."""
 
 import json
-import math
 import logging
+import math
 import threading
 import time
 from collections import Counter

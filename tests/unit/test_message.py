@@ -1,9 +1,9 @@
 """DESIGN.md section 3: every validation rule, with a bad example and the exact error."""
 
 import json
-from pathlib import Path
 from email.header import decode_header, make_header
 from email.utils import parseaddr
+from pathlib import Path
 
 import pytest
 
@@ -46,7 +46,10 @@ BAD = [
     (with_(to="ann@xn--0.tld"), "to[0]: domain must be a valid DNS name (IDNA 2008)"),
     (with_(to="ann@example.123"), "to[0]: domain must be a valid DNS name (IDNA 2008)"),
     (with_(to="a" * 65 + "@example.org"), "to[0]: local part must be at most 64 octets"),
-    (with_(to="Ann\x07 <ann@example.org>"), "to[0]: display name must not contain control characters"),
+    (
+        with_(to="Ann\x07 <ann@example.org>"),
+        "to[0]: display name must not contain control characters",
+    ),
     (
         with_(to="An\u202ena <ann@example.org>"),
         "to[0]: display name must not contain control characters",
