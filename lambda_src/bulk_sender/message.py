@@ -149,9 +149,7 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         raise InvalidMessage("body", "must be valid Unicode (no lone surrogate escapes)")
     if not isinstance(doc, dict):
         raise InvalidMessage("body", "must be a JSON object")
-    unknown = sorted(set(doc) - FIELDS)
-    if unknown:
-        raise InvalidMessage(unknown[0], "unknown field")
+    _no_unknown_field(doc, FIELDS, "")
 
     to = _addresses(doc, "to", allow_single=True)
     if not to:
@@ -190,6 +188,24 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
             doc.get("configuration_set", defaults.configuration_set)
         ),
     )
+
+
+# A key an error may name as it is: a field-like word. Any other key (it may be an address
+# or hold control characters) is named by its position instead.
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def _path(parent: str, key: str, position: int) -> str:
+    """How an error names `key` of `parent`: `parent.key`, or `parent[#n]` (1-based)."""
+    if _PLAIN_NAME.fullmatch(key):
+        return f"{parent}.{key}" if parent else key
+    return f"{parent or 'body'}[#{position + 1}]"
+
+
+def _no_unknown_field(doc: Mapping[str, Any], known: frozenset[str], parent: str) -> None:
+    for position, key in enumerate(doc):
+        if key not in known:
+            raise InvalidMessage(_path(parent, key, position), "unknown field")
 
 
 def _addresses(doc: Mapping[str, Any], name: str, *, allow_single: bool = False) -> tuple[str, ...]:
@@ -279,9 +295,7 @@ def _template_or_content(
 def _content(value: Any) -> InlineContent:
     if not isinstance(value, dict):
         raise InvalidMessage("content", "must be an object with subject, text, html")
-    unknown = sorted(set(value) - CONTENT_FIELDS)
-    if unknown:
-        raise InvalidMessage(f"content.{unknown[0]}", "unknown field")
+    _no_unknown_field(value, CONTENT_FIELDS, "content")
     for part in CONTENT_FIELDS & set(value):
         if not isinstance(value[part], str) or not value[part]:
             raise InvalidMessage(f"content.{part}", "must be a non-empty string")
@@ -313,10 +327,10 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
         raise InvalidMessage("headers", "must be an object of name -> value")
     if len(value) > MAX_HEADERS:
         raise InvalidMessage("headers", f"at most {MAX_HEADERS} headers")
-    for name, text in value.items():
+    for position, (name, text) in enumerate(value.items()):
         if not _HEADER_NAME.fullmatch(name):
             raise InvalidMessage("headers", "name must match ^[!-9;-~]{1,126}$")
-        where = f"headers.{name}"
+        where = _path("headers", name, position)
         if not isinstance(text, str):
             raise InvalidMessage(where, "value must be a string")
         if "\r" in text or "\n" in text:

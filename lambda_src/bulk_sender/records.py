@@ -6,11 +6,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
+# Every address form the schema accepts (message.py): a quoted local part (spaces, escaped
+# quotes), a dot-atom one (apostrophes and the rest of RFC 5322's atext), any domain (IDN
+# included), and an optional display name before <...>, quoted or not (RFC 2047 words too).
+_DOMAIN = r"[^\s<>\"(),;:\[\]@\\]+"
+_ADDR_SPEC = rf'(?:"(?:[^"\\\r\n]|\\.)*"|[^\s<>"(),;:\[\]@\\]+)@{_DOMAIN}'
+_ADDRESS = re.compile(
+    rf'(?:"(?:[^"\\\r\n]|\\.)*"[ \t]*|[^\s<>"(),;:\[\]@][^<>"(),;:\[\]@\r\n]*?[ \t]*)?'
+    rf"<[ \t]*{_ADDR_SPEC}[ \t]*>"
+    rf"|{_ADDR_SPEC}"
+)
 
 
 def redact(text: str) -> str:
-    """Replace anything shaped like an email address: logs and DLQ reasons hold none."""
+    """Replace anything shaped like an email address, with its display name: logs, errors
+    and DLQ reasons hold none."""
     return _ADDRESS.sub("<address>", text)
 
 

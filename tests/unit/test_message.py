@@ -298,3 +298,35 @@ def test_json_that_ses_could_not_take_is_refused_not_raised(body, error):
 def test_a_proper_surrogate_pair_escape_is_fine():
     email = parse(HEAD + '"data": {"x": "\\ud83d\\ude00"}}')
     assert json.loads(email.data_json) == {"x": "😀"}
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (with_(**{"anna.secret@example.org": 1}), "body[#4]: unknown field"),
+        (with_(**{"bad\x00name": 1}), "body[#4]: unknown field"),
+        (with_(**{"colour": 1}), "colour: unknown field"),
+        (
+            with_(headers={"X-Ok": "1", "ann@example.org": "a\x01"}),
+            "headers[#2]: value must be 1 to 995 printable ASCII characters",
+        ),
+    ],
+)
+def test_an_error_names_an_odd_key_by_its_position_never_as_it_is(body, error):
+    # Given a key that may be an address (or holds control characters)
+    with pytest.raises(InvalidMessage) as raised:
+        parse(body)
+    # Then the error names it by position and never repeats it
+    assert str(raised.value) == error
+    assert "@" not in str(raised.value)
+
+
+def test_an_unknown_content_key_is_named_by_position():
+    body = {
+        "to": "ann@example.org",
+        "from": "news@example.com",
+        "content": {"subject": "s", "text": "t", "ann@example.org": "u"},
+    }
+    with pytest.raises(InvalidMessage) as raised:
+        parse(body)
+    assert str(raised.value) == "content[#3]: unknown field"
