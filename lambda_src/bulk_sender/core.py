@@ -179,14 +179,14 @@ class BulkSender:
     @property
     def limiter(self) -> Limiter:
         """The pacing: MAX_SEND_RATE, else the account's rate from GetAccount, asked once per
-        container. If GetAccount fails, this invocation sends at FALLBACK_RATE and the next
-        one asks again."""
-        if self._limiter is None or self._limiter_is_fallback:
+        container. If GetAccount fails or answers a rate that makes no sense, the invocation
+        sends at FALLBACK_RATE with one bucket, and the next invocation asks again."""
+        if self._limiter is None:
             rate, self._limiter_is_fallback = self.settings.max_send_rate, False
             if not rate:
                 try:
                     rate = account_rate(self.ses, max_concurrency=self.settings.max_concurrency)
-                except (BotoCoreError, ClientError, KeyError):
+                except (BotoCoreError, ClientError, KeyError, TypeError, ValueError):
                     log.warning(
                         "send_rate_unknown", extra={"fallback": FALLBACK_RATE}, exc_info=True
                     )
@@ -233,6 +233,8 @@ class BulkSender:
 
         calls = plan_calls(emails)
         if calls:
+            if self._limiter_is_fallback:
+                self._limiter = None  # a new invocation asks GetAccount again, once
             _ = self.limiter  # built here, before the worker threads share it
         reports = list(self._pool.map(lambda call: self._send_call(call, remaining_ms), calls))
         for report in reports:
