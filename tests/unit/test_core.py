@@ -23,6 +23,7 @@ from tests.unit.fakes import (
     message,
     recipients_of,
     record,
+    sqs_message_bytes,
 )
 
 DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq"
@@ -323,6 +324,73 @@ def test_an_entry_in_send_message_batch_failed_is_retried_and_the_rest_written()
     assert result.failures == ["bad1"]
     assert sqs.dlq_codes() == {"bad2": "InvalidMessage"}
     assert result.counts[m.EMAILS_DEAD_LETTERED] == 1
+
+
+def test_a_maximum_size_message_can_be_dead_lettered_with_its_four_attributes():
+    # Given a message as large as the queue takes, its own attributes included (SQS counts
+    # them), that SES rejects with a long non-ASCII text, and a DLQ that refuses what exceeds
+    # its maximum size as SQS does
+    from bulk_sender.sqs_limits import DLQ_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES
+
+    raw = record(message(0, data={"pad": ""}), "m1", **{f"attr{i}": "v" * 100 for i in range(9)})
+    attributes = {
+        name: {"DataType": "String", "StringValue": v["stringValue"]}
+        for name, v in raw["messageAttributes"].items()
+    }
+    size = sqs_message_bytes({"MessageBody": raw["body"], "MessageAttributes": attributes})
+    raw["body"] = raw["body"].replace(
+        '"pad": ""', '"pad": "' + "x" * (MAX_MESSAGE_BYTES - size) + '"'
+    )
+    assert sqs_message_bytes({"MessageBody": raw["body"], "MessageAttributes": attributes}) == (
+        MAX_MESSAGE_BYTES
+    )
+
+    def rejected(request):
+        return {"BulkEmailEntryResults": [{"Status": "MESSAGE_REJECTED", "Error": "😀" * 5000}]}
+
+    sqs = FakeSqs(max_message_bytes=DLQ_MAX_MESSAGE_BYTES)
+    # When it is dead-lettered
+    result = make_sender(FakeSes(rejected), sqs).process([raw])
+    # Then the letter is written (not retried until RetriesExhausted), body byte for byte
+    assert result.failures == []
+    assert sqs.dlq_codes() == {"m1": "MESSAGE_REJECTED"}
+    assert sqs.dlq[0]["MessageBody"] == raw["body"]
+
+
+def test_attribute_values_sqs_would_refuse_are_sanitised_so_the_letter_is_written():
+    # Given SES refuses an entry with a text holding control characters
+    def answer(request):
+        return {
+            "BulkEmailEntryResults": [{"Status": "MESSAGE_REJECTED", "Error": "bad\x00\x1b[31m"}]
+        }
+
+    sqs = FakeSqs()
+    result = make_sender(FakeSes(answer), sqs).process([record(message(0), "m0")])
+    # Then the letter is written with the characters replaced
+    assert result.failures == []
+    (written,) = sqs.dlq
+    assert written["MessageAttributes"]["ErrorMessage"]["StringValue"] == "bad\ufffd\ufffd[31m"
+
+
+def test_each_entry_send_message_batch_refuses_is_logged(caplog):
+    # Given a DLQ that refuses one entry of the batch
+    sqs = FakeSqs(fail_dlq="partial")
+    records = [record("not json", "bad1"), record("[]", "bad2")]
+    with caplog.at_level(logging.INFO):
+        make_sender(FakeSes(), sqs).process(records)
+    # Then a structured line names the record and SQS's code
+    (line,) = [r for r in caplog.records if r.getMessage() == "dlq_entry_failed"]
+    assert line.source_message_id == "bad1"
+    assert line.sqs_code == "InternalError"
+    assert line.error_code == "InvalidMessage"
+
+
+def dlq_attributes_of(raw):
+    """The attributes a record carries, as SendMessage spells them."""
+    return {
+        name: {"DataType": v["dataType"], "StringValue": v["stringValue"]}
+        for name, v in raw["messageAttributes"].items()
+    }
 
 
 def test_the_dlq_record_keeps_the_body_byte_for_byte_and_says_why():
