@@ -10,6 +10,7 @@ the records to retry.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -44,9 +45,18 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 10
-# No call starts unless it could finish: its connect and read timeouts, and a margin for
-# the DLQ writes and the answer that follow.
-CALL_RESERVE_MS = (CONNECT_TIMEOUT + READ_TIMEOUT + 3) * 1000
+SES_CALL_MS = (CONNECT_TIMEOUT + READ_TIMEOUT) * 1000
+# SQS (DLQ writes, visibility changes): explicit timeouts and two attempts, so that one call
+# ends within SQS_CALL_MS whatever the network does.
+SQS_CONNECT_TIMEOUT = 1
+SQS_READ_TIMEOUT = 3
+SQS_ATTEMPTS = 2
+SQS_CALL_MS = SQS_ATTEMPTS * (SQS_CONNECT_TIMEOUT + SQS_READ_TIMEOUT) * 1000 + 1000
+# What one SQS batch call (10 entries) usually takes, to size the work after the calls.
+SQS_CALL_TYPICAL_MS = 50
+SQS_BATCH = 10
+# The answer itself: Powertools' metrics and logs, Lambda's serialisation.
+RETURN_MARGIN_MS = 500
 # A whole level of this many groups refused alike, none of the call ever accepted: the
 # fault is the call's. Mistaking entries for the call takes as many of them at fault, one
 # in each group; a call's fault costs 1 + 2 + 4 + 8 = 15 calls at most.
@@ -72,6 +82,26 @@ def ses_client(max_pool: int = 10) -> Any:
             parameter_validation=False,
         ),
     )
+
+
+def sqs_client() -> Any:
+    """SQS with explicit timeouts and bounded retries: the work after the calls must fit the
+    deadline (botocore's defaults are 60 s timeouts and several attempts)."""
+    return boto3.client(
+        "sqs",
+        config=Config(
+            retries={"total_max_attempts": SQS_ATTEMPTS, "mode": "standard"},
+            connect_timeout=SQS_CONNECT_TIMEOUT,
+            read_timeout=SQS_READ_TIMEOUT,
+        ),
+    )
+
+
+def after_calls_ms(records: int) -> int:
+    """The time kept for what follows the SendBulkEmail calls: an SQS batch call per ten
+    records (each ends dead-lettered, retried with a visibility change, or sent), one
+    call's worst case, and the answer."""
+    return math.ceil(records / SQS_BATCH) * SQS_CALL_TYPICAL_MS + SQS_CALL_MS + RETURN_MARGIN_MS
 
 
 class Limiter(Protocol):
@@ -155,7 +185,7 @@ class BulkSender:
     ) -> None:
         self.settings = settings
         self.ses = ses or ses_client(settings.max_calls_in_flight + 2)
-        self.sqs = sqs or boto3.client("sqs")
+        self.sqs = sqs or sqs_client()
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
         if ledger is None and settings.idempotency_table:
             ledger = DynamoLedger(
@@ -175,6 +205,10 @@ class BulkSender:
             tags=settings.default_tags,
         )
         self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
+        # No SendBulkEmail call starts unless it and the work after the calls fit in the
+        # time left; set per invocation (process), from its number of records.
+        self._reserve_ms = SES_CALL_MS + after_calls_ms(0)
+        self._remaining_ms: Callable[[], int] | None = None
 
     @property
     def limiter(self) -> Limiter:
@@ -202,6 +236,8 @@ class BulkSender:
         remaining_ms: Callable[[], int] | None = None,
     ) -> BatchResult:
         records = [SqsRecord.from_event(raw) for raw in raw_records]
+        self._reserve_ms = SES_CALL_MS + after_calls_ms(len(records))
+        self._remaining_ms = remaining_ms
         results: dict[int, Result] = {}
         emails: list[tuple[int, Email]] = []
         # Only a redelivered record can have been dead-lettered by an earlier invocation.
@@ -316,7 +352,15 @@ class BulkSender:
             return set()
 
     def _too_late(self, remaining_ms: Callable[[], int] | None, wait_seconds: float) -> bool:
-        return remaining_ms is not None and remaining_ms() - wait_seconds * 1000 < CALL_RESERVE_MS
+        """No SendBulkEmail call starts unless it, after its pacing wait, and the work after
+        the calls fit in the time left."""
+        return remaining_ms is not None and remaining_ms() - wait_seconds * 1000 < self._reserve_ms
+
+    def _sqs_call_fits(self) -> bool:
+        """An SQS call after the SendBulkEmail calls starts only if it can end, at worst, in
+        time for the answer."""
+        remaining_ms = self._remaining_ms
+        return remaining_ms is None or remaining_ms() >= SQS_CALL_MS + RETURN_MARGIN_MS
 
     def _send(self, call: list[tuple[int, Email]], report: CallReport) -> dict[int, Result]:
         """One SendBulkEmail; a call refused as a whole is halved to isolate the fault."""
@@ -458,7 +502,8 @@ class BulkSender:
         """Write DEAD records to the DLQ; return the indexes whose write failed (retried)."""
         dead = [i for i, result in sorted(results.items()) if result.outcome is Outcome.DEAD]
         letters = [DeadLetter(records[i], results[i].code, results[i].reason) for i in dead]
-        failed = {letter.record.message_id for letter in self.dlq.send(letters)}
+        not_sent = self.dlq.send(letters, may_start=self._sqs_call_fits)
+        failed = {letter.record.message_id for letter in not_sent}
         ids = {index: email.id for index, email in emails}
         written, not_written = [], []
         for index in dead:
@@ -501,8 +546,11 @@ class BulkSender:
             }
             for i in sorted(retried)
         ]
-        for start in range(0, len(entries), 10):
-            batch = entries[start : start + 10]
+        for start in range(0, len(entries), SQS_BATCH):
+            batch = entries[start : start + SQS_BATCH]
+            if not self._sqs_call_fits():  # best effort: without it they come back later
+                log.warning("backoff_skipped", extra={"entries": len(entries) - start})
+                return
             try:
                 response = self.sqs.change_message_visibility_batch(
                     QueueUrl=self.settings.queue_url, Entries=batch

@@ -111,8 +111,11 @@ class DeadLetterQueue:
         self._max_batch_bytes = max_batch_bytes
         self._now = now
 
-    def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
-        """Write every letter; return those that could not be written."""
+    def send(
+        self, letters: Sequence[DeadLetter], *, may_start: Callable[[], bool] = lambda: True
+    ) -> list[DeadLetter]:
+        """Write every letter; return those that could not be written. No SendMessageBatch
+        starts once `may_start()` says no (the deadline): the rest are returned unwritten."""
         failed_at = self._now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
         entries = [
             {
@@ -123,7 +126,13 @@ class DeadLetterQueue:
             for i, letter in enumerate(letters)
         ]
         failed: list[DeadLetter] = []
-        for batch in message_batches(entries, max_bytes=self._max_batch_bytes):
+        batches = list(message_batches(entries, max_bytes=self._max_batch_bytes))
+        for number, batch in enumerate(batches):
+            if not may_start():
+                left = [entry for rest in batches[number:] for entry in rest]
+                log.warning("dlq_write_skipped", extra={"entries": len(left)})
+                failed.extend(letters[int(entry["Id"])] for entry in left)
+                break
             try:
                 response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=batch)
             except Exception:
