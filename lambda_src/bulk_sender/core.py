@@ -244,6 +244,7 @@ class BulkSender:
         settled = self._settled_dead_letters(records)
         for index, record in enumerate(records):
             if record.message_id in settled:
+                log.info("already_dead_lettered", extra={"source_message_id": record.message_id})
                 results[index] = Result(Outcome.DUPLICATE, "AlreadyDeadLettered")
                 continue
             try:
@@ -283,7 +284,8 @@ class BulkSender:
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried)
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
-        counts[m.DUPLICATES_SKIPPED] = sum(r.code == ALREADY_SENT for r in results.values())
+        # Already sent, or a redelivery of a record already dead-lettered: acknowledged.
+        counts[m.DUPLICATES_SKIPPED] = sum(r.outcome is Outcome.DUPLICATE for r in results.values())
         self._back_off(records, results, retried + failures)
         if len(results) != len(records):  # never: every record must have an outcome
             raise RuntimeError("a record was left without an outcome")

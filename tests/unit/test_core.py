@@ -628,3 +628,49 @@ def test_an_id_shaped_like_an_address_is_redacted_in_logs(caplog):
     assert "ann@example.org" not in logged
     assert "bob@example.org" not in logged
     assert "<address>" in logged
+
+
+class DeadLetteredBefore:
+    """A ledger (idempotency off otherwise) that saw these SQS messages dead-lettered."""
+
+    def __init__(self, sqs_message_ids):
+        self.seen = set(sqs_message_ids)
+
+    def claim(self, ids, *, hold_seconds=None):
+        from bulk_sender.ledger import Claim
+
+        return dict.fromkeys(ids, Claim.CLAIMED)
+
+    def complete(self, ids):
+        pass
+
+    def release(self, ids):
+        pass
+
+    def dead_lettered(self, sqs_message_ids):
+        return self.seen & set(sqs_message_ids)
+
+    def mark_dead_lettered(self, sqs_message_ids):
+        self.seen |= set(sqs_message_ids)
+
+
+def test_a_redelivered_record_already_dead_lettered_is_acknowledged_and_counted(caplog):
+    # Given a redelivery of a record an earlier invocation already wrote to the DLQ
+    sqs = FakeSqs()
+    sender = BulkSender(
+        Settings(dlq_url=DLQ),
+        ses=FakeSes(),
+        sqs=sqs,
+        ledger=DeadLetteredBefore({"m0"}),
+        limiter=Unpaced(),
+    )
+    records = [record("not json", "m0", receive_count=2), record(message(1), "m1")]
+    # When it is processed
+    with caplog.at_level(logging.INFO):
+        result = sender.process(records)
+    # Then it is acknowledged, not written twice, and counted as a duplicate skipped
+    assert result.failures == []
+    assert sqs.dlq == []
+    assert result.counts[m.DUPLICATES_SKIPPED] == 1
+    assert result.counts[m.EMAILS_SENT] == 1
+    assert "already_dead_lettered" in [r.getMessage() for r in caplog.records]
