@@ -37,7 +37,7 @@ synth: setup
 	npx cdk synth --quiet
 
 deploy: setup
-	npx cdk deploy
+	BULKMAIL_DEPLOY=1 npx cdk deploy $(ARGS)
 
 bench: setup
 	@if [ -f bench/run.py ]; then $(TEST_ENV) $(PY) bench/run.py; \
