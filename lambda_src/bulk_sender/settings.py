@@ -62,7 +62,7 @@ class Settings:
             dlq_url=dlq_url,
             queue_url=text("QUEUE_URL"),
             configuration_set=configuration_set,
-            allowed_configuration_sets=_configuration_sets(
+            allowed_configuration_sets=parse_configuration_sets(
                 text("ALLOWED_CONFIGURATION_SETS"), configuration_set
             ),
             template_prefix=_template_prefix(text("TEMPLATE_PREFIX")),
@@ -79,7 +79,7 @@ class Settings:
         )
 
 
-def _configuration_sets(raw: str | None, default: str | None) -> frozenset[str] | None:
+def parse_configuration_sets(raw: str | None, default: str | None) -> frozenset[str] | None:
     """A comma-separated list; the default set (CONFIGURATION_SET_NAME) is always allowed."""
     if raw is None:
         return None
