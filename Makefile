@@ -34,7 +34,7 @@ demo: setup
 	else echo "make demo: the local run is not built yet (issue 5)"; exit 2; fi
 
 synth: setup
-	npx cdk synth --quiet
+	npx cdk synth --quiet $(ARGS)
 
 deploy: setup
 	BULKMAIL_DEPLOY=1 npx cdk deploy $(ARGS)
