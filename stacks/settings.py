@@ -260,6 +260,11 @@ class Settings:
                     raise SettingsError(
                         f"context key {key!r} holds an entry that is not a domain or an address"
                     )
+        for key in ("sending_identities", "sandbox_recipients"):
+            names = [identity.lower() for identity in getattr(self, key)]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise SettingsError(f"context key {key!r} names {repeated[0]} twice")
         for name in self.allowed_configuration_sets:
             if not _NAME_PATTERN.match(name):
                 raise SettingsError(

@@ -238,6 +238,7 @@ def test_synth_warns_about_the_placeholder_and_deploy_refuses_it(capsys, tmp_pat
         ("allowed_configuration_sets", "ok,no way", "'allowed_configuration_sets' holds a name"),
         ("sandbox_recipients", "a b@example.org", "'sandbox_recipients' holds an entry"),
         ("sandbox_recipients", "[1, 2]", "'sandbox_recipients' must be a list of strings"),
+        ("sending_identities", "a.io,A.io", "'sending_identities' names a.io twice"),
     ],
 )
 def test_a_bad_context_value_is_one_line_naming_the_key(capsys, tmp_path, key, value, error):
