@@ -23,7 +23,8 @@ def test_every_alarm_action_and_ses_destination_reaches_its_topic_and_key(synth)
     # Then every alarm notifies through CloudWatch, and SES publishes its events
     alarms = synth.resources("AWS::CloudWatch::Alarm")
     assert {p.source for p in walked if p.service == CLOUDWATCH} == set(alarms)
-    assert [p.service for p in walked].count(SES) == 1
+    events_topic = {"Ref": synth.logical_id("AWS::SNS::Topic", "SesEvents")}
+    assert [p.topic for p in walked if p.service == SES] == [events_topic]
     # And no topic policy or key on the way would refuse one of them
     assert refusals(synth.template) == []
 
