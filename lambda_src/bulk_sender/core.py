@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -209,7 +210,9 @@ class BulkSender:
         self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
         # No SendBulkEmail call starts unless it and the work after the calls fit in the
         # time left; set per invocation (process), from its number of records.
-        self._reserve_ms = SES_CALL_MS + after_calls_ms(0)
+        self._records = 0  # in this invocation
+        self._sent = 0  # of them, sent so far: they need no SQS call after the calls
+        self._sent_lock = threading.Lock()
         self._remaining_ms: Callable[[], int] | None = None
 
     @property
@@ -238,8 +241,7 @@ class BulkSender:
         remaining_ms: Callable[[], int] | None = None,
     ) -> BatchResult:
         records = [SqsRecord.from_event(raw) for raw in raw_records]
-        self._reserve_ms = SES_CALL_MS + after_calls_ms(len(records))
-        self._remaining_ms = remaining_ms
+        self._records, self._sent, self._remaining_ms = len(records), 0, remaining_ms
         results: dict[int, Result] = {}
         emails: list[tuple[int, Email]] = []
         # Only a redelivered record can have been dead-lettered by an earlier invocation.
@@ -356,9 +358,12 @@ class BulkSender:
             return set()
 
     def _too_late(self, remaining_ms: Callable[[], int] | None, wait_seconds: float) -> bool:
-        """No SendBulkEmail call starts unless it, after its pacing wait, and the work after
-        the calls fit in the time left."""
-        return remaining_ms is not None and remaining_ms() - wait_seconds * 1000 < self._reserve_ms
+        """No SendBulkEmail call starts unless it, after its pacing wait, and the work left
+        after the calls (for every record not sent yet) fit in the time left."""
+        if remaining_ms is None:
+            return False
+        reserve_ms = SES_CALL_MS + after_calls_ms(self._records - self._sent)
+        return remaining_ms() - wait_seconds * 1000 < reserve_ms
 
     def _sqs_call_fits(self) -> bool:
         """An SQS call after the SendBulkEmail calls starts only if it can end, at worst, in
@@ -477,6 +482,8 @@ class BulkSender:
             )
             if outcome is Outcome.SENT:
                 sent.append([redact(email.id), entry.get("MessageId", "")])
+        with self._sent_lock:
+            self._sent += len(sent)
         if any(is_throttle(status) for status in statuses):
             report.throttled += 1
             self.limiter.on_throttle()
