@@ -145,3 +145,29 @@ def test_a_template_path_with_a_non_ascii_digit_does_not_sink_the_batch():
     assert result.failures == []
     assert sqs.dlq_codes() == {"m0": "MissingTemplateData"}
     assert ses.sent_recipients == ["user1@example.org"]
+
+
+def test_a_check_that_raises_unexpectedly_costs_only_its_record():
+    # Given a pre-flight check that fails on one message with an error nobody foresaw
+    def preflight(email):
+        if email.to == ("user1@example.org",):
+            raise RuntimeError("a bug")
+        return None
+
+    ses, sqs = FakeSes(), FakeSqs()
+    sender = BulkSender(
+        Settings(dlq_url="https://sqs.example/dlq"),
+        ses=ses,
+        sqs=sqs,
+        limiter=Unpaced(),
+        preflight=preflight,
+    )
+    records = [record(message(n), f"m{n}") for n in range(3)]
+    # When the batch is processed
+    result = sender.process(records)
+    # Then that record is InvalidMessage, saying what kind of failure, and the others sent
+    assert result.failures == []
+    assert sqs.dlq_codes() == {"m1": "InvalidMessage"}
+    reason = sqs.dlq[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    assert reason == "body: could not be checked (RuntimeError)"
+    assert sorted(ses.sent_recipients) == ["user0@example.org", "user2@example.org"]
