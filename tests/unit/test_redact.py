@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulk_sender.message import Defaults, InvalidMessage, parse_message
 from bulk_sender.records import redact
@@ -56,3 +58,20 @@ def test_every_address_form_the_schema_accepts_is_redacted_in_free_text(address)
 def test_text_without_an_address_is_left_alone():
     text = "Throttling: Maximum sending rate exceeded (at 14 per second) @ 12:00"
     assert redact(text) == text
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    st.emails(),
+    st.sampled_from(["", "Jane Doe ", '"Doe, Jane" ', "Zoë "]),
+    st.sampled_from(["{}", "Illegal address: {} refused", "to: {}; cc: {}"]),
+)
+def test_any_address_the_schema_accepts_leaves_no_trace_in_redacted_text(address, name, frame):
+    # Given any address hypothesis generates (RFC 5322 syntax), with or without a name
+    form = f"{name}<{address}>" if name else address
+    sent = accepted(form)
+    if sent is None:  # refused by the schema: it never reaches a log as a recipient
+        return
+    for shown in {form, sent}:
+        # When it appears in a text, then all of it, name included, and only it is replaced
+        assert redact(frame.format(shown, shown)) == frame.format("<address>", "<address>")
