@@ -31,9 +31,10 @@ from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message, validate_tags
+from bulk_sender.sqs_limits import MAX_MESSAGE_BYTES
 from bulkmail.errors import CliError
 
-MAX_BODY_BYTES = 262_144  # the queue's maximum message size (the stack sets it explicitly)
+MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # the queue's maximum message size (the stack sets it)
 ID_HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real campaign
 # Used when neither --id-key nor BULKMAIL_ID_KEY is given: ids stay deterministic, but anyone
 # who knows an address and the campaign name can then recompute its id.
@@ -54,6 +55,8 @@ class CampaignOptions:
     id_key: bytes = DEFAULT_ID_KEY
     unsubscribe_url: str | None = None
     validate: bool = True
+    # The sets a row may name (the Lambda's ALLOWED_CONFIGURATION_SETS); None: not checked.
+    configuration_sets: frozenset[str] | None = None
     # With validate: each valid row's message -> None, or why it would not render (issue 8).
     render_check: Callable[[Email], str | None] | None = field(default=None, compare=False)
 
@@ -67,7 +70,11 @@ class CampaignOptions:
     @property
     def defaults(self) -> Defaults:
         """What validation assumes for a row without `from` / `template` (the options)."""
-        return Defaults(from_address=self.from_address, template=self.template)
+        return Defaults(
+            from_address=self.from_address,
+            template=self.template,
+            configuration_sets=self.configuration_sets,
+        )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from stacks.pause_probe import PauseProbe
 from stacks.queues import SendQueues
 from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
-from stacks.ses_identities import SendingIdentities, identity_arn
+from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
 from stacks.template_files import load_templates
@@ -37,9 +37,10 @@ class BulkEmailStack(Stack):
         ses_events = SesEvents(
             self, "Ses", topic_key=key, archive_retention=settings.event_archive_retention
         )
-        SesTemplates(self, "Templates", templates=load_templates())
+        SesTemplates(self, "Templates", templates=load_templates(), prefix=settings.template_prefix)
+        identities = None
         if settings.create_sending_identities:
-            SendingIdentities(
+            identities = SendingIdentities(
                 self,
                 "Identities",
                 identities=settings.sending_identities,
@@ -53,8 +54,12 @@ class BulkEmailStack(Stack):
             dlq=queues.dlq,
             table=table,
             configuration_set_name=ses_events.configuration_set_name,
+            # In the sandbox SES also authorizes the send against each recipient's identity.
             identity_arns=[
-                identity_arn(self, identity) for identity in settings.sending_identities
+                identity_arn(self, identity)
+                for identity in dict.fromkeys(
+                    settings.sending_identities + settings.sandbox_recipients
+                )
             ],
         )
         probe = PauseProbe(
@@ -65,6 +70,7 @@ class BulkEmailStack(Stack):
             mapping_id=sender.mapping_id,
             table=table,
             configuration_set_name=ses_events.configuration_set_name,
+            configuration_set_arns=sender.configuration_set_arns,
         )
         Validations.of(sender.role).acknowledge(
             Acknowledgment(
@@ -87,13 +93,6 @@ class BulkEmailStack(Stack):
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="ses:GetAccount (whether the account may send and how much of its daily "
                 "quota is left) has no resource-level permission: IAM accepts only '*' for it",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:"
-                "<AWS::AccountId>:configuration-set/*]",
-                reason="Messages may name any configuration set of the account (DESIGN section "
-                "3) and a pause may come from any of them: the probe reads their sending status "
-                "(GetConfigurationSet, read only) to know when to resume",
             ),
         )
         monitoring = Monitoring(
@@ -133,6 +132,11 @@ class BulkEmailStack(Stack):
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
         }
+        for domain, records in (identities.dkim_records() if identities else {}).items():
+            outputs[dkim_output_id(domain)] = (
+                records,
+                f"DKIM CNAME records of {domain} for its DNS (NAME CNAME VALUE, comma-separated)",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
 

@@ -49,6 +49,7 @@ class PauseProbe(Construct):
         mapping_id: str,
         table: dynamodb.ITable,
         configuration_set_name: str,
+        configuration_set_arns: list[str],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -79,9 +80,9 @@ class PauseProbe(Construct):
             iam.PolicyStatement(
                 sid="ReadConfigurationSetSendingStatus",
                 actions=list(CONFIGURATION_SET_ACTIONS),
-                resources=[
-                    stack.format_arn(service="ses", resource="configuration-set", resource_name="*")
-                ],
+                # The sets a message may name (the stack's and allowed_configuration_sets):
+                # a pause may come from any of them.
+                resources=configuration_set_arns,
             ),
             iam.PolicyStatement(
                 sid="RestartTheSenderMapping",

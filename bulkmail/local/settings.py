@@ -41,6 +41,7 @@ class LocalSettings:
     probe_interval_seconds: float = 1.0
     held_delay_seconds: int = 1  # the delay of copies held while paused (the stack: 900)
     templates: Path = TEMPLATES
+    template_prefix: str = ""  # TEMPLATE_PREFIX: the stack's template_prefix (none by default)
     log_file: Path | None = None  # where the handler's Powertools logs go (None: discarded)
 
     def describe(self) -> str:

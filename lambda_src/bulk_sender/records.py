@@ -10,11 +10,21 @@ from typing import Any
 # idempotency key here, so that a message without `id` keeps its key across the copy.
 ORIGINAL_MESSAGE_ID = "OriginalMessageId"
 
-_ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
+# Every address form the schema accepts (message.py): a quoted local part (spaces, escaped
+# quotes), a dot-atom one (apostrophes and the rest of RFC 5322's atext), any domain (IDN
+# included), and an optional display name before <...>, quoted or not (RFC 2047 words too).
+_DOMAIN = r"[^\s<>\"(),;:\[\]@\\]+"
+_ADDR_SPEC = rf'(?:"(?:[^"\\\r\n]|\\.)*"|[^\s<>"(),;:\[\]@\\]+)@{_DOMAIN}'
+_ADDRESS = re.compile(
+    rf'(?:"(?:[^"\\\r\n]|\\.)*"[ \t]*|[^\s<>"(),;:\[\]@][^<>"(),;:\[\]@\r\n]*?[ \t]*)?'
+    rf"<[ \t]*{_ADDR_SPEC}[ \t]*>"
+    rf"|{_ADDR_SPEC}"
+)
 
 
 def redact(text: str) -> str:
-    """Replace anything shaped like an email address: logs and DLQ reasons hold none."""
+    """Replace anything shaped like an email address, with its display name: logs, errors
+    and DLQ reasons hold none."""
     return _ADDRESS.sub("<address>", text)
 
 
@@ -29,7 +39,8 @@ class SqsRecord:
     @property
     def idempotency_key(self) -> str:
         """The key of a message without `id`: its SQS message id, or its original's."""
-        carried = self.message_attributes.get(ORIGINAL_MESSAGE_ID) or {}
+        attributes = self.message_attributes if isinstance(self.message_attributes, dict) else {}
+        carried = attributes.get(ORIGINAL_MESSAGE_ID) or {}
         value = carried.get("stringValue") if isinstance(carried, dict) else None
         return value if isinstance(value, str) and value else self.message_id
 
@@ -37,10 +48,14 @@ class SqsRecord:
     def from_event(cls, raw: dict[str, Any]) -> SqsRecord:
         """One record of a Lambda SQS event."""
         attributes = raw.get("attributes") or {}
+        try:
+            receive_count = int(attributes.get("ApproximateReceiveCount", 1))
+        except (TypeError, ValueError):
+            receive_count = 1
         return cls(
-            message_id=raw["messageId"],
-            receipt_handle=raw.get("receiptHandle", ""),
-            body=raw.get("body", ""),
-            receive_count=int(attributes.get("ApproximateReceiveCount", 1)),
+            message_id=raw["messageId"],  # without it a record cannot be answered for
+            receipt_handle=raw.get("receiptHandle") or "",
+            body=raw.get("body") or "",
+            receive_count=receive_count,
             message_attributes=raw.get("messageAttributes") or {},
         )

@@ -97,9 +97,13 @@ def test_the_probe_role_reads_ses_restarts_the_mapping_and_clears_the_marker_onl
     # SES's account status (no resource-level permission) and the sets' sending status
     assert by_sid(policy, "ReadAccountSendingStatus")["Action"] == "ses:GetAccount"
     assert by_sid(policy, "ReadAccountSendingStatus")["Resource"] == "*"
+    # (the sets a message may name, as in the sender's SendBulkEmail statement)
     sets = by_sid(policy, "ReadConfigurationSetSendingStatus")
     assert sets["Action"] == "ses:GetConfigurationSet"
-    assert text(sets["Resource"]).endswith(":configuration-set/*")
+    _, sender = synth.named("AWS::IAM::Policy", "SenderRoleDefaultPolicy")
+    send = by_sid(sender, "SendBulkEmailFromTheSendingIdentities")
+    allowed = [text(r) for r in as_list(send["Resource"]) if ":configuration-set/" in text(r)]
+    assert [text(r) for r in as_list(sets["Resource"])] == allowed
     # the sender's mapping, by its ARN
     restart = by_sid(policy, "RestartTheSenderMapping")
     assert sorted(as_list(restart["Action"])) == [
