@@ -135,7 +135,7 @@ def check(
     (`confirm` aborts when declined). An unreadable quota is a warning, never a stop."""
     try:
         quota = Quota.read((client or ses_client)())
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, TypeError, ValueError) as error:
         echo(f"warning: the SES quota was not checked ({error})")
         return
     lines = assessment(quota, sum(recipients(body) for body in bodies))

@@ -254,10 +254,13 @@ class Pause:
         entries = []
         for index in indexes:
             record = records[index]
-            attributes = {
-                name: _from_event_attribute(value)
-                for name, value in record.message_attributes.items()
-            }
+            try:
+                attributes = {
+                    name: _from_event_attribute(value)
+                    for name, value in record.message_attributes.items()
+                }
+            except (AttributeError, TypeError, ValueError):  # not as Lambda delivers them
+                continue  # retried the old way instead
             key = keys.get(index, record.idempotency_key)
             if key == record.idempotency_key and ORIGINAL_MESSAGE_ID not in attributes:
                 if len(attributes) >= MAX_ATTRIBUTES:

@@ -195,6 +195,15 @@ def test_a_message_with_no_room_for_the_key_is_retried_instead():
     assert parts.sqs.requeued == []
 
 
+def test_a_record_whose_attributes_cannot_be_copied_is_retried_not_raised():
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+    odd = record(message(0), "m0")
+    odd["messageAttributes"] = {"Blob": {"dataType": "Binary", "binaryValue": "not base64!"}}
+    result = parts.sender.process(sources([odd]))
+    assert result.failures == ["m0"]
+    assert parts.sqs.requeued == []
+
+
 def test_a_transient_failure_does_not_pause():
     parts = Parts(lambda r: {"BulkEmailEntryResults": [{"Status": "TRANSIENT_FAILURE"}]})
     result = parts.sender.process(sources([record(message(0), "m0")]))
