@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +30,9 @@ class Settings:
     max_calls_in_flight: int = 4
     retry_backoff_base_seconds: int = 30
     retry_backoff_max_seconds: int = 900
+    endpoint_id: str | None = None
+    allowed_tenants: frozenset[str] = frozenset()
+    attachment_bucket: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,7 +71,25 @@ class Settings:
             max_calls_in_flight=max(1, int(number("MAX_CALLS_IN_FLIGHT", 4))),
             retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
             retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
+            endpoint_id=_endpoint_id(text("ENDPOINT_ID")),
+            allowed_tenants=frozenset(
+                filter(None, map(str.strip, env.get("ALLOWED_TENANTS", "").split(",")))
+            ),
+            attachment_bucket=text("ATTACHMENT_BUCKET"),
         )
+
+
+# A multi-region endpoint id is a DNS name under SES's endpoints domain (botocore's rule set
+# checks isValidHostLabel; a bad one would fail every call after it was claimed).
+_ENDPOINT_ID = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _endpoint_id(raw: str | None) -> str | None:
+    if raw is not None and not _ENDPOINT_ID.fullmatch(raw):
+        raise SettingsError("ENDPOINT_ID must be a multi-region endpoint id (DNS labels)")
+    return raw
 
 
 def _tags_from_json(raw: str | None) -> dict[str, str]:

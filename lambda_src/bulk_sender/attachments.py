@@ -1,0 +1,136 @@
+"""Attachments (DESIGN.md section 11): the objects of the attachment bucket that messages name.
+
+`AttachmentFiles.read` takes one invocation's valid emails and reads every object they name,
+each once however many emails or calls share it, before any call starts. What it cannot use
+is refused per email, with the reason:
+
+- the object is missing, or the function may not read it (S3's 4xx code, e.g. `NoSuchKey`,
+  `AccessDenied`): dead-lettered with that code, since no retry fixes it (upload the file, then
+  redrive);
+- S3 is slow or failing (throttling, 5xx, connection): retried;
+- the email with its attachments would be over SES's message size: `InvalidMessage`;
+- the invocation already holds `MAX_BYTES_PER_INVOCATION` of files: retried (a later,
+  smaller batch takes it), so that a batch of large files cannot exhaust the function's memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bulk_sender.message import Email
+from bulk_sender.records import redact
+
+# SES v2: at most 40 MB per message after MIME (base64) encoding, attachments included.
+MAX_MESSAGE_BYTES = 40_000_000
+# Raw bytes of files one invocation keeps in memory (the request holds them base64-encoded).
+MAX_BYTES_PER_INVOCATION = 100_000_000
+DEFERRED = "AttachmentsDeferred"
+
+
+def mime_size(length: int) -> int:
+    """Bytes a file of `length` bytes takes in the email: base64, 76 characters + CRLF a line."""
+    return -(-length // 57) * 78
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an email cannot be sent with its attachments: retried, or dead-lettered."""
+
+    retry: bool
+    code: str
+    reason: str
+
+
+class _Unreadable(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+
+
+class AttachmentFiles:
+    """Reads attachments from `bucket` with an injected S3 client."""
+
+    def __init__(self, s3: Any, bucket: str | None) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def read(
+        self, emails: Sequence[tuple[int, Email]]
+    ) -> tuple[dict[str, bytes], dict[int, Refusal]]:
+        """The files by key, and the emails (by index) that cannot be sent with theirs."""
+        files: dict[str, bytes] = {}
+        failed: dict[str, Refusal] = {}
+        refused: dict[int, Refusal] = {}
+        held = 0
+        for index, email in emails:
+            attachments = email.options.attachments
+            if not attachments:
+                continue
+            if self.bucket is None:
+                refused[index] = Refusal(
+                    False, "InvalidMessage", "attachments: this sender has no attachment bucket"
+                )
+                continue
+            for position, attachment in enumerate(attachments):
+                key = attachment.key
+                if key in files or key in failed:
+                    continue
+                if held >= MAX_BYTES_PER_INVOCATION:
+                    failed[key] = Refusal(
+                        True, DEFERRED, "attachments: this batch's files are full"
+                    )
+                    continue
+                try:
+                    files[key] = self._get(key, f"attachments[{position}]")
+                except _Unreadable as error:
+                    failed[key] = error.refusal
+                else:
+                    held += len(files[key])
+            refusal = next((failed[a.key] for a in attachments if a.key in failed), None)
+            if refusal is None:
+                refusal = _too_large(email, files)
+            if refusal is not None:
+                refused[index] = refusal
+        return files, refused
+
+    def _get(self, key: str, where: str) -> bytes:
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key)
+            if mime_size(int(response.get("ContentLength", 0))) > MAX_MESSAGE_BYTES:
+                response["Body"].close()
+                raise _Unreadable(_over_limit())
+            return response["Body"].read()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "Unknown")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500
+            permanent = 400 <= status < 500 and status != 429
+            text = error.response.get("Error", {}).get("Message", "") or code
+            reason = redact(f"{where} ({key}): S3 {code}: {text}")
+            raise _Unreadable(Refusal(not permanent, code, reason)) from None
+        except BotoCoreError as error:  # connection or read timeout: S3 may answer next time
+            reason = redact(f"{where} ({key}): {type(error).__name__}")
+            raise _Unreadable(Refusal(True, type(error).__name__, reason)) from None
+
+
+def _over_limit() -> Refusal:
+    return Refusal(
+        False,
+        "InvalidMessage",
+        f"attachments: the email would be over SES's {MAX_MESSAGE_BYTES} bytes once encoded",
+    )
+
+
+def _too_large(email: Email, files: Mapping[str, bytes]) -> Refusal | None:
+    """The email's encoded size: its files, data, headers and inline content (a stored
+    template's own size is SES's to check)."""
+    size = sum(mime_size(len(files[a.key])) for a in email.options.attachments)
+    size += len(email.data_json.encode("utf-8"))
+    size += sum(len(name) + len(value) + 4 for name, value in email.headers)
+    if email.content is not None:
+        parts = (email.content.subject, email.content.text or "", email.content.html or "")
+        size += sum(len(part.encode("utf-8")) for part in parts)
+    return _over_limit() if size > MAX_MESSAGE_BYTES else None
