@@ -54,9 +54,12 @@ class _Unreadable(Exception):
 class AttachmentFiles:
     """Reads attachments from `bucket` with an injected S3 client."""
 
-    def __init__(self, s3: Any, bucket: str | None) -> None:
+    def __init__(
+        self, s3: Any, bucket: str | None, *, max_bytes: int = MAX_BYTES_PER_INVOCATION
+    ) -> None:
         self.s3 = s3
         self.bucket = bucket
+        self.max_bytes = max_bytes
 
     def read(
         self, emails: Sequence[tuple[int, Email]]
@@ -79,7 +82,7 @@ class AttachmentFiles:
                 key = attachment.key
                 if key in files or key in failed:
                     continue
-                if held >= MAX_BYTES_PER_INVOCATION:
+                if held >= self.max_bytes:
                     failed[key] = Refusal(
                         True, DEFERRED, "attachments: this batch's files are full"
                     )
