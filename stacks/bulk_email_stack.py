@@ -9,6 +9,7 @@ from stacks.idempotency import IdempotencyTable
 from stacks.monitoring import Monitoring
 from stacks.notification_key import NotificationKey
 from stacks.queues import SendQueues
+from stacks.send_options import SendOptions
 from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, identity_arn
@@ -36,9 +37,10 @@ class BulkEmailStack(Stack):
         ses_events = SesEvents(
             self, "Ses", topic_key=key, archive_retention=settings.event_archive_retention
         )
-        SesTemplates(self, "Templates", templates=load_templates())
+        templates = SesTemplates(self, "Templates", templates=load_templates())
+        identities = None
         if settings.create_sending_identities:
-            SendingIdentities(
+            identities = SendingIdentities(
                 self,
                 "Identities",
                 identities=settings.sending_identities,
@@ -54,6 +56,21 @@ class BulkEmailStack(Stack):
             configuration_set_name=ses_events.configuration_set_name,
             identity_arns=[
                 identity_arn(self, identity) for identity in settings.sending_identities
+            ],
+        )
+        # Tenants, multi-region endpoint, sending authorization, tracking and attachments.
+        options = SendOptions(
+            self,
+            "SendOptions",
+            settings=settings,
+            sender=sender,
+            configuration_set_name=ses_events.configuration_set_name,
+            template_names=sorted(templates.templates),
+            identity_arns=[
+                identity_arn(self, identity) for identity in settings.sending_identities
+            ],
+            depends_on=[
+                c for c in (templates, identities, ses_events.configuration_set) if c is not None
             ],
         )
         Validations.of(sender.role).acknowledge(
@@ -105,6 +122,10 @@ class BulkEmailStack(Stack):
             ),
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+            "AttachmentBucketName": (
+                options.attachment_bucket.bucket_name,
+                "S3 bucket of the files messages attach (attachments[].key)",
+            ),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
