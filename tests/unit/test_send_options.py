@@ -333,7 +333,8 @@ def test_an_attachment_s3_cannot_serve_now_is_retried_not_dead_lettered(error):
         [record(message(0, attachments=[{"key": "terms.pdf"}]), "m0")]
     )
     assert result.failures == ["m0"]
-    assert sqs.dlq == [] and ses.requests == []
+    assert sqs.dlq == []
+    assert ses.requests == []
 
 
 def test_attachments_without_a_bucket_are_invalid():
