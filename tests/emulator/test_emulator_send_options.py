@@ -14,7 +14,9 @@ from moto import mock_aws
 from bulk_sender.core import BulkSender
 from bulk_sender.pacing import Unpaced
 from bulk_sender.settings import Settings
-from bulkmail.local.emulator import install, sent_emails
+from bulkmail.local.emulator import Emulator, install, reset, sent_emails
+from bulkmail.local.provision import handler_env, local_env, provision, reset_moto
+from bulkmail.local.settings import LocalSettings
 from tests.emulator.test_emulator import (  # noqa: F401 (fixtures)
     CLIENT_CONFIG,
     REGION,
@@ -129,3 +131,35 @@ def test_the_sender_attaches_the_bucket_s_file_and_sends_through_the_tenant(
         }
         (attached,) = email["attachments"]
         assert (attached["FileName"], attached["RawContent"]) == ("terms.pdf", b"%PDF-1.7 terms")
+
+
+def test_the_local_run_provisions_the_attachment_bucket_and_the_sender_reads_it(
+    server: Emulator,  # noqa: F811 (the fixture)
+) -> None:
+    # Given the local run's provisioning on the emulator, and a file in its attachment bucket
+    settings = LocalSettings()
+    with local_env(server.endpoint_url, settings):
+        reset_moto(server.endpoint_url)
+        reset()
+        urls = provision(settings)
+        boto3.client("s3").put_object(
+            Bucket=urls["AttachmentBucketName"], Key="logo.png", Body=b"\x89PNG logo"
+        )
+        env = handler_env(settings, urls)
+        sender = BulkSender(Settings.from_env(env), limiter=Unpaced())
+        body = {
+            "to": "ann@example.org",
+            "from": "news@example.com",
+            "content": {"subject": "Hi", "html": '<img src="cid:logo">'},
+            "attachments": [{"key": "logo.png", "disposition": "inline", "content_id": "logo"}],
+        }
+        # When the handler's core sends a message naming it
+        result = sender.process(
+            [{"messageId": "m1", "receiptHandle": "r", "body": json.dumps(body)}]
+        )
+        # Then the email carries it, inline, with its bytes
+        assert result.failures == []
+        (email,) = sent_emails(settings.region)
+    (attached,) = email["attachments"]
+    assert attached["RawContent"] == b"\x89PNG logo"
+    assert (attached["ContentDisposition"], attached["ContentId"]) == ("INLINE", "logo")
