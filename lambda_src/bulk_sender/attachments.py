@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.message import Email
@@ -52,14 +53,21 @@ class _Unreadable(Exception):
 
 
 class AttachmentFiles:
-    """Reads attachments from `bucket` with an injected S3 client."""
+    """Reads attachments from `bucket` with an injected S3 client (made on first use when none
+    is given: a sender whose messages attach nothing never builds one)."""
 
     def __init__(
         self, s3: Any, bucket: str | None, *, max_bytes: int = MAX_BYTES_PER_INVOCATION
     ) -> None:
-        self.s3 = s3
+        self._s3 = s3
         self.bucket = bucket
         self.max_bytes = max_bytes
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = boto3.client("s3")
+        return self._s3
 
     def read(
         self, emails: Sequence[tuple[int, Email]]

@@ -173,11 +173,7 @@ class BulkSender:
             tags=settings.default_tags,
             tenants=settings.allowed_tenants,
         )
-        # Attachments are read only where a bucket is set (no S3 client otherwise).
-        self.attachments = AttachmentFiles(
-            s3 or (boto3.client("s3") if settings.attachment_bucket else None),
-            settings.attachment_bucket,
-        )
+        self.attachments = AttachmentFiles(s3, settings.attachment_bucket)
         self._files: Mapping[str, bytes] = {}  # this invocation's attachments, by S3 key
         self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
 
