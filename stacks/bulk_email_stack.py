@@ -12,10 +12,10 @@ from stacks.queues import SendQueues
 from stacks.send_options import SendOptions
 from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
-from stacks.ses_identities import SendingIdentities, identity_arn
+from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
-from stacks.template_files import load_templates
+from stacks.template_files import by_ses_name, load_templates
 
 DESCRIPTION = "Serverless bulk email sender: SQS -> Lambda -> SES v2 SendBulkEmail"
 
@@ -37,7 +37,9 @@ class BulkEmailStack(Stack):
         ses_events = SesEvents(
             self, "Ses", topic_key=key, archive_retention=settings.event_archive_retention
         )
-        templates = SesTemplates(self, "Templates", templates=load_templates())
+        templates = SesTemplates(
+            self, "Templates", templates=load_templates(), prefix=settings.template_prefix
+        )
         identities = None
         if settings.create_sending_identities:
             identities = SendingIdentities(
@@ -54,8 +56,12 @@ class BulkEmailStack(Stack):
             dlq=queues.dlq,
             table=table,
             configuration_set_name=ses_events.configuration_set_name,
+            # In the sandbox SES also authorizes the send against each recipient's identity.
             identity_arns=[
-                identity_arn(self, identity) for identity in settings.sending_identities
+                identity_arn(self, identity)
+                for identity in dict.fromkeys(
+                    settings.sending_identities + settings.sandbox_recipients
+                )
             ],
         )
         # Tenants, multi-region endpoint, sending authorization, tracking and attachments.
@@ -65,7 +71,7 @@ class BulkEmailStack(Stack):
             settings=settings,
             sender=sender,
             configuration_set_name=ses_events.configuration_set_name,
-            template_names=sorted(templates.templates),
+            template_names=sorted(by_ses_name(load_templates(), settings.template_prefix)),
             identity_arns=[
                 identity_arn(self, identity) for identity in settings.sending_identities
             ],
@@ -127,6 +133,11 @@ class BulkEmailStack(Stack):
                 "S3 bucket of the files messages attach (attachments[].key)",
             ),
         }
+        for domain, records in (identities.dkim_records() if identities else {}).items():
+            outputs[dkim_output_id(domain)] = (
+                records,
+                f"DKIM CNAME records of {domain} for its DNS (NAME CNAME VALUE, comma-separated)",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
 

@@ -50,6 +50,11 @@ class SendOptions(Construct):
         configuration_set_arn = stack.format_arn(
             service="ses", resource="configuration-set", resource_name=configuration_set_name
         )
+        # And those a message may name besides (allowed_configuration_sets).
+        configuration_set_arns = [configuration_set_arn] + [
+            stack.format_arn(service="ses", resource="configuration-set", resource_name=name)
+            for name in dict.fromkeys(settings.allowed_configuration_sets)
+        ]
 
         self.attachment_bucket = AttachmentBucket(self, "Attachments").bucket
         function.add_environment("ATTACHMENT_BUCKET", self.attachment_bucket.bucket_name)
@@ -76,7 +81,7 @@ class SendOptions(Construct):
                 resources=[
                     *identity_arns,
                     *settings.authorized_identity_arns,
-                    configuration_set_arn,
+                    *configuration_set_arns,
                 ],
             )
         )

@@ -172,6 +172,8 @@ class BulkSender:
             configuration_set=settings.configuration_set,
             tags=settings.default_tags,
             tenants=settings.allowed_tenants,
+            configuration_sets=settings.allowed_configuration_sets,
+            template_prefix=settings.template_prefix,
         )
         self.attachments = AttachmentFiles(s3, settings.attachment_bucket)
         self._files: Mapping[str, bytes] = {}  # this invocation's attachments, by S3 key

@@ -51,6 +51,9 @@ VARIANT_CONTEXT = {
     "endpoint_id": "abcd1234.ef5",
     "endpoint_secondary_region": "us-east-1",
     "open_tracking": "false",
+    "sandbox_recipients": "ann@example.org,news@example.org,verified.example",
+    "allowed_configuration_sets": "marketing,alerts",
+    "template_prefix": "shop-",
     # Skip asset bundling: this app's code asset is not under test.
     "aws:cdk:bundling-stacks": [],
 }
