@@ -108,7 +108,7 @@ class SendOptions(Construct):
                     self,
                     "Tenants",
                     tenants=settings.tenants,
-                    resource_arns=[*identity_arns, configuration_set_arn, *template_arns],
+                    resource_arns=[*identity_arns, *configuration_set_arns, *template_arns],
                     depends_on=depends_on,
                 )
                 tenant_arns = [tenant.attr_arn for tenant in self.tenants.tenants.values()]

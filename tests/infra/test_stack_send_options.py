@@ -130,13 +130,16 @@ def test_tenants_are_created_with_identities_configuration_set_and_templates(var
     # Given tenants brand-a and brand-b in the context
     tenants = variant.resources("AWS::SES::Tenant")
     configuration_set = variant.one("AWS::SES::ConfigurationSet")[0]
-    # Then each exists, associated with every resource its sends use
+    # Then each exists, associated with every resource its sends may use: the identities, the
+    # stack's and the allowed configuration sets, the templates (under template_prefix)
     expected = sorted(
         [
             _ses_arn("identity/news@example.org"),
             _ses_arn("identity/example.net"),
             _ses_arn(f"configuration-set/${{{configuration_set}}}"),
-            _ses_arn("template/welcome"),
+            _ses_arn("configuration-set/marketing"),
+            _ses_arn("configuration-set/alerts"),
+            _ses_arn("template/shop-welcome"),
         ]
     )
     assert sorted(t["Properties"]["TenantName"] for t in tenants.values()) == ["brand-a", "brand-b"]
