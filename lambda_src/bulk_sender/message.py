@@ -484,7 +484,9 @@ def _attachment(value: Any, where: str) -> Attachment:
             f"{where}.content_type", "must be a MIME type/subtype, at most 78 characters"
         )
     disposition = value.get("disposition")
-    if disposition is not None and disposition not in _DISPOSITIONS:
+    if disposition is not None and (
+        not isinstance(disposition, str) or disposition not in _DISPOSITIONS
+    ):
         raise InvalidMessage(f"{where}.disposition", 'must be "attachment" or "inline"')
     content_id = value.get("content_id")
     if content_id is not None and (
