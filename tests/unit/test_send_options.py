@@ -114,6 +114,10 @@ BAD = [
         'attachments[0].disposition: must be "attachment" or "inline"',
     ),
     (
+        attach(disposition=["inline"]),
+        'attachments[0].disposition: must be "attachment" or "inline"',
+    ),
+    (
         attach(content_id="<logo>"),
         "attachments[0].content_id: must be 1 to 78 printable ASCII characters, no space or <>",
     ),
