@@ -9,8 +9,12 @@ is refused per email, with the reason:
   redrive);
 - S3 is slow or failing (throttling, 5xx, connection): retried;
 - the email with its attachments would be over SES's message size: `InvalidMessage`;
-- the invocation already holds `MAX_BYTES_PER_INVOCATION` of files: retried (a later,
-  smaller batch takes it), so that a batch of large files cannot exhaust the function's memory.
+- the files would not fit the function's memory (`memory_budget`): a file larger than the
+  whole budget is refused (`InvalidMessage`, naming `function_memory_mb`); files beyond what this
+  invocation already holds are retried (a later batch takes them).
+
+Sizes are taken from S3's ContentLength before a body is read: a file that cannot be used is
+never downloaded.
 """
 
 from __future__ import annotations
@@ -30,6 +34,16 @@ MAX_MESSAGE_BYTES = 40_000_000
 # Raw bytes of files one invocation keeps in memory (the request holds them base64-encoded).
 MAX_BYTES_PER_INVOCATION = 100_000_000
 DEFERRED = "AttachmentsDeferred"
+
+
+def memory_budget(memory_mb: int, calls_in_flight: int) -> int:
+    """Raw bytes of files one invocation may hold: each call in flight holds its files about
+    four times more while botocore sends them (base64 in the JSON body, as text and as bytes),
+    and half of the memory stays for the rest. Unknown memory (0): MAX_BYTES_PER_INVOCATION."""
+    if memory_mb <= 0:
+        return MAX_BYTES_PER_INVOCATION
+    budget = memory_mb * 1024 * 1024 // 2 // (1 + 4 * max(1, calls_in_flight))
+    return min(MAX_BYTES_PER_INVOCATION, budget)
 
 
 def mime_size(length: int) -> int:
@@ -96,7 +110,7 @@ class AttachmentFiles:
                     )
                     continue
                 try:
-                    files[key] = self._get(key, f"attachments[{position}]")
+                    files[key] = self._get(key, f"attachments[{position}]", self.max_bytes - held)
                 except _Unreadable as error:
                     failed[key] = error.refusal
                 else:
@@ -108,12 +122,13 @@ class AttachmentFiles:
                 refused[index] = refusal
         return files, refused
 
-    def _get(self, key: str, where: str) -> bytes:
+    def _get(self, key: str, where: str, room: int) -> bytes:
         try:
             response = self.s3.get_object(Bucket=self.bucket, Key=key)
-            if mime_size(int(response.get("ContentLength", 0))) > MAX_MESSAGE_BYTES:
+            refusal = self._unfit(int(response.get("ContentLength", 0)), f"{where} ({key})", room)
+            if refusal is not None:
                 response["Body"].close()
-                raise _Unreadable(_over_limit())
+                raise _Unreadable(refusal)
             return response["Body"].read()
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "Unknown")
@@ -125,6 +140,22 @@ class AttachmentFiles:
         except BotoCoreError as error:  # connection or read timeout: S3 may answer next time
             reason = redact(f"{where} ({key}): {type(error).__name__}")
             raise _Unreadable(Refusal(True, type(error).__name__, reason)) from None
+
+    def _unfit(self, length: int, where: str, room: int) -> Refusal | None:
+        if mime_size(length) > MAX_MESSAGE_BYTES:
+            return _over_limit()
+        if length > self.max_bytes:
+            return Refusal(
+                False,
+                "InvalidMessage",
+                redact(
+                    f"{where}: {length} bytes, more than the function's memory holds at once "
+                    f"({self.max_bytes}): raise function_memory_mb, then redrive"
+                ),
+            )
+        if length > room:
+            return Refusal(True, DEFERRED, "attachments: this batch's files are full")
+        return None
 
 
 def _over_limit() -> Refusal:

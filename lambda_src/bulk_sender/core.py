@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender import metric_names as m
-from bulk_sender.attachments import AttachmentFiles
+from bulk_sender.attachments import AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
 from bulk_sender.ledger import Claim, DynamoLedger, NullLedger
@@ -175,7 +175,11 @@ class BulkSender:
             configuration_sets=settings.allowed_configuration_sets,
             template_prefix=settings.template_prefix,
         )
-        self.attachments = AttachmentFiles(s3, settings.attachment_bucket)
+        self.attachments = AttachmentFiles(
+            s3,
+            settings.attachment_bucket,
+            max_bytes=memory_budget(settings.function_memory_mb, settings.max_calls_in_flight),
+        )
         self._files: Mapping[str, bytes] = {}  # this invocation's attachments, by S3 key
         self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
 

@@ -34,6 +34,7 @@ class Settings:
     endpoint_id: str | None = None
     allowed_tenants: frozenset[str] = frozenset()
     attachment_bucket: str | None = None
+    function_memory_mb: int = 0  # Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE; 0: unknown
     # None: a message may name any set (no ALLOWED_CONFIGURATION_SETS given).
     allowed_configuration_sets: frozenset[str] | None = None
     template_prefix: str = ""
@@ -85,6 +86,7 @@ class Settings:
                 filter(None, map(str.strip, env.get("ALLOWED_TENANTS", "").split(",")))
             ),
             attachment_bucket=text("ATTACHMENT_BUCKET"),
+            function_memory_mb=int(number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0)),
         )
 
 

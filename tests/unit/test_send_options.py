@@ -11,7 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from bulk_sender import metric_names as m
-from bulk_sender.attachments import MAX_MESSAGE_BYTES
+from bulk_sender.attachments import MAX_BYTES_PER_INVOCATION, MAX_MESSAGE_BYTES, memory_budget
 from bulk_sender.core import BulkSender
 from bulk_sender.message import Defaults, InvalidMessage, parse_message
 from bulk_sender.pacing import Unpaced
@@ -402,3 +402,44 @@ def test_the_settings_read_endpoint_tenants_and_bucket():
     assert settings.attachment_bucket == "files"
     # And without ALLOWED_TENANTS no tenant may be named at all
     assert Settings.from_env({"DLQ_URL": DLQ}).allowed_tenants == frozenset()
+
+
+class TrackedBody(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.was_read = False
+
+    def read(self, *args):
+        self.was_read = True
+        return super().read(*args)
+
+
+def test_the_memory_budget_follows_the_function_s_memory_and_calls_in_flight():
+    # 512 MB, 4 calls in flight: half the memory over 1 + 4 x 4 copies
+    assert memory_budget(512, 4) == 512 * 1024 * 1024 // 2 // 17
+    assert memory_budget(3008, 1) > memory_budget(3008, 8)
+    assert memory_budget(0, 4) == MAX_BYTES_PER_INVOCATION
+    # And the sender reads Lambda's own variable for it
+    env = {"DLQ_URL": DLQ, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024", "MAX_CALLS_IN_FLIGHT": "2"}
+    sender = BulkSender(Settings.from_env(env), ses=FakeSes(), sqs=FakeSqs(), limiter=Unpaced())
+    assert sender.attachments.max_bytes == memory_budget(1024, 2)
+
+
+def test_a_file_larger_than_the_memory_budget_is_refused_unread_naming_the_setting():
+    # Given a budget of 100 bytes and a 101-byte file
+    body = TrackedBody(b"x" * 101)
+    s3 = FakeS3({})
+    s3.get_object = lambda Bucket, Key: {"ContentLength": 101, "Body": body}
+    sqs = FakeSqs()
+    sender = make_sender(sqs=sqs, s3=s3, attachment_bucket="files")
+    sender.attachments.max_bytes = 100
+    # When a message names it
+    sender.process([record(message(0, attachments=[{"key": "big.pdf"}]), "m0")])
+    # Then it is dead-lettered with the way out, and the file was never downloaded
+    assert sqs.dlq_codes() == {"m0": "InvalidMessage"}
+    reason = sqs.dlq[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    assert reason == (
+        "attachments[0] (big.pdf): 101 bytes, more than the function's memory holds at once "
+        "(100): raise function_memory_mb, then redrive"
+    )
+    assert not body.was_read
