@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.message import Email
@@ -34,6 +35,9 @@ MAX_MESSAGE_BYTES = 40_000_000
 # Raw bytes of files one invocation keeps in memory (the request holds them base64-encoded).
 MAX_BYTES_PER_INVOCATION = 100_000_000
 DEFERRED = "AttachmentsDeferred"
+S3_CONFIG = Config(
+    connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"}
+)
 
 
 def memory_budget(memory_mb: int, calls_in_flight: int) -> int:
@@ -80,7 +84,8 @@ class AttachmentFiles:
     @property
     def s3(self) -> Any:
         if self._s3 is None:
-            self._s3 = boto3.client("s3")
+            # Bounded waits: the reads come before the calls, within the invocation's deadline.
+            self._s3 = boto3.client("s3", config=S3_CONFIG)
         return self._s3
 
     def read(
