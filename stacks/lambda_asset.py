@@ -8,6 +8,7 @@ Python version and architecture, then a copy of ``lambda_src/``. Docker is only 
 fallback CDK requires; it is never used.
 
 - Powertools: logging and metrics.
+- email-validator (with dnspython and idna): the message schema's address checks.
 - boto3/botocore: the request fields the sender sends (``TenantName``, ``EndpointId``,
   ``DefaultContent.Template.Attachments``, ``ConfigurationOverrides``) are newer than a
   runtime's SDK may be, and a botocore whose model lacks a member fails the call on
@@ -39,7 +40,15 @@ REQUIREMENTS = REPO_ROOT / "requirements.txt"
 DEPS_CACHE = REPO_ROOT / "build" / "lambda-deps"
 
 # What the asset bundles besides lambda_src/, each at its requirements.txt pin.
-BUNDLED_DISTRIBUTIONS = ("aws-lambda-powertools", "boto3", "botocore", "awscrt")
+BUNDLED_DISTRIBUTIONS = (
+    "aws-lambda-powertools",
+    "email-validator",
+    "dnspython",
+    "idna",
+    "boto3",
+    "botocore",
+    "awscrt",
+)
 # Never part of the asset: bytecode of the machine that synthesizes.
 ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/.pytest_cache")
 
