@@ -32,6 +32,7 @@ from bulk_sender.message import Email
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
+from bulkmail import attach as attachments
 from bulkmail import campaign, queues, quota, render, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
@@ -216,6 +217,15 @@ def enqueue(
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attach",
+            metavar="FILE",
+            help="Attach FILE to every email (repeatable): uploaded once to the stack's "
+            "attachment bucket (--stack), then referenced by each message.",
+        ),
+    ] = None,
 ) -> None:
     """Put a campaign on the queue: one SQS message per email, checked first.
 
@@ -258,6 +268,9 @@ def enqueue(
     sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, workers)
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
+    bodies = attachments.attach_files(
+        bodies, attach or [], campaign=campaign_name, stack=stack, dry_run=dry_run
+    )
     refused = len(rows) - len(bodies)
     if bodies:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
