@@ -226,13 +226,14 @@ class Pause:
 
     def _start_pause(self, source_arn: str | None) -> tuple[bool, bool]:
         """(this invocation started the pause, the mapping was stopped). The mapping is
-        stopped only once the marker exists: the probe restarts only what it knows of."""
+        stopped only once the marker exists: the probe restarts only what it knows of. With
+        a marker already there (another invocation paused first, or a deployment enabled
+        the mapping during the pause) it is stopped again: stopping is idempotent."""
         if self._markers is None or self._mapping is None:
             return True, False
         marker = Marker(self._reason or "", self._configuration_set, self._clock())
         try:
-            if not self._markers.create(marker):
-                return False, False
+            created = self._markers.create(marker)
         except (BotoCoreError, ClientError):
             log.warning("pause_marker_failed", exc_info=True)
             return True, False
@@ -240,10 +241,13 @@ class Pause:
             self._mapping.stop(source_arn)
         except (BotoCoreError, ClientError, LookupError):
             # The copies come back after their delay; the probe stops the mapping on its
-            # next run (it sees the marker and SES still refusing).
-            log.warning("mapping_stop_failed", exc_info=True)
-            return True, False
-        return True, True
+            # next run (it sees the marker and SES still refusing). A second stop may meet
+            # the mapping still disabling: expected, so not a warning.
+            log.log(
+                logging.WARNING if created else logging.INFO, "mapping_stop_failed", exc_info=True
+            )
+            return created, False
+        return created, True
 
     def _requeue(
         self, records: Sequence[SqsRecord], indexes: list[int], keys: Mapping[int, str]

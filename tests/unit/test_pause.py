@@ -143,6 +143,18 @@ def test_the_pause_starts_once_while_its_marker_stands(caplog):
     assert paused.reason == "ACCOUNT_DAILY_QUOTA_EXCEEDED"
 
 
+def test_a_mapping_enabled_during_a_pause_is_stopped_again():
+    # Given a pause on, and the mapping enabled again meanwhile (e.g. by a deployment)
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+    parts.sender.process(sources([record(message(0), "m0")]))
+    parts.mapping.set_enabled(True)
+    # When SES refuses again
+    parts.sender.process(sources([record(message(1), "m1")]))
+    # Then the sender stops it again, under the same marker
+    assert [enabled for _, enabled in parts.mapping.history] == [False, True, False]
+    assert list(parts.table.items) == [MARKER_KEY]
+
+
 def test_without_a_marker_the_mapping_is_not_stopped():
     # Given the marker cannot be written (the probe could not know to restart the mapping)
     parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
