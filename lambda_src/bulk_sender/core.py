@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bulk_sender import metric_names as m
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
-from bulk_sender.ledger import Claim, DynamoLedger, NullLedger
+from bulk_sender.ledger import Claim, DynamoLedger, NullLedger, ledger_client
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
 from bulk_sender.outcomes import (
     Outcome,
@@ -47,6 +47,9 @@ READ_TIMEOUT = 10
 # No call starts unless it could finish: its connect and read timeouts, and a margin for
 # the DLQ writes and the answer that follow.
 CALL_RESERVE_MS = (CONNECT_TIMEOUT + READ_TIMEOUT + 3) * 1000
+# Ledger writes after a call retry until this much of the invocation is left (for the DLQ
+# writes and the answer that follow).
+LEDGER_RESERVE_MS = 3000
 ALREADY_SENT = "AlreadySent"
 INVALID_CODES = frozenset({"InvalidMessage", "MissingTemplateData"})
 # Recipients per second when neither MAX_SEND_RATE nor GetAccount gives a rate: SES's
@@ -70,6 +73,11 @@ def ses_client(max_pool: int = 10) -> Any:
     )
 
 
+def _ledger_time(remaining_ms: Callable[[], int] | None) -> float | None:
+    """Seconds the ledger's write retries may take: until LEDGER_RESERVE_MS is left."""
+    return None if remaining_ms is None else max(0, remaining_ms() - LEDGER_RESERVE_MS) / 1000
+
+
 class Limiter(Protocol):
     def wait_time(self, recipients: int) -> float: ...
     def acquire(self, recipients: int) -> float: ...
@@ -81,10 +89,14 @@ class Ledger(Protocol):
     def claim(
         self, ids: Sequence[str], *, hold_seconds: float | None = None
     ) -> Mapping[str, Claim]: ...
-    def complete(self, ids: Sequence[str]) -> None: ...
+    def complete(self, ids: Sequence[str], *, within_seconds: float | None = None) -> int: ...
     def release(self, ids: Sequence[str]) -> None: ...
     def dead_lettered(self, sqs_message_ids: Sequence[str]) -> set[str]: ...
-    def mark_dead_lettered(self, sqs_message_ids: Sequence[str]) -> None: ...
+    def mark_dead_lettered(
+        self, sqs_message_ids: Sequence[str], *, within_seconds: float | None = None
+    ) -> int: ...
+
+    # complete / mark_dead_lettered return how many writes failed after their retries.
 
 
 # A pre-flight check (e.g. missing template data): None, or (ErrorCode, reason).
@@ -124,6 +136,7 @@ class CallReport:
     throttled: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     remaining_ms: Callable[[], int] | None = None
+    ledger_write_failures: int = 0
 
 
 @dataclass
@@ -155,7 +168,7 @@ class BulkSender:
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
         if ledger is None and settings.idempotency_table:
             ledger = DynamoLedger(
-                dynamodb or boto3.client("dynamodb"),
+                dynamodb or ledger_client(settings.max_calls_in_flight + 2),
                 settings.idempotency_table,
                 ttl_seconds=settings.idempotency_ttl_seconds,
                 claim_seconds=claim_seconds,
@@ -229,7 +242,8 @@ class BulkSender:
         counts: Counter = Counter({name: 0 for name in m.COUNTERS})
         counts[m.SEND_BULK_EMAIL_CALLS] = sum(r.calls for r in reports)
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
-        failures = self._dead_letter(records, results, counts, emails)
+        counts[m.LEDGER_WRITE_FAILURES] = sum(r.ledger_write_failures for r in reports)
+        failures = self._dead_letter(records, results, counts, emails, remaining_ms)
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried)
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
@@ -283,8 +297,9 @@ class BulkSender:
         report.results.update(results)
 
         by_index = dict(to_send)
-        self.ledger.complete(
-            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT]
+        report.ledger_write_failures += self.ledger.complete(
+            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT],
+            within_seconds=_ledger_time(remaining_ms),
         )
         self.ledger.release(
             [by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY]
@@ -420,6 +435,7 @@ class BulkSender:
         results: dict[int, Result],
         counts: Counter,
         emails: list[tuple[int, Email]],
+        remaining_ms: Callable[[], int] | None = None,
     ) -> list[int]:
         """Write DEAD records to the DLQ; return the indexes whose write failed (retried)."""
         dead = [i for i, result in sorted(results.items()) if result.outcome is Outcome.DEAD]
@@ -442,7 +458,9 @@ class BulkSender:
         # A written dead letter frees its id (a fixed message may be enqueued again) and is
         # remembered by SQS message id, so a redelivery of it is not dead-lettered twice.
         self.ledger.release([ids[i] for i in dead if i in ids])
-        self.ledger.mark_dead_lettered([records[i].message_id for i in written])
+        counts[m.LEDGER_WRITE_FAILURES] += self.ledger.mark_dead_lettered(
+            [records[i].message_id for i in written], within_seconds=_ledger_time(remaining_ms)
+        )
         counts[m.EMAILS_DEAD_LETTERED] = len(written)
         counts[m.INVALID_MESSAGES] = sum(results[i].code in INVALID_CODES for i in written)
         return not_written

@@ -10,6 +10,8 @@ INVALID_MESSAGES = "InvalidMessages"
 DUPLICATES_SKIPPED = "DuplicatesSkipped"
 SEND_BULK_EMAIL_CALLS = "SendBulkEmailCalls"
 THROTTLED_CALLS = "ThrottledCalls"
+# Completions (and dead-letter marks) the ledger could not write after its retries.
+LEDGER_WRITE_FAILURES = "LedgerWriteFailures"
 SEND_BULK_EMAIL_LATENCY = "SendBulkEmailLatency"
 
 # Counters: added once per invocation with their totals (unit Count).
@@ -21,6 +23,7 @@ COUNTERS = (
     DUPLICATES_SKIPPED,
     SEND_BULK_EMAIL_CALLS,
     THROTTLED_CALLS,
+    LEDGER_WRITE_FAILURES,
 )
 # Latency: one value per SendBulkEmail call (unit Milliseconds).
 LATENCIES = (SEND_BULK_EMAIL_LATENCY,)
