@@ -92,10 +92,9 @@ CONDITION_FAILED = "ConditionalCheckFailed"
 CONFLICT = "TransactionConflict"
 NO_ERROR = (None, "None")
 
-_CLAIM_CONDITION = (
-    "attribute_not_exists(id) OR expires_at < :now"
-    " OR (#status = :in_progress AND claim_expires_at < :now)"
-)
+# A claim's `expires_at` is its end; a completion's is the end of its TTL: one condition
+# covers both (items of the previous form carried the same end in `claim_expires_at`).
+_CLAIM_CONDITION = "attribute_not_exists(id) OR expires_at < :now"
 
 
 def ledger_client(max_pool: int = 10) -> Any:
@@ -120,7 +119,8 @@ def backoff(attempt: int) -> float:
 
 
 class DynamoLedger:
-    """One item per message id: `status`, `owner`, `claim_expires_at`, `expires_at` (TTL).
+    """One item per message id: `status`, `expires_at` (the claim's end, or the TTL of a
+    completion: DynamoDB's TTL attribute either way) and, while claimed, `owner`.
 
     Claims: one conditional Put per id, all of a call's ids in one TransactWriteItems. Ids
     whose condition fails (completed, or claimed by a live claim) cancel the transaction and
@@ -222,15 +222,10 @@ class DynamoLedger:
                     "id": {"S": message_id},
                     "status": {"S": IN_PROGRESS},
                     "owner": {"S": owner},
-                    "claim_expires_at": {"N": str(now + hold)},
                     "expires_at": {"N": str(now + hold)},
                 },
                 "ConditionExpression": _CLAIM_CONDITION,
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":now": {"N": str(now)},
-                    ":in_progress": {"S": IN_PROGRESS},
-                },
+                "ExpressionAttributeValues": {":now": {"N": str(now)}},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
@@ -299,12 +294,11 @@ class DynamoLedger:
             "Delete": {
                 "TableName": self._table,
                 "Key": {"id": {"S": message_id}},
-                "ConditionExpression": "#status = :in_progress AND #owner = :owner",
-                "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
-                "ExpressionAttributeValues": {
-                    ":in_progress": {"S": IN_PROGRESS},
-                    ":owner": {"S": owner},
-                },
+                # Only claims carry an owner (a completion replaces the whole item), and each
+                # claim its own token: this deletes that claim and nothing else.
+                "ConditionExpression": "#owner = :owner",
+                "ExpressionAttributeNames": {"#owner": "owner"},
+                "ExpressionAttributeValues": {":owner": {"S": owner}},
             }
         }
 
