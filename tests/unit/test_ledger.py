@@ -6,6 +6,7 @@ from collections import Counter
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -517,3 +518,36 @@ def test_keys_left_unprocessed_are_asked_again_a_bounded_number_of_times():
     assert clock.sleeps == [
         ledger_module.backoff(n) for n in range(ledger_module.READ_ATTEMPTS - 1)
     ]
+
+
+class _Body:
+    def stream(self, **_):
+        yield b"{}"
+
+
+def test_the_ledgers_client_skips_botocores_validation_and_bounds_its_retries(monkeypatch):
+    # Given the client the sender builds for the ledger, answered at the HTTP layer
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = ledger_module.ledger_client(max_pool=6)
+    sent = []
+
+    def answer(request, **_):
+        sent.append(request)
+        return AWSResponse(request.url, 200, {}, _Body())
+
+    client.meta.events.register("before-send.dynamodb", answer)
+    # When a request botocore's validation would refuse is made
+    client.list_tables(Limit="ten")  # text: validation wants an integer
+    # Then it went out unvalidated (the core built every request from checked ids)
+    assert len(sent) == 1
+    # And the client retries a bounded number of times, gives up on a silent connection,
+    # and has a connection per call in flight
+    config = client.meta.config
+    assert config.retries == {"total_max_attempts": 3, "mode": "standard"}
+    assert (config.connect_timeout, config.read_timeout) == (
+        ledger_module.CONNECT_TIMEOUT,
+        ledger_module.READ_TIMEOUT,
+    )
+    assert config.max_pool_connections == 6
