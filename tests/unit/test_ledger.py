@@ -551,3 +551,45 @@ def test_the_ledgers_client_skips_botocores_validation_and_bounds_its_retries(mo
         ledger_module.READ_TIMEOUT,
     )
     assert config.max_pool_connections == 6
+
+
+class Between:
+    """The moto client; `step()` runs once, right after the first TransactWriteItems."""
+
+    def __init__(self, client, step):
+        self._client, self._step = client, step
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if name != "transact_write_items":
+            return attribute
+
+        def then(**kwargs):
+            try:
+                return attribute(**kwargs)
+            finally:
+                step, self._step = self._step, None
+                if step:
+                    step()
+
+        return then
+
+
+def test_an_id_taken_by_another_invocation_between_two_rounds_is_not_claimed_twice(dynamodb, clock):
+    # Given invocation A whose call holds a completed id (its first round is cancelled),
+    # and invocation B that claims one of A's free ids between A's two rounds
+    ledger(dynamodb, clock).claim(["done"])
+    ledger(dynamodb, clock).complete(["done"])
+    seen_by_b = {}
+    a = DynamoLedger(
+        Between(dynamodb, lambda: seen_by_b.update(ledger(dynamodb, clock).claim(["x"]))),
+        TABLE,
+        ttl_seconds=3600,
+        claim_seconds=60,
+        clock=clock,
+    )
+    # When A claims
+    claims = a.claim(["x", "done", "y"])
+    # Then B got "x", and A's second round saw it taken: each id has one claimant
+    assert seen_by_b == {"x": Claim.CLAIMED}
+    assert claims == {"x": Claim.IN_FLIGHT, "done": Claim.COMPLETED, "y": Claim.CLAIMED}
