@@ -150,6 +150,7 @@ def part_capacity(found: dict[str, Any], say: Any) -> dict[str, Any]:
     init_cpu_s = capacity.init_cpu_seconds()
     defaults = capacity.Settings.defaults()
     cases = {
+        "defaults_new_account": (defaults, 12.6, True),  # MaxSendRate 14/s
         "defaults_900": (defaults, 900.0, True),
         "defaults_900_off": (defaults, 900.0, False),
         "previous_900": (defaults.but(**capacity.PREVIOUS_DEFAULTS), 900.0, True),
@@ -413,7 +414,7 @@ def capacity_rows(found: dict[str, Any]) -> list[Row]:
         settings = sim["settings"]
         return Row(
             "6 capacity",
-            f"{label}, R = {sim['rate']:,.0f}/s" + ("" if sim["ledger"] else ", ledger off"),
+            f"{label}, R = {sim['rate']:,g}/s" + ("" if sim["ledger"] else ", ledger off"),
             f"{sim['share_of_rate']:.3f} R ({sim['duration_s']:.0f} s; concurrency"
             f" {settings['max_concurrency']}, {settings['function_memory_mb']} MB)",
             f">= {target:g} R" if target else "",
@@ -421,6 +422,7 @@ def capacity_rows(found: dict[str, Any]) -> list[Row]:
         )
 
     rows += [
+        case("defaults_new_account", "defaults"),
         case("defaults_900", "defaults", CAMPAIGN_DEFAULTS_TARGET),
         case("defaults_900_off", "defaults"),
         case("previous_900", "previous defaults"),

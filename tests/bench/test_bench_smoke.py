@@ -134,7 +134,10 @@ def test_the_capacity_model_sends_the_whole_campaign_in_each_case(found):
     assert {"defaults_900", "defaults_2700", "sized_2700"} <= set(simulated)
     for case in simulated.values():
         assert case["sent"] == case["messages"] == capacity.CAMPAIGN
-        assert 0 < case["share_of_rate"] <= 1.0 + 1e-9
+        # never above R by more than the first calls, which go at once (the buckets start
+        # empty and a call takes its tokens as debt)
+        first_calls = case["settings"]["max_concurrency"] * 50
+        assert 0 < case["share_of_rate"] <= 1 + first_calls / (case["rate"] * case["duration_s"])
     # More concurrent invocations at the same R never make the model slower to send
     assert simulated["defaults_900"]["share_of_rate"] >= simulated["previous_900"]["share_of_rate"]
     sustained = found["capacity"]["sustained"]["on"]
