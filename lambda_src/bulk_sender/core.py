@@ -86,6 +86,9 @@ class Limiter(Protocol):
 
 
 class Ledger(Protocol):
+    """Idempotency (ledger.py). `complete` and `mark_dead_lettered` retry within the time
+    given and return how many writes still failed (LedgerWriteFailures)."""
+
     def claim(
         self, ids: Sequence[str], *, hold_seconds: float | None = None
     ) -> Mapping[str, Claim]: ...
@@ -95,8 +98,6 @@ class Ledger(Protocol):
     def mark_dead_lettered(
         self, sqs_message_ids: Sequence[str], *, within_seconds: float | None = None
     ) -> int: ...
-
-    # complete / mark_dead_lettered return how many writes failed after their retries.
 
 
 # A pre-flight check (e.g. missing template data): None, or (ErrorCode, reason).
