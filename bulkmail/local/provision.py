@@ -68,13 +68,14 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "RETRY_BACKOFF_BASE_SECONDS": "0",
         "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
         "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
+        "ATTACHMENT_BUCKET": urls["AttachmentBucketName"],
     }
 
 
 def provision(settings: LocalSettings) -> dict[str, str]:
     """What the stack provisions, on the emulator: queues, identity, templates, set, table.
 
-    Returns the stack's output names: QueueUrl, QueueArn, DlqUrl, DlqArn.
+    Returns the stack's output names: QueueUrl, QueueArn, DlqUrl, DlqArn, AttachmentBucketName.
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -99,9 +100,14 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    location = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
+    boto3.client("s3").create_bucket(
+        Bucket=settings.attachment_bucket, CreateBucketConfiguration=location
+    )
     return {
         "QueueUrl": queue_url,
         "QueueArn": queues.queue_arn(sqs, queue_url),
         "DlqUrl": dlq_url,
         "DlqArn": dlq_arn,
+        "AttachmentBucketName": settings.attachment_bucket,
     }
