@@ -33,7 +33,8 @@ HOLD_ACTIONS = ("sqs:SendMessage",)  # delayed copies of the records held while 
 FIND_MAPPING_ACTIONS = ("lambda:ListEventSourceMappings",)  # IAM: only on "*"
 STOP_MAPPING_ACTIONS = ("lambda:UpdateEventSourceMapping",)
 # What bulk_sender.ledger calls, and only that (tests/infra/test_stack_iam.py runs the
-# ledger and checks the two agree).
+# ledger and checks the two agree). Claims and releases are Put and Delete actions of a
+# TransactWriteItems, which IAM authorises as PutItem and DeleteItem.
 TABLE_ACTIONS = (
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",

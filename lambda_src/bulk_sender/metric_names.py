@@ -10,6 +10,8 @@ INVALID_MESSAGES = "InvalidMessages"
 DUPLICATES_SKIPPED = "DuplicatesSkipped"
 SEND_BULK_EMAIL_CALLS = "SendBulkEmailCalls"
 THROTTLED_CALLS = "ThrottledCalls"
+# Completions (and dead-letter marks) the ledger could not write after its retries.
+LEDGER_WRITE_FAILURES = "LedgerWriteFailures"
 SEND_BULK_EMAIL_LATENCY = "SendBulkEmailLatency"
 # 1 per invocation that paused sending (SES paused or out of daily quota; pause.py).
 SENDING_PAUSED = "SendingPaused"
@@ -23,6 +25,7 @@ COUNTERS = (
     DUPLICATES_SKIPPED,
     SEND_BULK_EMAIL_CALLS,
     THROTTLED_CALLS,
+    LEDGER_WRITE_FAILURES,
     SENDING_PAUSED,
 )
 # Latency: one value per SendBulkEmail call (unit Milliseconds).

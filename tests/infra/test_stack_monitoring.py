@@ -178,9 +178,9 @@ def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
     (status,) = [
         w for w in widgets if w["type"] == "alarm" and w["properties"]["title"] == "Alarms"
     ]
-    # Then it shows all seven alarms
+    # Then it shows all eight alarms
     assert (
-        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 7
+        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 8
     )
 
 
@@ -197,6 +197,7 @@ def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
             ">",
         ),
         ("FunctionErrors", "AWS/Lambda", "Errors", "Sum", None, ">="),
+        ("LedgerWriteFailures", "BulkEmail", "LedgerWriteFailures", "Sum", None, ">="),
         (
             "BounceRate",
             "AWS/SES",
