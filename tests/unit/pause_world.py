@@ -265,8 +265,9 @@ class MemoryLedger:
                 claims[message_id] = Claim.CLAIMED
         return claims
 
-    def complete(self, ids):
+    def complete(self, ids, *, within_seconds=None):
         self.status.update(dict.fromkeys(ids, "completed"))
+        return 0
 
     def release(self, ids):
         for message_id in ids:
@@ -276,8 +277,8 @@ class MemoryLedger:
     def dead_lettered(self, sqs_message_ids):
         return set()
 
-    def mark_dead_lettered(self, sqs_message_ids):
-        pass
+    def mark_dead_lettered(self, sqs_message_ids, *, within_seconds=None):
+        return 0
 
 
 class World:
