@@ -39,6 +39,7 @@ from bulk_sender.pacing import TokenBucket, account_rate
 from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, redact
 from bulk_sender.settings import Settings
+from bulk_sender.unsubscribe import Unsubscribes
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class BulkSender:
         ledger: Ledger | None = None,
         limiter: Limiter | None = None,
         preflight: Preflight | None = None,
+        unsubscribes: Unsubscribes | None = None,
         claim_seconds: int = 900,
     ) -> None:
         self.settings = settings
@@ -164,6 +166,7 @@ class BulkSender:
         self._limiter = limiter
         self._limiter_is_fallback = False
         self.preflight: Preflight = preflight or TemplateCheck(self.ses)
+        self.unsubscribes = unsubscribes or Unsubscribes(settings, dynamodb=dynamodb)
         self.defaults = Defaults(
             from_address=settings.default_from,
             template=settings.default_template,
@@ -207,8 +210,8 @@ class BulkSender:
                 results[index] = Result(Outcome.DUPLICATE, "AlreadyDeadLettered")
                 continue
             try:
-                email = parse_message(
-                    record.body, message_id=record.message_id, defaults=self.defaults
+                email = self.unsubscribes.enrich(
+                    parse_message(record.body, message_id=record.message_id, defaults=self.defaults)
                 )
             except InvalidMessage as error:
                 results[index] = Result(Outcome.DEAD, "InvalidMessage", str(error))
@@ -219,7 +222,11 @@ class BulkSender:
             else:
                 emails.append((index, email))
 
-        calls = plan_calls(emails)
+        # One batched suppression read for the whole batch, before anything is grouped.
+        checked = self.unsubscribes.check(emails)
+        results.update(dict.fromkeys(checked.suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
+        results.update(dict.fromkeys(checked.unavailable, Result(Outcome.RETRY, "Unsubscribes")))
+        calls = plan_calls(checked.kept)
         if calls:
             _ = self.limiter  # built here, before the worker threads share it
         reports = list(self._pool.map(lambda call: self._send_call(call, remaining_ms), calls))
@@ -234,6 +241,7 @@ class BulkSender:
         counts[m.EMAILS_RETRIED] = len(retried)
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
         counts[m.DUPLICATES_SKIPPED] = sum(r.code == ALREADY_SENT for r in results.values())
+        counts[m.EMAILS_SUPPRESSED] = len(checked.suppressed)
         self._back_off(records, results, retried + failures)
         if len(results) != len(records):  # never: every record must have an outcome
             raise RuntimeError("a record was left without an outcome")

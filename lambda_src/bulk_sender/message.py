@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 from typing import Any
 
+from bulk_sender.recipient_hash import ALL_LISTS, check_list
+
 MAX_RECIPIENTS = 50
 MAX_DATA_CHARS = 262_144
 MAX_HEADERS = 15
@@ -33,6 +35,7 @@ FIELDS = frozenset(
         "feedback_to",
         "configuration_set",
         "id",
+        "list",
     }
 )
 CONTENT_FIELDS = frozenset({"subject", "text", "html"})
@@ -110,6 +113,7 @@ class Email:
     reply_to: tuple[str, ...]
     feedback_to: str | None
     configuration_set: str | None
+    list_name: str = ALL_LISTS  # the `list` field: what an unsubscribe from it covers
 
     @property
     def recipient_count(self) -> int:
@@ -183,6 +187,7 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         configuration_set=_configuration_set(
             doc.get("configuration_set", defaults.configuration_set)
         ),
+        list_name=_list(doc.get("list", ALL_LISTS)),
     )
 
 
@@ -305,6 +310,13 @@ def _id(value: Any) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= 256 or not value.isprintable():
         raise InvalidMessage("id", "must be 1 to 256 printable characters")
     return value
+
+
+def _list(value: Any) -> str:
+    try:
+        return check_list(value)
+    except ValueError as error:
+        raise InvalidMessage("list", str(error).removeprefix("list ")) from None
 
 
 def _configuration_set(value: Any) -> str | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from bulk_sender.message import InvalidMessage, validate_tags
 
@@ -29,6 +30,12 @@ class Settings:
     max_calls_in_flight: int = 4
     retry_backoff_base_seconds: int = 30
     retry_backoff_max_seconds: int = 900
+    # Unsubscribes (bulk_sender/unsubscribe.py): the endpoint, an optional mailto, the
+    # secret the links are signed with, the suppression table.
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
+    unsubscribe_secret_arn: str | None = None
+    suppression_table: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +74,7 @@ class Settings:
             max_calls_in_flight=max(1, int(number("MAX_CALLS_IN_FLIGHT", 4))),
             retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
             retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
+            **unsubscribe_settings(text),
         )
 
 
@@ -81,3 +89,25 @@ def _tags_from_json(raw: str | None) -> dict[str, str]:
         return validate_tags(tags)
     except InvalidMessage as error:
         raise SettingsError(f"DEFAULT_TAGS: {error.rule}") from None
+
+
+def unsubscribe_settings(text: Callable[[str], str | None]) -> dict[str, str | None]:
+    """UNSUBSCRIBE_URL (https, or http on this machine), UNSUBSCRIBE_MAILTO, the secret's ARN
+    and SUPPRESSION_TABLE; links and suppression need the secret."""
+    url, mailto = text("UNSUBSCRIBE_URL"), text("UNSUBSCRIBE_MAILTO")
+    secret, table = text("UNSUBSCRIBE_SECRET_ARN"), text("SUPPRESSION_TABLE")
+    if url is not None:
+        parts = urlsplit(url)
+        local = parts.hostname in ("127.0.0.1", "localhost") and parts.scheme == "http"
+        if not (parts.scheme == "https" or local) or not parts.netloc or parts.query:
+            raise SettingsError("UNSUBSCRIBE_URL must be an https:// URL without a query")
+    if mailto is not None and not mailto.startswith("mailto:"):
+        raise SettingsError("UNSUBSCRIBE_MAILTO must be a mailto: URI")
+    if (url or table) and secret is None:
+        raise SettingsError("UNSUBSCRIBE_URL and SUPPRESSION_TABLE need UNSUBSCRIBE_SECRET_ARN")
+    return {
+        "unsubscribe_url": url,
+        "unsubscribe_mailto": mailto,
+        "unsubscribe_secret_arn": secret,
+        "suppression_table": table,
+    }
