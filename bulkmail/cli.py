@@ -505,12 +505,18 @@ def demo(
             seed=seed,
             settings=settings,
             on_progress=show,
+            then=local.unsubscribe_loop,
         )
     typer.echo("")
     for line in summary.lines():
         typer.echo(line)
     typer.echo(f"handler logs: {log_path}")
-    if not (summary.drained and summary.rows_balance and summary.enqueued_balance):
+    if not (
+        summary.drained
+        and summary.rows_balance
+        and summary.enqueued_balance
+        and summary.follow_up_ok
+    ):
         raise typer.Exit(1)
 
 
