@@ -15,6 +15,7 @@ from stacks.ses_identities import SendingIdentities, identity_arn
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
 from stacks.template_files import load_templates
+from stacks.unsubscribe import Unsubscribe
 
 DESCRIPTION = "Serverless bulk email sender: SQS -> Lambda -> SES v2 SendBulkEmail"
 
@@ -56,6 +57,10 @@ class BulkEmailStack(Stack):
                 identity_arn(self, identity) for identity in settings.sending_identities
             ],
         )
+        unsubscribe = Unsubscribe(self, "Unsubscribe", settings=settings)
+        unsubscribe.grant_sender(sender.role)
+        for name, value in unsubscribe.sender_environment().items():
+            sender.function.add_environment(name, value)
         Validations.of(sender.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
@@ -105,6 +110,15 @@ class BulkEmailStack(Stack):
             ),
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+            "UnsubscribeUrl": (unsubscribe.url, "One-click unsubscribe endpoint (RFC 8058)"),
+            "SuppressionTableName": (
+                unsubscribe.table.table_name,
+                "Suppression list: keyed recipient hashes and lists, no address",
+            ),
+            "UnsubscribeSecretArn": (
+                unsubscribe.secret.secret_arn,
+                "Secret that signs unsubscribe links and keys recipient hashes (and ids)",
+            ),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
