@@ -30,7 +30,7 @@ from typer.core import TyperGroup
 
 from bulk_sender.message import Email
 from bulk_sender.template_vars import missing_variables
-from bulkmail import campaign, queues, render, templates
+from bulkmail import campaign, queues, render, suppress, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -99,6 +99,7 @@ template_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(template_app, name="template")
+app.add_typer(suppress.app, name="suppress")
 
 StackOption = Annotated[
     str | None,
@@ -150,15 +151,17 @@ def enqueue(
         typer.Option(
             envvar="BULKMAIL_ID_KEY",
             show_envvar=True,
-            help="Secret key of the ids' HMAC. Without one a fixed public key is used: ids stay "
-            "deterministic, but anyone knowing an address can recompute its id.",
+            help="Secret key of the ids' HMAC. With --stack, the stack's unsubscribe secret is "
+            "used; without either, a fixed public key: ids stay deterministic, but anyone "
+            "knowing an address can then recompute its id.",
         ),
     ] = None,
     unsubscribe_url: Annotated[
         str | None,
         typer.Option(
-            help="One-click unsubscribe URL with {id} (the URL-encoded message id): adds "
-            "List-Unsubscribe and List-Unsubscribe-Post (RFC 8058)."
+            help="Your own unsubscribe URL with {id} (the URL-encoded message id): adds "
+            "List-Unsubscribe, List-Unsubscribe-Post for https (RFC 8058) and "
+            "data.unsubscribe_url. Without it the stack's sender adds its own signed links."
         ),
     ] = None,
     dry_run: Annotated[
@@ -187,7 +190,9 @@ def enqueue(
     --templates-dir, else SES): a row lacking a variable the template requires is refused
     (`line N: data: lacks code required by welcome`); a template that cannot be found is
     reported once and not checked. Bad rows are listed with their line numbers and reasons
-    and not sent. Exit code 1 if any row was refused or not enqueued, 2 on bad
+    and not sent. With --stack, rows whose recipients are on the suppression list (for the
+    row's `list`, or `all`) are skipped and counted, and the ids are keyed by the stack's
+    secret. Exit code 1 if any row was refused or not enqueued, 2 on bad
     arguments or input (nothing sent).
 
     Example:
@@ -197,12 +202,16 @@ def enqueue(
             --from 'News <news@example.com>' \\
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
     """
+    # The stack's suppression list and secret (issue 15's resolver is to add --local here).
+    unsubscribes = suppress.from_stack(stack) if stack and not dry_run else None
     options = campaign.CampaignOptions(
         campaign=campaign_name,
         from_address=from_address,
         template=template,
         content=campaign.load_content(content_file) if content_file else None,
-        id_key=id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY,
+        id_key=id_key.encode("utf-8")
+        if id_key
+        else (unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY),
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
         render_check=None if no_validate else _render_check(templates_dir),
@@ -216,6 +225,7 @@ def enqueue(
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
     refused = len(rows) - len(bodies)
+    bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     if dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
@@ -223,7 +233,11 @@ def enqueue(
         for index, code in report.failed:
             typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
         refused += len(report.failed)
-        typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
+        suppressed = f", suppressed {skipped}" if unsubscribes else ""
+        typer.echo(
+            f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused}{suppressed} "
+            f"(onto {url})"
+        )
     if refused:
         raise typer.Exit(1)
 
