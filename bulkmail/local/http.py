@@ -11,6 +11,7 @@ limit without calling the function.
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+log = logging.getLogger(__name__)
+
 MAX_PAYLOAD_BYTES = 64 * 1024  # the gateway's limit here (API Gateway's: 10 MB)
 Handle = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -27,7 +30,6 @@ Handle = Callable[[dict[str, Any]], dict[str, Any]]
 @dataclass(frozen=True)
 class Served:
     url: str  # the route's URL, e.g. http://127.0.0.1:PORT/unsubscribe
-    requests: list[dict[str, Any]]  # the events handed to the function
 
 
 def http_api_event(
@@ -62,7 +64,6 @@ def http_api_event(
 @contextmanager
 def serve(handle: Handle, *, path: str = "/unsubscribe", port: int = 0) -> Iterator[Served]:
     """Serve `handle` on http://127.0.0.1:PORT{path} until the block ends."""
-    requests: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -95,8 +96,12 @@ def serve(handle: Handle, *, path: str = "/unsubscribe", port: int = 0) -> Itera
             event = http_api_event(
                 self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
             )
-            requests.append(event)
-            response = handle(event)
+            try:
+                response = handle(event)
+            except Exception:  # the function failed: API Gateway answers 500
+                log.warning("local_endpoint_error", exc_info=True)
+                self._answer(500, {"Content-Type": "text/plain"}, b"Internal Server Error")
+                return
             text = response.get("body") or ""
             data = base64.b64decode(text) if response.get("isBase64Encoded") else text.encode()
             self._answer(int(response.get("statusCode", 200)), response.get("headers") or {}, data)
@@ -108,7 +113,7 @@ def serve(handle: Handle, *, path: str = "/unsubscribe", port: int = 0) -> Itera
     thread = threading.Thread(target=server.serve_forever, name="local-http", daemon=True)
     thread.start()
     try:
-        yield Served(f"http://127.0.0.1:{server.server_address[1]}{path}", requests)
+        yield Served(f"http://127.0.0.1:{server.server_address[1]}{path}")
     finally:
         server.shutdown()
         server.server_close()

@@ -225,7 +225,9 @@ class BulkSender:
         # One batched suppression read for the whole batch, before anything is grouped.
         checked = self.unsubscribes.check(emails)
         results.update(dict.fromkeys(checked.suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
-        results.update(dict.fromkeys(checked.unavailable, Result(Outcome.RETRY, "Unsubscribes")))
+        results.update(
+            dict.fromkeys(checked.unavailable, Result(Outcome.RETRY, "SuppressionUnavailable"))
+        )
         calls = plan_calls(checked.kept)
         if calls:
             _ = self.limiter  # built here, before the worker threads share it

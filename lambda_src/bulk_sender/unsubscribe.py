@@ -129,7 +129,7 @@ class Unsubscribes:
 
     def check(self, emails: Sequence[tuple[int, Email]]) -> Checked:
         """Split the batch's emails: kept, suppressed, unavailable (see the module doc)."""
-        if not self.enabled or not emails:
+        if not (self._url or self.table) or not emails:  # a mailto alone needs no secret
             return Checked(list(emails))
         keys = self.keys()
         if keys is None:

@@ -94,7 +94,12 @@ class UnsubscribeEndpoint:
             found = verify(keys, token)
             answer = _answer(200, _CONFIRM) if found else _answer(400)
             return {**answer, "body": ""} if method == "HEAD" else answer
-        body = _body(event)
+        raw = event.get("body") or ""
+        if not isinstance(raw, str):
+            return _answer(400)
+        if len(raw) > 2 * MAX_BODY_BYTES:  # too large whatever its encoding
+            return _answer(413)
+        body = _decoded(raw, bool(event.get("isBase64Encoded")))
         if body is None:
             return _answer(400)
         if len(body) > MAX_BODY_BYTES:
@@ -117,13 +122,8 @@ class UnsubscribeEndpoint:
         return _answer(200, _DONE)
 
 
-def _body(event: Mapping[str, Any]) -> bytes | None:
-    raw = event.get("body") or ""
-    if not isinstance(raw, str):
-        return None
-    if len(raw) > 2 * MAX_BODY_BYTES:
-        return b"\0" * (MAX_BODY_BYTES + 1)  # too large whatever its encoding
-    if event.get("isBase64Encoded"):
+def _decoded(raw: str, base64_encoded: bool) -> bytes | None:
+    if base64_encoded:
         try:
             return base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):

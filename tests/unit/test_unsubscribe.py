@@ -367,3 +367,14 @@ def test_the_local_endpoint_may_be_http_on_this_machine():
         }
     )
     assert settings.unsubscribe_url == "http://127.0.0.1:8080/unsubscribe"
+
+
+def test_a_mailto_alone_needs_no_secret_and_is_sent():
+    # Given a sender with only UNSUBSCRIBE_MAILTO (no endpoint, no table, no secret)
+    settings = Settings(dlq_url=DLQ, unsubscribe_mailto="mailto:u@example.com")
+    ses = FakeSes()
+    sender = BulkSender(settings, ses=ses, sqs=FakeSqs(), limiter=Unpaced())
+    # When a message is processed, then it is sent with the mailto header, not retried
+    result = sender.process([record(message(0), "m0")])
+    assert result.failures == []
+    assert headers_of(sent_entries(ses)[0]) == [("List-Unsubscribe", "<mailto:u@example.com>")]
