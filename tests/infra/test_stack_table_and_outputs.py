@@ -15,6 +15,8 @@ OUTPUTS = {
     "UnsubscribeUrl",
     "SuppressionTableName",
     "UnsubscribeSecretArn",
+    # The DKIM records of each domain the stack creates (cdk.json's placeholder example.com).
+    "DkimRecordsExampleCom",
 }
 
 
