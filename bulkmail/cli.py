@@ -28,7 +28,7 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperGroup
 
-from bulk_sender.message import Email
+from bulk_sender.message import Email, InvalidMessage
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
@@ -248,7 +248,11 @@ def enqueue(
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
         configuration_sets=parse_configuration_sets(configuration_sets, None),
-        render_check=None if no_validate else _render_check(templates_dir, template_prefix),
+        render_check=None
+        if no_validate
+        else _render_check(
+            templates_dir, template_prefix, unsubscribes.enrich if unsubscribes else None
+        ),
     )
     if queue_url:
         queues.check_queue_url(queue_url)
@@ -276,11 +280,26 @@ def enqueue(
         raise typer.Exit(1)
 
 
-def _render_check(templates_dir: Path, prefix: str) -> Callable[[Email], str | None]:
+def _render_check(
+    templates_dir: Path, prefix: str, enrich: Callable[[Email], Email] | None = None
+) -> Callable[[Email], str | None]:
+    """The row check; with `enrich` (the stack's sender adds unsubscribe links and data), on
+    the email as the sender will send it."""
+
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
 
-    return templates.row_check(templates.TemplateStore(templates_dir, prefix=prefix), warn)
+    check = templates.row_check(templates.TemplateStore(templates_dir, prefix=prefix), warn)
+    if enrich is None:
+        return check
+
+    def as_sent(email: Email) -> str | None:
+        try:
+            return check(enrich(email))
+        except InvalidMessage as error:
+            return str(error)
+
+    return as_sent
 
 
 def _report_refused(rows: Sequence[campaign.Row]) -> None:

@@ -21,15 +21,18 @@ from typing import Annotated, Any
 import boto3
 import typer
 
-from bulk_sender.message import Defaults, InvalidMessage, parse_message
+from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
 from bulk_sender.recipient_hash import ALL_LISTS, Keys, check_list, recipient_hash
+from bulk_sender.settings import Settings
 from bulk_sender.suppression import SuppressionTable, keys_for
+from bulk_sender.unsubscribe import Unsubscribes as SenderUnsubscribes
 from bulk_sender.unsubscribe import load_keys
 from bulkmail import queues
 from bulkmail.errors import CliError
 
 PROG = "python -m bulkmail"
 SECRET_OUTPUT, TABLE_OUTPUT = "UnsubscribeSecretArn", "SuppressionTableName"
+URL_OUTPUT = "UnsubscribeUrl"
 CLI_SOURCE = "cli"
 
 app = typer.Typer(
@@ -45,10 +48,19 @@ app = typer.Typer(
 
 @dataclass
 class Unsubscribes:
-    """The stack's suppression table and the keys of its secret."""
+    """The stack's suppression table, the keys of its secret, and its endpoint."""
 
     table: SuppressionTable
     keys: Keys
+    url: str | None = None  # output UnsubscribeUrl: the sender adds links to it
+
+    def enrich(self, email: Email) -> Email:
+        """The email as the stack's sender will send it (its unsubscribe headers and data),
+        so a row is checked against its template as the Lambda checks it."""
+        if not self.url:
+            return email
+        settings = Settings(dlq_url="-", unsubscribe_url=self.url, unsubscribe_secret_arn="-")
+        return SenderUnsubscribes(settings, keys=self.keys).enrich(email)
 
     def hash(self, address: str) -> str:
         return recipient_hash(self.keys.hash_key, [address])
@@ -81,7 +93,9 @@ def from_stack(
         raise CliError(
             f"--stack: stack {stack!r} has no output {missing[0]} (deploy this version first)"
         )
-    return explicit(outputs[TABLE_OUTPUT], outputs[SECRET_OUTPUT], secrets, dynamodb)
+    unsubscribes = explicit(outputs[TABLE_OUTPUT], outputs[SECRET_OUTPUT], secrets, dynamodb)
+    unsubscribes.url = outputs.get(URL_OUTPUT)
+    return unsubscribes
 
 
 def explicit(

@@ -48,6 +48,7 @@ def stack() -> Iterator[dict[str, str]]:
         arn = boto3.client("secretsmanager").create_secret(Name="u", SecretString=SECRET)["ARN"]
         outputs = {"QueueUrl": queue, "SuppressionTableName": "suppression"}
         outputs["UnsubscribeSecretArn"] = arn
+        outputs["UnsubscribeUrl"] = "https://abc.execute-api.eu-west-1.amazonaws.com/unsubscribe"
         template = {
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
             "Outputs": {key: {"Value": value} for key, value in outputs.items()},
@@ -196,3 +197,26 @@ def test_enqueue_with_a_queue_url_and_an_own_mailto_link_adds_no_post_header(sta
     link = f"mailto:unsubscribe@example.com?subject={body['id'].replace(':', '%3A')}"
     assert body["headers"] == {"List-Unsubscribe": f"<{link}>"}
     assert body["data"]["unsubscribe_url"] == link
+
+
+def test_a_template_that_requires_the_link_passes_the_check_only_where_the_sender_adds_it(
+    stack, tmp_path: Path
+):
+    # Given a template whose text needs {{unsubscribe_url}} outside any conditional
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "footer.json").write_text(
+        json.dumps({"subject": "Hi", "text": "Bye: {{unsubscribe_url}}"})
+    )
+    path = tmp_path / "c.csv"
+    path.write_text("email\nann@example.org\n")
+    common = ["--campaign", "s", "--from", SENDER, "--template", "footer"]
+    common += ["--templates-dir", str(templates)]
+    # When it is enqueued by --stack (whose sender adds the link), and by --queue-url alone
+    by_stack = run("enqueue", str(path), *common, "--stack", "BulkEmail")
+    by_url = run("enqueue", str(path), *common, "--queue-url", stack["QueueUrl"])
+    # Then the row passes with the stack, and is refused where nothing adds the variable
+    assert by_stack.exit_code == 0, by_stack.output
+    assert "rows 1, enqueued 1, refused 0, suppressed 0" in by_stack.stdout
+    assert by_url.exit_code == 1
+    assert "line 2: data: lacks unsubscribe_url required by footer" in by_url.stderr
