@@ -52,13 +52,25 @@ class Keys:
 def normalise(address: str) -> str:
     """The bare address, IDNA domain, lower-cased: `Ann <Ann@Bücher.example>` and
     `ann@xn--bcher-kva.example` are one recipient."""
-    bare = parseaddr(address)[1].strip() or address.strip()
+    bare = _bare(address)
     local, at, domain = bare.rpartition("@")
     if not at:
         return bare.lower()
-    with contextlib.suppress(UnicodeError):  # not IDNA-encodable: hashed as it is
-        domain = domain.encode("idna").decode("ascii")
+    if not domain.isascii():
+        with contextlib.suppress(UnicodeError):  # not IDNA-encodable: hashed as it is
+            domain = domain.encode("idna").decode("ascii")
     return f"{local}@{domain}".lower()
+
+
+def _bare(address: str) -> str:
+    """The addr-spec of `addr` or `Name <addr>` without email.utils' full parser (the sender
+    hashes every recipient of every batch); anything else goes through parseaddr."""
+    text = address.strip()
+    if text.endswith(">") and text.count("<") == 1 and '"' not in text and "(" not in text:
+        return text[text.index("<") + 1 : -1].strip()
+    if not any(char in text for char in ' "(<>,;'):
+        return text
+    return parseaddr(text)[1].strip() or text
 
 
 def recipient_hash(key: bytes, addresses: Iterable[str]) -> str:
