@@ -220,3 +220,11 @@ def test_a_template_that_requires_the_link_passes_the_check_only_where_the_sende
     assert "rows 1, enqueued 1, refused 0, suppressed 0" in by_stack.stdout
     assert by_url.exit_code == 1
     assert "line 2: data: lacks unsubscribe_url required by footer" in by_url.stderr
+
+
+@pytest.mark.parametrize("command", ["add", "remove", "check", "list", None])
+def test_every_suppress_help_says_what_it_does_with_an_example(command):
+    result = run("suppress", *([command] if command else []), "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output
+    assert "python -m bulkmail suppress" in result.output
