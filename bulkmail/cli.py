@@ -32,6 +32,7 @@ from bulk_sender.message import Email, InvalidMessage
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
+from bulkmail import attach as attachments
 from bulkmail import campaign, queues, render, suppress, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
@@ -213,6 +214,15 @@ def enqueue(
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attach",
+            metavar="FILE",
+            help="Attach FILE to every email (repeatable): uploaded once to the stack's "
+            "attachment bucket (--stack), then referenced by each message.",
+        ),
+    ] = None,
 ) -> None:
     """Put a campaign on the queue: one SQS message per email, checked first.
 
@@ -236,7 +246,7 @@ def enqueue(
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
     """
     # The stack's suppression list and secret (issue 15's resolver is to add --local here).
-    unsubscribes = suppress.from_stack(stack) if stack and not dry_run else None
+    unsubscribes = suppress.from_stack(stack, required=False) if stack and not dry_run else None
     options = campaign.CampaignOptions(
         campaign=campaign_name,
         from_address=from_address,
@@ -262,6 +272,9 @@ def enqueue(
     sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, workers)
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
+    bodies = attachments.attach_files(
+        bodies, attach or [], campaign=campaign_name, stack=stack, dry_run=dry_run
+    )
     refused = len(rows) - len(bodies)
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     if dry_run:

@@ -84,11 +84,20 @@ class Unsubscribes:
 
 
 def from_stack(
-    stack: str, *, cloudformation: Any = None, secrets: Any = None, dynamodb: Any = None
-) -> Unsubscribes:
-    """The suppression table and secret named by the stack's outputs."""
+    stack: str,
+    *,
+    cloudformation: Any = None,
+    secrets: Any = None,
+    dynamodb: Any = None,
+    required: bool = True,
+) -> Unsubscribes | None:
+    """The suppression table and secret named by the stack's outputs. A stack deployed before
+    they existed has none: an error, or None when not `required` (enqueue then checks
+    nothing, and its summary has no `suppressed` count)."""
     outputs = queues.stack_outputs(stack, cloudformation)
     missing = [key for key in (SECRET_OUTPUT, TABLE_OUTPUT) if not outputs.get(key)]
+    if missing and not required:
+        return None
     if missing:
         raise CliError(
             f"--stack: stack {stack!r} has no output {missing[0]} (deploy this version first)"
@@ -111,9 +120,10 @@ def explicit(
 def _resolve(stack: str | None, table: str | None, secret_arn: str | None) -> Unsubscribes:
     if table and secret_arn:
         return explicit(table, secret_arn)
-    if stack:
-        return from_stack(stack)
-    raise CliError("no suppression list given: use --stack NAME (or --table and --secret-arn)")
+    found = from_stack(stack) if stack else None
+    if found is None:
+        raise CliError("no suppression list given: use --stack NAME (or --table and --secret-arn)")
+    return found
 
 
 def _json_object(body: str) -> dict[str, Any]:

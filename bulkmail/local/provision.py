@@ -73,6 +73,7 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         **({"UNSUBSCRIBE_URL": urls["UnsubscribeUrl"]} if "UnsubscribeUrl" in urls else {}),
         "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
         "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
+        "ATTACHMENT_BUCKET": urls["AttachmentBucketName"],
     }
 
 
@@ -80,8 +81,8 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     """What the stack provisions, on the emulator: queues, identity, templates, set, table.
 
     Returns the stack's output names: QueueUrl, QueueArn, DlqUrl, DlqArn,
-    SuppressionTableName, UnsubscribeSecretArn (the endpoint's UnsubscribeUrl comes with
-    its server: bulkmail.local.http).
+    AttachmentBucketName, SuppressionTableName, UnsubscribeSecretArn (the endpoint's
+    UnsubscribeUrl comes with its server: bulkmail.local.http).
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -123,6 +124,10 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     secret = boto3.client("secretsmanager").create_secret(
         Name=settings.unsubscribe_secret_name, SecretString=secrets.token_urlsafe(48)
     )
+    location = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
+    boto3.client("s3").create_bucket(
+        Bucket=settings.attachment_bucket, CreateBucketConfiguration=location
+    )
     return {
         "SuppressionTableName": settings.suppression_table_name,
         "UnsubscribeSecretArn": secret["ARN"],
@@ -130,4 +135,5 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         "QueueArn": queues.queue_arn(sqs, queue_url),
         "DlqUrl": dlq_url,
         "DlqArn": dlq_arn,
+        "AttachmentBucketName": settings.attachment_bucket,
     }

@@ -24,6 +24,7 @@ class LocalSettings:
     table_name: str = "bulk-email-local-idempotency"
     suppression_table_name: str = "bulk-email-local-suppression"
     unsubscribe_secret_name: str = "bulk-email-local-unsubscribe"
+    attachment_bucket: str = "bulk-email-local-attachments"
     batch_size: int = 100
     batching_window_seconds: float = 0.5
     visibility_timeout_seconds: int = 1

@@ -228,3 +228,22 @@ def test_every_suppress_help_says_what_it_does_with_an_example(command):
     assert result.exit_code == 0
     assert "Example" in result.output
     assert "python -m bulkmail suppress" in result.output
+
+
+def test_enqueue_by_a_stack_deployed_before_the_suppression_list_still_works(stack, tmp_path: Path):
+    # Given a stack whose outputs name the queue only (deployed before this version)
+    template = {
+        "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"QueueUrl": {"Value": stack["QueueUrl"]}},
+    }
+    boto3.client("cloudformation").create_stack(StackName="Old", TemplateBody=json.dumps(template))
+    path = tmp_path / "c.csv"
+    path.write_text("email,name\nann@example.org,Ann\n")
+    # When a campaign is enqueued by it
+    result = run(
+        "enqueue", str(path), "--campaign", "s", "--stack", "Old",
+        "--from", SENDER, "--template", "welcome",
+    )  # fmt: skip
+    # Then it is enqueued, with no suppression count (there is no list to check)
+    assert result.exit_code == 0, result.output
+    assert "rows 1, enqueued 1, refused 0 (onto" in result.stdout

@@ -15,6 +15,7 @@ OUTPUTS = {
     "UnsubscribeUrl",
     "SuppressionTableName",
     "UnsubscribeSecretArn",
+    "AttachmentBucketName",
     # The DKIM records of each domain the stack creates (cdk.json's placeholder example.com).
     "DkimRecordsExampleCom",
 }
