@@ -74,7 +74,6 @@ class Unsubscribes:
         self._secret_arn = settings.unsubscribe_secret_arn
         self._secrets = secrets
         self._keys = keys
-        self.enabled = bool(self._url or self._mailto or settings.suppression_table)
         self.table = (
             SuppressionTable(dynamodb or boto3.client("dynamodb"), settings.suppression_table)
             if settings.suppression_table
