@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -124,19 +125,25 @@ def serve(handle: Handle, *, path: str = "/unsubscribe", port: int = 0) -> Itera
 def unsubscribe_endpoint(timeout_seconds: int = 10) -> Iterator[Served]:
     """The real `unsubscribe.lambda_handler`, fresh (its cached endpoint dropped), served.
 
-    The environment (UNSUBSCRIBE_SECRET_ARN, SUPPRESSION_TABLE, the emulator) must be set
-    before the first request: the handler reads it then."""
-    import unsubscribe  # lambda_src's thin handler
-
+    The handler module is imported at the first request, when the run has set the function's
+    environment (UNSUBSCRIBE_SECRET_ARN, SUPPRESSION_TABLE, POWERTOOLS_SERVICE_NAME, the
+    emulator): Powertools and the endpoint read it then, as in Lambda."""
     from bulkmail.local.invoke import LambdaContext
 
     def handle(event: dict[str, Any]) -> dict[str, Any]:
+        import unsubscribe  # lambda_src's thin handler
+
         context = LambdaContext(timeout_seconds, function_name="bulk-email-unsubscribe-local")
         return unsubscribe.lambda_handler(event, context)
 
-    unsubscribe._endpoint = None
+    def forget() -> None:  # an earlier run's endpoint holds its table and secret
+        module = sys.modules.get("unsubscribe")
+        if module is not None:
+            module._endpoint = None
+
+    forget()
     try:
         with serve(handle) as served:
             yield served
     finally:
-        unsubscribe._endpoint = None
+        forget()

@@ -4,6 +4,7 @@ real Lambda handler (lambda_src/unsubscribe.py) against the emulator's table and
 from __future__ import annotations
 
 import http.client
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,11 @@ def test_the_handler_logs_hold_no_token_address_or_secret(local, keys):
         SecretId=local.urls["UnsubscribeSecretArn"]
     )["SecretString"]
     text = local.settings.log_file.read_text(encoding="utf-8")
-    assert '"unsubscribed"' in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    (line,) = [line for line in lines if line["message"] == "unsubscribed"]
+    assert (line["list"], line["new"]) == ("news", True)
+    # ... in the endpoint's own Lambda context
+    assert line["function_name"] == "bulk-email-unsubscribe-local"
     token = url.split("?t=")[1]
     for leak in (secret, token, token.split(".")[1], token.split(".")[2], "@"):
         assert leak not in text
