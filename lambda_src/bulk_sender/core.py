@@ -27,7 +27,7 @@ from bulk_sender import metric_names as m
 from bulk_sender.attachments import AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
-from bulk_sender.ledger import Claim, DynamoLedger, NullLedger
+from bulk_sender.ledger import Claim, DynamoLedger, NullLedger, ledger_client
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
 from bulk_sender.outcomes import (
     Outcome,
@@ -115,13 +115,18 @@ class Limiter(Protocol):
 
 
 class Ledger(Protocol):
+    """Idempotency (ledger.py). `complete` and `mark_dead_lettered` retry within the time
+    given and return how many writes still failed (LedgerWriteFailures)."""
+
     def claim(
         self, ids: Sequence[str], *, hold_seconds: float | None = None
     ) -> Mapping[str, Claim]: ...
-    def complete(self, ids: Sequence[str]) -> None: ...
+    def complete(self, ids: Sequence[str], *, within_seconds: float | None = None) -> int: ...
     def release(self, ids: Sequence[str]) -> None: ...
     def dead_lettered(self, sqs_message_ids: Sequence[str]) -> set[str]: ...
-    def mark_dead_lettered(self, sqs_message_ids: Sequence[str]) -> None: ...
+    def mark_dead_lettered(
+        self, sqs_message_ids: Sequence[str], *, within_seconds: float | None = None
+    ) -> int: ...
 
 
 # A pre-flight check (e.g. missing template data): None, or (ErrorCode, reason).
@@ -161,6 +166,7 @@ class CallReport:
     throttled: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     remaining_ms: Callable[[], int] | None = None
+    ledger_write_failures: int = 0
 
 
 @dataclass
@@ -194,7 +200,7 @@ class BulkSender:
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
         if ledger is None and settings.idempotency_table:
             ledger = DynamoLedger(
-                dynamodb or boto3.client("dynamodb"),
+                dynamodb or ledger_client(settings.max_calls_in_flight + 2),
                 settings.idempotency_table,
                 ttl_seconds=settings.idempotency_ttl_seconds,
                 claim_seconds=claim_seconds,
@@ -303,6 +309,7 @@ class BulkSender:
         counts: Counter = Counter({name: 0 for name in m.COUNTERS})
         counts[m.SEND_BULK_EMAIL_CALLS] = sum(r.calls for r in reports)
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
+        counts[m.LEDGER_WRITE_FAILURES] = sum(r.ledger_write_failures for r in reports)
         failures = self._dead_letter(records, results, counts, emails)
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried)
@@ -373,8 +380,9 @@ class BulkSender:
         report.results.update(results)
 
         by_index = dict(to_send)
-        self.ledger.complete(
-            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT]
+        report.ledger_write_failures += self.ledger.complete(
+            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT],
+            within_seconds=self._ledger_time(),
         )
         self.ledger.release(
             [by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY]
@@ -398,6 +406,14 @@ class BulkSender:
             return False
         reserve_ms = SES_CALL_MS + after_calls_ms(self._records - self._sent)
         return remaining_ms() - wait_seconds * 1000 < reserve_ms
+
+    def _ledger_time(self) -> float | None:
+        """Seconds a ledger write may spend on its retries: the time left, less what the work
+        after the calls keeps for every record not sent yet (after_calls_ms)."""
+        remaining_ms = self._remaining_ms
+        if remaining_ms is None:
+            return None
+        return max(0, remaining_ms() - after_calls_ms(self._records - self._sent)) / 1000
 
     def _sqs_call_fits(self) -> bool:
         """An SQS call after the SendBulkEmail calls starts only if it can end, at worst, in
@@ -571,7 +587,9 @@ class BulkSender:
         # A written dead letter frees its id (a fixed message may be enqueued again) and is
         # remembered by SQS message id, so a redelivery of it is not dead-lettered twice.
         self.ledger.release([ids[i] for i in dead if i in ids])
-        self.ledger.mark_dead_lettered([records[i].message_id for i in written])
+        counts[m.LEDGER_WRITE_FAILURES] += self.ledger.mark_dead_lettered(
+            [records[i].message_id for i in written], within_seconds=self._ledger_time()
+        )
         counts[m.EMAILS_DEAD_LETTERED] = len(written)
         counts[m.INVALID_MESSAGES] = sum(results[i].code in INVALID_CODES for i in written)
         return not_written

@@ -11,6 +11,8 @@ DUPLICATES_SKIPPED = "DuplicatesSkipped"
 EMAILS_SUPPRESSED = "EmailsSuppressed"
 SEND_BULK_EMAIL_CALLS = "SendBulkEmailCalls"
 THROTTLED_CALLS = "ThrottledCalls"
+# Completions (and dead-letter marks) the ledger could not write after its retries.
+LEDGER_WRITE_FAILURES = "LedgerWriteFailures"
 SEND_BULK_EMAIL_LATENCY = "SendBulkEmailLatency"
 
 # Counters: added once per invocation with their totals (unit Count).
@@ -23,6 +25,7 @@ COUNTERS = (
     EMAILS_SUPPRESSED,
     SEND_BULK_EMAIL_CALLS,
     THROTTLED_CALLS,
+    LEDGER_WRITE_FAILURES,
 )
 # Latency: one value per SendBulkEmail call (unit Milliseconds).
 LATENCIES = (SEND_BULK_EMAIL_LATENCY,)

@@ -115,8 +115,8 @@ def test_the_mapping_scales_to_the_same_concurrency_the_handler_paces_for(synth,
     # When the mapping's maximum concurrency and the function's MAX_CONCURRENCY are read
     scaling = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
     pacing = function["Properties"]["Environment"]["Variables"]["MAX_CONCURRENCY"]
-    # Then both are the context's max_concurrency (default 2)
-    assert scaling == int(pacing) == context["max_concurrency"] == 2
+    # Then both are the context's max_concurrency (default 5)
+    assert scaling == int(pacing) == context["max_concurrency"] == 5
 
 
 def test_the_default_batch_fills_several_calls_and_fits_the_invocation_payload(context):
