@@ -17,6 +17,7 @@ from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_ar
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
 from stacks.template_files import by_ses_name, load_templates
+from stacks.unsubscribe import Unsubscribe
 
 DESCRIPTION = "Serverless bulk email sender: SQS -> Lambda -> SES v2 SendBulkEmail"
 
@@ -65,6 +66,10 @@ class BulkEmailStack(Stack):
                 )
             ],
         )
+        unsubscribe = Unsubscribe(self, "Unsubscribe", settings=settings)
+        unsubscribe.grant_sender(sender.role)
+        for name, value in unsubscribe.sender_environment().items():
+            sender.function.add_environment(name, value)
         probe = PauseProbe(
             self,
             "PauseProbe",
@@ -149,6 +154,15 @@ class BulkEmailStack(Stack):
             ),
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+            "UnsubscribeUrl": (unsubscribe.url, "One-click unsubscribe endpoint (RFC 8058)"),
+            "SuppressionTableName": (
+                unsubscribe.table.table_name,
+                "Suppression list: keyed recipient hashes and lists, no address",
+            ),
+            "UnsubscribeSecretArn": (
+                unsubscribe.secret.secret_arn,
+                "Secret that signs unsubscribe links and keys recipient hashes (and ids)",
+            ),
             "AttachmentBucketName": (
                 options.attachment_bucket.bucket_name,
                 "S3 bucket of the files messages attach (attachments[].key)",

@@ -43,6 +43,7 @@ from bulk_sender.pause import PAUSED, Pause, pause_for
 from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, redact
 from bulk_sender.settings import Settings
+from bulk_sender.unsubscribe import Unsubscribes
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class BulkSender:
         ledger: Ledger | None = None,
         limiter: Limiter | None = None,
         preflight: Preflight | None = None,
+        unsubscribes: Unsubscribes | None = None,
         claim_seconds: int = 900,
         pause: Pause | None = None,
     ) -> None:
@@ -209,6 +211,7 @@ class BulkSender:
         self._limiter = limiter
         self._limiter_is_fallback = False
         self.preflight: Preflight = preflight or TemplateCheck(self.ses)
+        self.unsubscribes = unsubscribes or Unsubscribes(settings, dynamodb=dynamodb)
         self.defaults = Defaults(
             from_address=settings.default_from,
             template=settings.default_template,
@@ -271,8 +274,10 @@ class BulkSender:
                 results[index] = Result(Outcome.DUPLICATE, "AlreadyDeadLettered")
                 continue
             try:
-                email = parse_message(
-                    record.body, message_id=record.idempotency_key, defaults=self.defaults
+                email = self.unsubscribes.enrich(
+                    parse_message(
+                        record.body, message_id=record.idempotency_key, defaults=self.defaults
+                    )
                 )
                 failed_check = self.preflight(email)
             except InvalidMessage as error:
@@ -291,7 +296,13 @@ class BulkSender:
             else:
                 emails.append((index, email))
 
-        emails = self._read_attachments(emails, results)
+        # One batched suppression read for the whole batch, before anything is grouped.
+        checked = self.unsubscribes.check(emails)
+        results.update(dict.fromkeys(checked.suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
+        results.update(
+            dict.fromkeys(checked.unavailable, Result(Outcome.RETRY, "SuppressionUnavailable"))
+        )
+        emails = self._read_attachments(checked.kept, results)
         calls = plan_calls(emails)
         if calls:
             if self._limiter_is_fallback:
@@ -313,6 +324,7 @@ class BulkSender:
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
         # Already sent, or a redelivery of a record already dead-lettered: acknowledged.
         counts[m.DUPLICATES_SKIPPED] = sum(r.outcome is Outcome.DUPLICATE for r in results.values())
+        counts[m.EMAILS_SUPPRESSED] = len(checked.suppressed)
         self._back_off(records, results, retried + failures)
         if len(results) != len(records):  # never: every record must have an outcome
             raise RuntimeError("a record was left without an outcome")

@@ -8,6 +8,7 @@ EMAILS_RETRIED = "EmailsRetried"
 EMAILS_DEAD_LETTERED = "EmailsDeadLettered"
 INVALID_MESSAGES = "InvalidMessages"
 DUPLICATES_SKIPPED = "DuplicatesSkipped"
+EMAILS_SUPPRESSED = "EmailsSuppressed"
 SEND_BULK_EMAIL_CALLS = "SendBulkEmailCalls"
 THROTTLED_CALLS = "ThrottledCalls"
 # Completions (and dead-letter marks) the ledger could not write after its retries.
@@ -23,6 +24,7 @@ COUNTERS = (
     EMAILS_DEAD_LETTERED,
     INVALID_MESSAGES,
     DUPLICATES_SKIPPED,
+    EMAILS_SUPPRESSED,
     SEND_BULK_EMAIL_CALLS,
     THROTTLED_CALLS,
     LEDGER_WRITE_FAILURES,

@@ -11,6 +11,7 @@ class Outcome(Enum):
     DEAD = "dead"  # to the DLQ now, not retried
     SPLIT = "split"  # whole call refused: halve it to find the entries at fault
     DUPLICATE = "duplicate"  # its idempotency key was already sent: acknowledged
+    SUPPRESSED = "suppressed"  # a recipient unsubscribed: acknowledged, not sent
     HELD = "held"  # sending paused: a delayed copy is back on the queue, this one acknowledged
 
 

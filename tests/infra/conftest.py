@@ -94,15 +94,12 @@ class Synthesized:
             if resource["Type"] == resource_type
         }
 
-    def one(self, resource_type: str) -> tuple[str, dict[str, Any]]:
-        found = self.resources(resource_type)
+    def one(self, resource_type: str, path_fragment: str = "") -> tuple[str, dict[str, Any]]:
+        """The one resource of that type (whose logical id contains the fragment, if given)."""
+        fragment = re.sub(r"[^A-Za-z0-9]", "", path_fragment)
+        found = {k: v for k, v in self.resources(resource_type).items() if fragment in k}
         assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
         return next(iter(found.items()))
-
-    def named(self, resource_type: str, path_fragment: str) -> tuple[str, dict[str, Any]]:
-        """The one resource of that type whose logical id contains the fragment."""
-        logical_id = self.logical_id(resource_type, path_fragment)
-        return logical_id, self.template["Resources"][logical_id]
 
     def logical_id(self, resource_type: str, path_fragment: str) -> str:
         """The logical id of the resource of that type whose id contains the fragment."""

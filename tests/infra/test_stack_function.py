@@ -27,12 +27,15 @@ ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "UNSUBSCRIBE_URL",
+    "UNSUBSCRIBE_SECRET_ARN",
+    "SUPPRESSION_TABLE",
     "ATTACHMENT_BUCKET",
 }
 
 
 def _function(synth):
-    return synth.named("AWS::Lambda::Function", "SenderFunction")
+    return synth.one("AWS::Lambda::Function", "Sender")
 
 
 def test_the_function_runs_the_handler_on_python_3_14_arm64(synth, context):
@@ -68,7 +71,7 @@ def test_the_environment_is_the_one_the_handler_reads(synth, context):
     assert env["DLQ_URL"] == ref(synth.logical_id("AWS::SQS::Queue", "QueuesDlq"))
     assert env["QUEUE_URL"] == ref(synth.logical_id("AWS::SQS::Queue", "QueuesQueue"))
     assert env["CONFIGURATION_SET_NAME"] == ref(synth.one("AWS::SES::ConfigurationSet")[0])
-    assert env["IDEMPOTENCY_TABLE"] == ref(synth.one("AWS::DynamoDB::Table")[0])
+    assert env["IDEMPOTENCY_TABLE"] == ref(synth.one("AWS::DynamoDB::Table", "Idempotency")[0])
     assert env["IDEMPOTENCY_TTL_SECONDS"] == str(context["idempotency_ttl_seconds"])
     assert json.loads(env["DEFAULT_TAGS"]) == context["default_tags"]
     assert env["MAX_SEND_RATE"] == str(context["max_send_rate"])
@@ -82,7 +85,7 @@ def test_the_environment_is_the_one_the_handler_reads(synth, context):
 
 def test_optional_defaults_reach_the_environment_when_set(variant):
     # Given an app whose context sets a default sender, template and tags (as -c text)
-    _, function = variant.named("AWS::Lambda::Function", "SenderFunction")
+    _, function = variant.one("AWS::Lambda::Function", "Sender")
     env = function["Properties"]["Environment"]["Variables"]
     # Then the function gets them
     assert env["DEFAULT_FROM"] == "News <news@example.org>"

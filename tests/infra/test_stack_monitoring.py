@@ -93,7 +93,7 @@ def test_the_dashboard_shows_the_queue_the_dlq_and_the_function(synth, widgets):
     lines = _metrics(widgets)
     queue = synth.logical_id("AWS::SQS::Queue", "QueuesQueue")
     dlq = synth.logical_id("AWS::SQS::Queue", "QueuesDlq")
-    function = synth.logical_id("AWS::Lambda::Function", "SenderFunction")
+    function = synth.one("AWS::Lambda::Function", "Sender")[0]
     sqs = {(line[1], line[3]) for line in lines if line[0] == "AWS/SQS"}
     lam = {(line[1], _options(line).get("stat")) for line in lines if line[0] == "AWS/Lambda"}
     # Then the queue's depth and age, and the DLQ's depth are drawn
@@ -244,9 +244,7 @@ def test_each_metric_alarm_watches_its_metric_and_notifies_the_alarms_topic(
         queue = synth.logical_id("AWS::SQS::Queue", fragment)
         assert dimensions == {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}
     if namespace == "AWS/Lambda":
-        assert dimensions == {
-            "FunctionName": ref(synth.logical_id("AWS::Lambda::Function", "SenderFunction"))
-        }
+        assert dimensions == {"FunctionName": ref(synth.one("AWS::Lambda::Function", "Sender")[0])}
 
 
 def test_the_reputation_alarms_fire_at_half_of_ses_review_levels(context):

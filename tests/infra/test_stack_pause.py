@@ -25,14 +25,14 @@ def mapping_arn(mapping):
 
 def test_the_queue_keeps_messages_the_longest_sqs_allows(synth):
     # Given the send queue: a paused campaign waits on it with the mapping stopped
-    _, queue = synth.named("AWS::SQS::Queue", "QueuesQueue")
+    _, queue = synth.one("AWS::SQS::Queue", "QueuesQueue")
     # Then it keeps messages 14 days (SQS's maximum), as long as the DLQ
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
 def test_the_sender_may_stop_its_own_mapping_and_no_other(synth, mapping):
     # Given the sender's pause policy
-    _, policy = synth.named("AWS::IAM::Policy", "SenderPausePolicy")
+    _, policy = synth.one("AWS::IAM::Policy", "SenderPausePolicy")
     sender_role = synth.logical_id("AWS::IAM::Role", "SenderRole")
     # Then it is attached to the sender's role, with one statement: UpdateEventSourceMapping
     # on the sender's own mapping, by its ARN
@@ -41,7 +41,7 @@ def test_the_sender_may_stop_its_own_mapping_and_no_other(synth, mapping):
     assert as_list(statement["Action"]) == ["lambda:UpdateEventSourceMapping"]
     assert text(statement["Resource"]) == mapping_arn(mapping)
     # And no other policy of the sender's role touches a mapping but by finding it
-    _, default = synth.named("AWS::IAM::Policy", "SenderRoleDefaultPolicy")
+    _, default = synth.one("AWS::IAM::Policy", "SenderRoleDefaultPolicy")
     lambda_actions = {
         action
         for s in statements(default)
@@ -54,7 +54,7 @@ def test_the_sender_may_stop_its_own_mapping_and_no_other(synth, mapping):
 def test_the_sender_function_does_not_wait_for_its_pause_policy(synth, mapping):
     # Given the sender function and its mapping: naming the mapping in anything the
     # function depends on would be a cycle
-    _, function = synth.named("AWS::Lambda::Function", "SenderFunction")
+    _, function = synth.one("AWS::Lambda::Function", "SenderFunction")
     pause_policy = synth.logical_id("AWS::IAM::Policy", "SenderPausePolicy")
     # Then the function does not depend on the pause policy, and its environment does not
     # name the mapping
@@ -64,8 +64,8 @@ def test_the_sender_function_does_not_wait_for_its_pause_policy(synth, mapping):
 
 def test_the_probe_shares_the_asset_and_knows_the_mapping_and_the_table(synth, mapping):
     # Given the probe and the sender functions
-    _, probe = synth.named("AWS::Lambda::Function", "PauseProbeFunction")
-    _, sender = synth.named("AWS::Lambda::Function", "SenderFunction")
+    _, probe = synth.one("AWS::Lambda::Function", "PauseProbeFunction")
+    _, sender = synth.one("AWS::Lambda::Function", "SenderFunction")
     table = synth.one("AWS::DynamoDB::Table")[0]
     properties = probe["Properties"]
     # Then the probe runs its thin handler from the sender's asset
@@ -81,7 +81,7 @@ def test_the_probe_shares_the_asset_and_knows_the_mapping_and_the_table(synth, m
 
 def test_the_probe_role_reads_ses_restarts_the_mapping_and_clears_the_marker_only(synth, mapping):
     # Given the probe's role policy
-    _, policy = synth.named("AWS::IAM::Policy", "PauseProbeRoleDefaultPolicy")
+    _, policy = synth.one("AWS::IAM::Policy", "PauseProbeRoleDefaultPolicy")
     log_group = synth.logical_id("AWS::Logs::LogGroup", "PauseProbeLogGroup")
     table = synth.one("AWS::DynamoDB::Table")[0]
     # Then it has exactly these statements
@@ -100,7 +100,7 @@ def test_the_probe_role_reads_ses_restarts_the_mapping_and_clears_the_marker_onl
     # (the sets a message may name, as in the sender's SendBulkEmail statement)
     sets = by_sid(policy, "ReadConfigurationSetSendingStatus")
     assert sets["Action"] == "ses:GetConfigurationSet"
-    _, sender = synth.named("AWS::IAM::Policy", "SenderRoleDefaultPolicy")
+    _, sender = synth.one("AWS::IAM::Policy", "SenderRoleDefaultPolicy")
     send = by_sid(sender, "SendBulkEmailFromTheSendingIdentities")
     allowed = [text(r) for r in as_list(send["Resource"]) if ":configuration-set/" in text(r)]
     assert [text(r) for r in as_list(sets["Resource"])] == allowed
@@ -150,7 +150,7 @@ def test_the_probe_runs_every_five_minutes_with_a_role_that_invokes_it_only(synt
 
 def test_the_sending_paused_alarm_holds_while_the_mapping_is_stopped(synth, context):
     # Given the "Sending paused" alarm
-    _, alarm = synth.named("AWS::CloudWatch::Alarm", "MonitoringSendingPaused")
+    _, alarm = synth.one("AWS::CloudWatch::Alarm", "MonitoringSendingPaused")
     properties = alarm["Properties"]
     # Then it watches the handler's SendingPaused (1 per invocation that paused)
     (query,) = properties["Metrics"]
