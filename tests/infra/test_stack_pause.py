@@ -66,7 +66,7 @@ def test_the_probe_shares_the_asset_and_knows_the_mapping_and_the_table(synth, m
     # Given the probe and the sender functions
     _, probe = synth.one("AWS::Lambda::Function", "PauseProbeFunction")
     _, sender = synth.one("AWS::Lambda::Function", "SenderFunction")
-    table = synth.one("AWS::DynamoDB::Table")[0]
+    table = synth.one("AWS::DynamoDB::Table", "Idempotency")[0]
     properties = probe["Properties"]
     # Then the probe runs its thin handler from the sender's asset
     assert properties["Handler"] == "probe_handler.lambda_handler"
@@ -83,7 +83,7 @@ def test_the_probe_role_reads_ses_restarts_the_mapping_and_clears_the_marker_onl
     # Given the probe's role policy
     _, policy = synth.one("AWS::IAM::Policy", "PauseProbeRoleDefaultPolicy")
     log_group = synth.logical_id("AWS::Logs::LogGroup", "PauseProbeLogGroup")
-    table = synth.one("AWS::DynamoDB::Table")[0]
+    table = synth.one("AWS::DynamoDB::Table", "Idempotency")[0]
     # Then it has exactly these statements
     assert sorted(s["Sid"] for s in statements(policy)) == [
         "ReadAccountSendingStatus",
