@@ -29,6 +29,9 @@ class Settings:
     max_calls_in_flight: int = 4
     retry_backoff_base_seconds: int = 30
     retry_backoff_max_seconds: int = 900
+    status_table: str | None = None
+    status_ttl_seconds: int = 90 * 24 * 3600
+    max_receive_count: int = 0  # the queue's; 0: unknown (retries exhausted go unrecorded)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +70,9 @@ class Settings:
             max_calls_in_flight=max(1, int(number("MAX_CALLS_IN_FLIGHT", 4))),
             retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
             retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
+            status_table=text("STATUS_TABLE"),
+            status_ttl_seconds=int(number("STATUS_TTL_SECONDS", 90 * 24 * 3600)),
+            max_receive_count=int(number("MAX_RECEIVE_COUNT", 0)),
         )
 
 
