@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bulk_sender import campaign_status as cs

@@ -29,6 +29,8 @@ from bulk_sender.campaign_status import SENT_TOTAL, Change
 
 log = logging.getLogger(__name__)
 
+PARTITION_KEY = "pk"  # the campaign
+SORT_KEY = "sk"
 COUNTS_SK = "#counts"
 MESSAGE_PREFIX = "m#"
 COUNT_PREFIX = "n:"
@@ -96,7 +98,7 @@ class StatusTable:
 
     def _write(self, change: Change) -> str | bool | None:
         """The outcome it replaced ("" if none), None if the condition failed, False on error."""
-        key = {"pk": {"S": change.campaign}, "sk": {"S": message_sk(change.key)}}
+        key = {PARTITION_KEY: {"S": change.campaign}, SORT_KEY: {"S": message_sk(change.key)}}
         if change.engagement:
             request = {
                 "UpdateExpression": "SET #g = :at, #x = :x",
@@ -174,7 +176,7 @@ class StatusTable:
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
-                Key={"pk": {"S": campaign}, "sk": {"S": COUNTS_SK}},
+                Key={PARTITION_KEY: {"S": campaign}, SORT_KEY: {"S": COUNTS_SK}},
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
