@@ -5,11 +5,12 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, App, CfnOutput, Duration, Stack, Validations
 from constructs import Construct
 
+from stacks.campaign_status import CampaignStatus
 from stacks.idempotency import IdempotencyTable
 from stacks.monitoring import Monitoring
 from stacks.notification_key import NotificationKey
 from stacks.queues import SendQueues
-from stacks.sender_function import SenderFunction
+from stacks.sender_function import ARCHITECTURE, RUNTIME, SenderFunction
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, identity_arn
 from stacks.ses_templates import SesTemplates
@@ -36,6 +37,14 @@ class BulkEmailStack(Stack):
         ses_events = SesEvents(
             self, "Ses", topic_key=key, archive_retention=settings.event_archive_retention
         )
+        status = CampaignStatus(
+            self,
+            "Status",
+            settings=settings,
+            configuration_set_name=ses_events.configuration_set_name,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+        )
         SesTemplates(self, "Templates", templates=load_templates())
         if settings.create_sending_identities:
             SendingIdentities(
@@ -51,6 +60,7 @@ class BulkEmailStack(Stack):
             queue=queues.queue,
             dlq=queues.dlq,
             table=table,
+            status_table=status.table,
             configuration_set_name=ses_events.configuration_set_name,
             identity_arns=[
                 identity_arn(self, identity) for identity in settings.sending_identities
@@ -77,6 +87,7 @@ class BulkEmailStack(Stack):
             dlq=queues.dlq,
             function=sender.function,
             function_log_group=sender.log_group,
+            status_log_group=status.log_group,
             function_timeout=Duration.seconds(settings.function_timeout_seconds),
             max_concurrency=settings.max_concurrency,
             configuration_set_name=ses_events.configuration_set_name,
@@ -105,6 +116,10 @@ class BulkEmailStack(Stack):
             ),
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+            "StatusTableName": (
+                status.table.table_name,
+                "Campaign status: each email's latest outcome, each campaign's counts",
+            ),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

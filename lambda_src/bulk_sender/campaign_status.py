@@ -100,7 +100,8 @@ MAX_RESENDS = 3
 RESEND_SEPARATOR = "~"
 
 # Counter attribute names on a campaign's counts item.
-ENQUEUED = "enqueued"
+ENQUEUED = "enqueued"  # put on the queue by the CLI's enqueue
+RECEIVED = "received"  # first receives by the sender (what any producer enqueued)
 SENT_TOTAL = "sent_total"  # SendBulkEmail SUCCESS entries (the sender)
 DEAD_LETTERED_TOTAL = "dead_lettered_total"  # every dead letter (the sender)
 SUPPRESSED_TOTAL = "suppressed_total"

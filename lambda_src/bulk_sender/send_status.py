@@ -78,6 +78,8 @@ class SendStatus:
             if campaign is None or message_id is None:
                 continue
             counts = totals.setdefault(campaign, Counter())
+            if record.receive_count == 1:
+                counts[cs.RECEIVED] += 1
             outcome = result.outcome
             bucket = None
             if outcome is Outcome.SENT:

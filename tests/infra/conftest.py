@@ -85,8 +85,13 @@ class Synthesized:
             if resource["Type"] == resource_type
         }
 
-    def one(self, resource_type: str) -> tuple[str, dict[str, Any]]:
-        found = self.resources(resource_type)
+    def one(self, resource_type: str, under: str = "") -> tuple[str, dict[str, Any]]:
+        """The one resource of that type (whose logical id starts with `under`, if given)."""
+        found = {
+            logical_id: resource
+            for logical_id, resource in self.resources(resource_type).items()
+            if logical_id.startswith(under)
+        }
         assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
         return next(iter(found.items()))
 

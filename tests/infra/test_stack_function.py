@@ -18,6 +18,9 @@ ENVIRONMENT = {
     "DEFAULT_TAGS",
     "IDEMPOTENCY_TABLE",
     "IDEMPOTENCY_TTL_SECONDS",
+    "STATUS_TABLE",
+    "STATUS_TTL_SECONDS",
+    "MAX_RECEIVE_COUNT",
     "MAX_SEND_RATE",
     "MAX_CONCURRENCY",
     "MAX_CALLS_IN_FLIGHT",
@@ -30,7 +33,7 @@ ENVIRONMENT = {
 
 
 def _function(synth):
-    return synth.one("AWS::Lambda::Function")
+    return synth.one("AWS::Lambda::Function", "Sender")
 
 
 def test_the_function_runs_the_handler_on_python_3_14_arm64(synth, context):
@@ -66,8 +69,11 @@ def test_the_environment_is_the_one_the_handler_reads(synth, context):
     assert env["DLQ_URL"] == ref(synth.logical_id("AWS::SQS::Queue", "QueuesDlq"))
     assert env["QUEUE_URL"] == ref(synth.logical_id("AWS::SQS::Queue", "QueuesQueue"))
     assert env["CONFIGURATION_SET_NAME"] == ref(synth.one("AWS::SES::ConfigurationSet")[0])
-    assert env["IDEMPOTENCY_TABLE"] == ref(synth.one("AWS::DynamoDB::Table")[0])
+    assert env["IDEMPOTENCY_TABLE"] == ref(synth.one("AWS::DynamoDB::Table", "Idempotency")[0])
     assert env["IDEMPOTENCY_TTL_SECONDS"] == str(context["idempotency_ttl_seconds"])
+    assert env["STATUS_TABLE"] == ref(synth.one("AWS::DynamoDB::Table", "Status")[0])
+    assert env["STATUS_TTL_SECONDS"] == str(context["status_ttl_days"] * 86400)
+    assert env["MAX_RECEIVE_COUNT"] == str(context["max_receive_count"])
     assert json.loads(env["DEFAULT_TAGS"]) == context["default_tags"]
     assert env["MAX_SEND_RATE"] == str(context["max_send_rate"])
     assert env["MAX_CALLS_IN_FLIGHT"] == str(context["max_calls_in_flight"])
@@ -80,7 +86,7 @@ def test_the_environment_is_the_one_the_handler_reads(synth, context):
 
 def test_optional_defaults_reach_the_environment_when_set(variant):
     # Given an app whose context sets a default sender, template and tags (as -c text)
-    _, function = variant.one("AWS::Lambda::Function")
+    _, function = variant.one("AWS::Lambda::Function", "Sender")
     env = function["Properties"]["Environment"]["Variables"]
     # Then the function gets them
     assert env["DEFAULT_FROM"] == "News <news@example.org>"
@@ -90,7 +96,7 @@ def test_optional_defaults_reach_the_environment_when_set(variant):
 
 def test_the_event_source_mapping_reports_batch_item_failures(synth, context):
     # Given the event source mapping
-    _, mapping = synth.one("AWS::Lambda::EventSourceMapping")
+    _, mapping = synth.one("AWS::Lambda::EventSourceMapping", "Sender")
     properties = mapping["Properties"]
     # Then it reads the queue for the function, and takes partial batch responses
     assert properties["EventSourceArn"] == arn_of(
@@ -105,7 +111,7 @@ def test_the_event_source_mapping_reports_batch_item_failures(synth, context):
 
 def test_the_mapping_scales_to_the_same_concurrency_the_handler_paces_for(synth, context):
     # Given the mapping and the function
-    _, mapping = synth.one("AWS::Lambda::EventSourceMapping")
+    _, mapping = synth.one("AWS::Lambda::EventSourceMapping", "Sender")
     _, function = _function(synth)
     # When the mapping's maximum concurrency and the function's MAX_CONCURRENCY are read
     scaling = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
@@ -128,6 +134,6 @@ def test_the_default_batch_fills_several_calls_and_fits_the_invocation_payload(c
 
 def test_a_context_batch_size_given_as_text_is_used(variant):
     # Given an app whose context sets batch_size as the command line does ("300")
-    _, mapping = variant.one("AWS::Lambda::EventSourceMapping")
+    _, mapping = variant.one("AWS::Lambda::EventSourceMapping", "Sender")
     # Then the mapping takes it as a number
     assert mapping["Properties"]["BatchSize"] == 300

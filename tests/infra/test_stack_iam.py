@@ -5,13 +5,14 @@ import pytest
 from moto import mock_aws
 
 from bulk_sender.ledger import DynamoLedger
+from bulk_sender.status_table import WRITE_ACTIONS
 from stacks.sender_function import TABLE_ACTIONS
 from tests.infra.cfn import arn_of, as_list, by_sid, granting, statements, text
 
 
 @pytest.fixture(scope="module")
 def policy(synth):
-    _, role_policy = synth.one("AWS::IAM::Policy")
+    _, role_policy = synth.one("AWS::IAM::Policy", "Sender")
     return role_policy
 
 
@@ -25,13 +26,13 @@ def _ses_arn(resource):
 
 def test_the_role_has_no_managed_policy_and_this_one_policy(synth, policy):
     # Given the function's role
-    _, role = synth.one("AWS::IAM::Role")
+    _, role = synth.one("AWS::IAM::Role", "Sender")
     # Then it is assumed by Lambda, carries no managed policy, only the statements below
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"
     }
     assert "ManagedPolicyArns" not in role["Properties"]
-    assert len(statements(policy)) == 7
+    assert len(statements(policy)) == 8
 
 
 def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates(
@@ -57,7 +58,7 @@ def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates
 
 def test_send_bulk_email_follows_the_identities_of_the_context(variant):
     # Given an app whose context lists an address and a domain (as -c text)
-    _, variant_policy = variant.one("AWS::IAM::Policy")
+    _, variant_policy = variant.one("AWS::IAM::Policy", "Sender")
     statement = by_sid(variant_policy, "SendBulkEmailFromTheSendingIdentities")
     # Then both identities, and only they, are in the statement
     identities = [r for r in _resources(statement) if ":identity/" in r]
@@ -108,7 +109,7 @@ def test_the_function_consumes_the_queue_and_changes_visibility_there_only(synth
 def test_dynamodb_access_is_the_ledgers_item_actions_on_the_idempotency_table(synth, policy):
     # Given the idempotency statement
     statement = by_sid(policy, "ClaimAndRecordIdempotencyKeys")
-    table = synth.one("AWS::DynamoDB::Table")[0]
+    table = synth.one("AWS::DynamoDB::Table", "Idempotency")[0]
     # Then it claims, records, looks up and releases items of that table, nothing else
     assert sorted(as_list(statement["Action"])) == [
         "dynamodb:BatchGetItem",
@@ -117,12 +118,16 @@ def test_dynamodb_access_is_the_ledgers_item_actions_on_the_idempotency_table(sy
         "dynamodb:PutItem",
     ]
     assert statement["Resource"] == arn_of(table)
+    # And campaign status: UpdateItem (what bulk_sender.status_table calls) on its table only
+    status = by_sid(policy, "RecordCampaignStatus")
+    assert as_list(status["Action"]) == list(WRITE_ACTIONS) == ["dynamodb:UpdateItem"]
+    assert status["Resource"] == arn_of(synth.one("AWS::DynamoDB::Table", "Status")[0])
     dynamodb = [
         s
         for s in statements(policy)
         if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
     ]
-    assert dynamodb == [statement]
+    assert dynamodb == [statement, status]
 
 
 def test_the_function_writes_its_own_log_group_only(synth, policy):

@@ -11,7 +11,7 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 def test_the_queue_hides_a_batch_for_at_least_six_function_timeouts(synth):
     # Given the synthesized stack
     queue = synth.template["Resources"][synth.logical_id("AWS::SQS::Queue", "QueuesQueue")]
-    _, function = synth.one("AWS::Lambda::Function")
+    _, function = synth.one("AWS::Lambda::Function", "Sender")
     # When the queue's visibility timeout is compared with the function's timeout
     visibility = queue["Properties"]["VisibilityTimeout"]
     timeout = function["Properties"]["Timeout"]
@@ -35,7 +35,11 @@ def test_the_queue_redrives_to_the_dlq_after_the_context_receive_count(synth, co
 def test_both_queues_are_encrypted_and_set_their_maximum_message_size(synth):
     # Given the synthesized stack
     # When its queues are read
-    queues = synth.resources("AWS::SQS::Queue")
+    queues = {
+        logical_id: queue
+        for logical_id, queue in synth.resources("AWS::SQS::Queue").items()
+        if logical_id.startswith("Queues")
+    }
     # Then there are two, both encrypted with SQS-managed keys, with the size set explicitly
     assert len(queues) == 2
     for queue in queues.values():

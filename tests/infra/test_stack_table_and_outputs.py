@@ -12,6 +12,7 @@ OUTPUTS = {
     "EventsTopicArn",
     "AlarmsTopicArn",
     "DashboardUrl",
+    "StatusTableName",
 }
 
 
@@ -19,7 +20,7 @@ def test_the_idempotency_table_is_on_demand_encrypted_recoverable_and_expiring(s
     # Given the synthesized stack
     # Then its one table is keyed by the message id, billed per request, encrypted,
     # recoverable to a point in time, and expires items by expires_at
-    synth.assertions.resource_count_is("AWS::DynamoDB::Table", 1)
+    synth.assertions.resource_count_is("AWS::DynamoDB::Table", 2)  # and campaign status's
     synth.assertions.has_resource_properties(
         "AWS::DynamoDB::Table",
         {

@@ -360,11 +360,13 @@ def test_the_sender_records_sent_dead_lettered_and_retries_exhausted_per_campaig
         TableName=TABLE, Key={PARTITION_KEY: {"S": "spring"}, SORT_KEY: {"S": COUNTS_SK}}
     )["Item"]
     assert {
-        n: int(stored[n]["N"]) for n in (cs.SENT_TOTAL, cs.DEAD_LETTERED_TOTAL, cs.DUPLICATES)
+        n: int(stored[n]["N"])
+        for n in (cs.SENT_TOTAL, cs.DEAD_LETTERED_TOTAL, cs.DUPLICATES, cs.RECEIVED)
     } == {
         cs.SENT_TOTAL: 1,
         cs.DEAD_LETTERED_TOTAL: 3,
         cs.DUPLICATES: 1,
+        cs.RECEIVED: 4,  # the fifth was a redelivery
     }
     assert "first_sent_at" in stored
     assert "last_sent_at" in stored
