@@ -30,7 +30,7 @@ from typer.core import TyperGroup
 
 from bulk_sender.message import Email
 from bulk_sender.template_vars import missing_variables
-from bulkmail import campaign, queues, render, templates
+from bulkmail import campaign, queues, render, status, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -99,6 +99,7 @@ template_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(template_app, name="template")
+app.command("status")(status.status)
 
 StackOption = Annotated[
     str | None,
@@ -177,6 +178,22 @@ def enqueue(
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
+    only_failed: Annotated[
+        bool,
+        typer.Option(
+            "--only-failed",
+            help="Send again only the rows whose email was dead-lettered for a reason a retry "
+            "can fix, or bounced transiently (per the status table); never a permanent bounce, "
+            "a complaint or a suppression. Running it twice sends nothing twice.",
+        ),
+    ] = False,
+    status_table: Annotated[
+        str | None,
+        typer.Option(
+            "--status-table",
+            help="The campaign status table (or --stack): enqueued is counted there.",
+        ),
+    ] = None,
 ) -> None:
     """Put a campaign on the queue: one SQS message per email, checked first.
 
@@ -216,6 +233,13 @@ def enqueue(
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
     refused = len(rows) - len(bodies)
+    table = None
+    if only_failed:
+        table = status.table_name(status_table, stack)
+    elif not dry_run:
+        table = status_table or (status.stack_table(stack) if stack else None)
+    if only_failed:
+        bodies = _only_failed(table, campaign_name, bodies)
     if dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
@@ -224,8 +248,25 @@ def enqueue(
             typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
         refused += len(report.failed)
         typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
+        if table and report.enqueued:
+            dynamodb = status.dynamodb_client()
+            if not status.record_enqueued(dynamodb, table, campaign_name, report.enqueued):
+                typer.echo("warning: enqueued not counted in the status table", err=True)
     if refused:
         raise typer.Exit(1)
+
+
+def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
+    """The bodies `--only-failed` sends again (bulkmail.status.select_failed), said so."""
+    dynamodb = status.dynamodb_client()
+    outcomes = status.read_outcomes(dynamodb, table, name, status.keys_to_look_up(bodies))
+    selection = status.select_failed(bodies, outcomes)
+    left = ", ".join(f"{reason} {n}" for reason, n in sorted(selection.skipped.items()))
+    typer.echo(
+        f"only failed: {len(selection.bodies)} of {len(bodies)} rows sent again"
+        + (f"; left alone: {left}" if left else "")
+    )
+    return selection.bodies
 
 
 def _render_check(templates_dir: Path) -> Callable[[Email], str | None]:
