@@ -551,7 +551,8 @@ def demo(
     for line in summary.lines():
         typer.echo(line)
     typer.echo(f"handler logs: {log_path}")
-    if not (summary.drained and summary.rows_balance and summary.enqueued_balance):
+    balanced = summary.rows_balance and summary.enqueued_balance and summary.status_balance
+    if not (summary.drained and balanced):
         raise typer.Exit(1)
 
 

@@ -260,7 +260,7 @@ class CampaignNumbers:
             f"duplicates         {self._total(cs.DUPLICATES):>8}  (already sent: not sent again)",
             f"still queued       {queued:>8}",
             f"opened / clicked   {self._total(cs.OPENED):>8} / {self._total(cs.CLICKED)}",
-            f"time left          {left}",
+            f"time left          {left:>8}",
             "sent = delivered + bounced + complained + rejected + rendering failed + in flight: "
             f"{self.sent} = {outcomes[cs.DELIVERED]} + {self.bounced} + "
             f"{outcomes[cs.COMPLAINED]} + {outcomes[cs.REJECTED]} + "

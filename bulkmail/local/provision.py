@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import boto3
 
+from bulk_sender.status_table import PARTITION_KEY, SORT_KEY
 from bulkmail import queues
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
@@ -60,6 +61,8 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "QUEUE_URL": urls["QueueUrl"],
         "CONFIGURATION_SET_NAME": settings.configuration_set,
         "IDEMPOTENCY_TABLE": settings.table_name,
+        "STATUS_TABLE": settings.status_table_name,
+        "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
         "MAX_SEND_RATE": f"{settings.max_send_rate:g}",
         "MAX_CONCURRENCY": "1",
         "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
@@ -70,9 +73,11 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
 
 
 def provision(settings: LocalSettings) -> dict[str, str]:
-    """What the stack provisions, on the emulator: queues, identity, templates, set, table.
+    """What the stack provisions, on the emulator: queues, identity, templates, set, tables,
+    and the events queue SES's events go to (with its DLQ).
 
-    Returns the stack's output names: QueueUrl, QueueArn, DlqUrl, DlqArn.
+    Returns the stack's outputs (QueueUrl, QueueArn, DlqUrl, DlqArn, StatusTableName) and the
+    events queue's URL and ARN (EventsQueueUrl, EventsQueueArn).
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -98,9 +103,37 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=settings.status_table_name,
+        KeySchema=[
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    events_dlq_url = sqs.create_queue(QueueName=settings.events_dlq_name)["QueueUrl"]
+    events_redrive = {
+        "deadLetterTargetArn": queues.queue_arn(sqs, events_dlq_url),
+        "maxReceiveCount": 3,
+    }
+    events_url = sqs.create_queue(
+        QueueName=settings.events_queue_name,
+        Attributes={
+            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(events_redrive),
+        },
+    )["QueueUrl"]
     return {
         "QueueUrl": queue_url,
         "QueueArn": queues.queue_arn(sqs, queue_url),
         "DlqUrl": dlq_url,
         "DlqArn": dlq_arn,
+        "StatusTableName": settings.status_table_name,
+        "EventsQueueUrl": events_url,
+        "EventsQueueArn": queues.queue_arn(sqs, events_url),
     }

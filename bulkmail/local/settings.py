@@ -22,6 +22,9 @@ class LocalSettings:
     queue_name: str = "bulk-email-local"
     dlq_name: str = "bulk-email-local-dlq"
     table_name: str = "bulk-email-local-idempotency"
+    status_table_name: str = "bulk-email-local-status"
+    events_queue_name: str = "bulk-email-local-events"
+    events_dlq_name: str = "bulk-email-local-events-dlq"
     batch_size: int = 100
     batching_window_seconds: float = 0.5
     visibility_timeout_seconds: int = 1

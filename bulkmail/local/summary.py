@@ -11,6 +11,7 @@ from bulkmail import queues
 from bulkmail.campaign import Row
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
+from bulkmail.status import CampaignNumbers
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,18 @@ class Summary:
     drained: bool = False
     endpoint_url: str = ""
     settings: LocalSettings = field(default_factory=LocalSettings)
+    campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)  # status table counts
+
+    @property
+    def campaign_numbers(self) -> list[CampaignNumbers]:
+        return [CampaignNumbers(name, counts) for name, counts in sorted(self.campaigns.items())]
+
+    @property
+    def status_balance(self) -> bool:
+        """Each campaign's status adds up, nothing left in flight once the run drained."""
+        return all(
+            n.adds_up and (n.in_flight == 0 or not self.drained) for n in self.campaign_numbers
+        )
 
     @property
     def dead_by_reason(self) -> Counter[str]:
@@ -107,6 +120,13 @@ class Summary:
             f"enqueued = sent + dead-lettered:  {self.enqueued} = {sent} + {dead}"
             f"  {_holds(self.enqueued_balance)}",
         ]
+        for numbers in self.campaign_numbers:
+            lines += [
+                "",
+                f"python -m bulkmail status --campaign {numbers.campaign}",
+                *numbers.lines(),
+            ]
+            lines.append(f"  {_holds(numbers.adds_up)}, {numbers.in_flight} in flight")
         if not self.drained:
             lines.append(f"the queue did not drain within {self.settings.max_run_seconds:g}s")
         return lines
