@@ -34,10 +34,10 @@ demo: setup
 	else echo "make demo: the local run is not built yet (issue 5)"; exit 2; fi
 
 synth: setup
-	npx cdk synth --quiet
+	npx cdk synth --quiet $(ARGS)
 
 deploy: setup
-	npx cdk deploy
+	BULKMAIL_DEPLOY=1 npx cdk deploy $(ARGS)
 
 bench: setup
 	@if [ -f bench/run.py ]; then $(TEST_ENV) $(PY) bench/run.py; \

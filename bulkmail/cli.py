@@ -29,6 +29,8 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from bulk_sender.message import Email
+from bulk_sender.settings import parse_configuration_sets
+from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
 from bulkmail import campaign, queues, render, status, templates
 from bulkmail import dlq as dlq_tools
@@ -112,6 +114,25 @@ TemplatesDirOption = Annotated[
         help="Where NAME.json templates are; a template not there is fetched from SES.",
     ),
 ]
+
+
+def _check_prefix(value: str) -> str:
+    if not PREFIX_PATTERN.fullmatch(value):
+        raise typer.BadParameter("must be 0 to 63 of A-Z a-z 0-9 _ -")
+    return value
+
+
+TemplatePrefixOption = Annotated[
+    str,
+    typer.Option(
+        "--template-prefix",
+        envvar="TEMPLATE_PREFIX",
+        show_envvar=True,
+        callback=_check_prefix,
+        help="The stack's template_prefix: a template not in --templates-dir is fetched from "
+        "SES as PREFIX+NAME, as the sender sends it.",
+    ),
+]
 QueueUrlOption = Annotated[
     str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack).")
 ]
@@ -175,6 +196,18 @@ def enqueue(
         ),
     ] = False,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    template_prefix: TemplatePrefixOption = "",
+    configuration_sets: Annotated[
+        str | None,
+        typer.Option(
+            "--allowed-configuration-sets",
+            envvar="ALLOWED_CONFIGURATION_SETS",
+            show_envvar=True,
+            help="Comma-separated configuration sets a row may name (the stack's own and its "
+            "allowed_configuration_sets): a row naming another is refused, as the sender "
+            "would dead-letter it. Unset: not checked.",
+        ),
+    ] = None,
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
@@ -222,7 +255,8 @@ def enqueue(
         id_key=id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY,
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
-        render_check=None if no_validate else _render_check(templates_dir),
+        configuration_sets=parse_configuration_sets(configuration_sets, None),
+        render_check=None if no_validate else _render_check(templates_dir, template_prefix),
     )
     if queue_url:
         queues.check_queue_url(queue_url)
@@ -269,11 +303,11 @@ def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
     return selection.bodies
 
 
-def _render_check(templates_dir: Path) -> Callable[[Email], str | None]:
+def _render_check(templates_dir: Path, prefix: str) -> Callable[[Email], str | None]:
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
 
-    return templates.row_check(templates.TemplateStore(templates_dir), warn)
+    return templates.row_check(templates.TemplateStore(templates_dir, prefix=prefix), warn)
 
 
 def _report_refused(rows: Sequence[campaign.Row]) -> None:
@@ -422,8 +456,8 @@ RegionOption = Annotated[
 ]
 
 
-def _load(name: str, templates_dir: Path, region: str | None) -> templates.Template:
-    return templates.TemplateStore(templates_dir, region=region).load(name)
+def _load(name: str, templates_dir: Path, region: str | None, prefix: str) -> templates.Template:
+    return templates.TemplateStore(templates_dir, region=region, prefix=prefix).load(name)
 
 
 @template_app.command("check")
@@ -431,6 +465,7 @@ def template_check(
     name: TemplateName,
     data_file: DataFile,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    template_prefix: TemplatePrefixOption = "",
     region: RegionOption = None,
 ) -> None:
     """List the variables a template requires (outside conditionals) and check data has them.
@@ -443,7 +478,7 @@ def template_check(
         python -m bulkmail template check welcome data.json
     """
     data = templates.load_json_object(data_file, "data")
-    template = _load(name, templates_dir, region)
+    template = _load(name, templates_dir, region, template_prefix)
     try:
         required = template.required()
     except render.TemplateSyntaxError as error:
@@ -461,6 +496,7 @@ def template_render(
     name: TemplateName,
     data_file: DataFile,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    template_prefix: TemplatePrefixOption = "",
     region: RegionOption = None,
 ) -> None:
     """Render a template's subject, text and HTML with one recipient's data, as SES would.
@@ -473,7 +509,7 @@ def template_render(
         python -m bulkmail template render welcome data.json
     """
     data = templates.load_json_object(data_file, "data")
-    template = _load(name, templates_dir, region)
+    template = _load(name, templates_dir, region, template_prefix)
     rendered: dict[str, str] = {}
     for part, text in template.parts.items():
         try:

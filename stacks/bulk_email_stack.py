@@ -12,7 +12,7 @@ from stacks.notification_key import NotificationKey
 from stacks.queues import SendQueues
 from stacks.sender_function import ARCHITECTURE, RUNTIME, SenderFunction
 from stacks.ses_events import SesEvents
-from stacks.ses_identities import SendingIdentities, identity_arn
+from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
 from stacks.template_files import load_templates
@@ -45,9 +45,10 @@ class BulkEmailStack(Stack):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
         )
-        SesTemplates(self, "Templates", templates=load_templates())
+        SesTemplates(self, "Templates", templates=load_templates(), prefix=settings.template_prefix)
+        identities = None
         if settings.create_sending_identities:
-            SendingIdentities(
+            identities = SendingIdentities(
                 self,
                 "Identities",
                 identities=settings.sending_identities,
@@ -62,8 +63,12 @@ class BulkEmailStack(Stack):
             table=table,
             status_table=status.table,
             configuration_set_name=ses_events.configuration_set_name,
+            # In the sandbox SES also authorizes the send against each recipient's identity.
             identity_arns=[
-                identity_arn(self, identity) for identity in settings.sending_identities
+                identity_arn(self, identity)
+                for identity in dict.fromkeys(
+                    settings.sending_identities + settings.sandbox_recipients
+                )
             ],
         )
         Validations.of(sender.role).acknowledge(
@@ -121,6 +126,11 @@ class BulkEmailStack(Stack):
                 "Campaign status: each email's latest outcome, each campaign's counts",
             ),
         }
+        for domain, records in (identities.dkim_records() if identities else {}).items():
+            outputs[dkim_output_id(domain)] = (
+                records,
+                f"DKIM CNAME records of {domain} for its DNS (NAME CNAME VALUE, comma-separated)",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bulk_sender.message import InvalidMessage, validate_tags
+from bulk_sender.template_names import PREFIX_PATTERN
 
 
 class SettingsError(ValueError):
@@ -32,6 +33,9 @@ class Settings:
     status_table: str | None = None
     status_ttl_seconds: int = 90 * 24 * 3600
     max_receive_count: int = 0  # the queue's; 0: unknown (retries exhausted go unrecorded)
+    # None: a message may name any set (no ALLOWED_CONFIGURATION_SETS given).
+    allowed_configuration_sets: frozenset[str] | None = None
+    template_prefix: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,10 +60,15 @@ class Settings:
         dlq_url = text("DLQ_URL")
         if dlq_url is None:
             raise SettingsError("DLQ_URL is required: permanent failures have nowhere to go")
+        configuration_set = text("CONFIGURATION_SET_NAME")
         return cls(
             dlq_url=dlq_url,
             queue_url=text("QUEUE_URL"),
-            configuration_set=text("CONFIGURATION_SET_NAME"),
+            configuration_set=configuration_set,
+            allowed_configuration_sets=parse_configuration_sets(
+                text("ALLOWED_CONFIGURATION_SETS"), configuration_set
+            ),
+            template_prefix=_template_prefix(text("TEMPLATE_PREFIX")),
             default_from=text("DEFAULT_FROM"),
             default_template=text("DEFAULT_TEMPLATE"),
             default_tags=_tags_from_json(text("DEFAULT_TAGS")),
@@ -74,6 +83,22 @@ class Settings:
             status_ttl_seconds=int(number("STATUS_TTL_SECONDS", 90 * 24 * 3600)),
             max_receive_count=int(number("MAX_RECEIVE_COUNT", 0)),
         )
+
+
+def parse_configuration_sets(raw: str | None, default: str | None) -> frozenset[str] | None:
+    """A comma-separated list; the default set (CONFIGURATION_SET_NAME) is always allowed."""
+    if raw is None:
+        return None
+    names = {name.strip() for name in raw.split(",") if name.strip()}
+    return frozenset(names | ({default} if default else set()))
+
+
+def _template_prefix(raw: str | None) -> str:
+    if raw is None:
+        return ""
+    if not PREFIX_PATTERN.fullmatch(raw):
+        raise SettingsError("TEMPLATE_PREFIX must be 0 to 63 of A-Z a-z 0-9 _ -")
+    return raw
 
 
 def _tags_from_json(raw: str | None) -> dict[str, str]:

@@ -13,6 +13,8 @@ OUTPUTS = {
     "AlarmsTopicArn",
     "DashboardUrl",
     "StatusTableName",
+    # The DKIM records of each domain the stack creates (cdk.json's placeholder example.com).
+    "DkimRecordsExampleCom",
 }
 
 
