@@ -72,7 +72,7 @@ def test_send_bulk_email_follows_the_identities_of_the_context(variant):
 def test_send_bulk_email_covers_exactly_the_allowed_configuration_sets(synth, variant):
     # Given the default app and one that allows two more configuration sets
     for app, extra in ((synth, []), (variant, ["alerts", "marketing"])):
-        _, app_policy = app.one("AWS::IAM::Policy")
+        _, app_policy = app.one("AWS::IAM::Policy", "Sender")
         statement = by_sid(app_policy, "SendBulkEmailFromTheSendingIdentities")
         own = app.one("AWS::SES::ConfigurationSet")[0]
         # Then the statement covers the stack's own set and exactly those listed
@@ -81,7 +81,7 @@ def test_send_bulk_email_covers_exactly_the_allowed_configuration_sets(synth, va
             _ses_arn(f"configuration-set/{name}") for name in [f"${{{own}}}", *extra]
         )
         # And the function is told the same list, so it refuses any other before a call
-        _, function = app.one("AWS::Lambda::Function")
+        _, function = app.one("AWS::Lambda::Function", "Sender")
         env = function["Properties"]["Environment"]["Variables"]
         assert text(env["ALLOWED_CONFIGURATION_SETS"]).split(",") == [
             f"${{{own}}}",

@@ -294,7 +294,8 @@ def test_a_template_prefix_names_every_deployed_template_and_reaches_the_sender(
 
     # And the sender gets the prefix (and none without it)
     def env(app):
-        return app.one("AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+        _, function = app.one("AWS::Lambda::Function", "Sender")
+        return function["Properties"]["Environment"]["Variables"]
 
     assert "TEMPLATE_PREFIX" not in env(synth)
     assert env(variant)["TEMPLATE_PREFIX"] == "shop-"
