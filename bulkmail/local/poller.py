@@ -68,15 +68,20 @@ class Poller:
                 self._invoke(handler.lambda_handler, batch)
                 if on_progress:
                     on_progress(self._progress(started))
-            events_handled = self._events()
-            if batch or events_handled:
                 continue
-            elif self._next == len(self._bodies) and self._drained():
+            # Lambda runs the events function beside the sender; here it runs when the
+            # sender has nothing to do, so the sending rate is the sender's own.
+            if not summary.send_seconds and self._send_queue_drained():
+                summary.send_seconds = time.monotonic() - started
+            if self._events():
+                continue
+            if self._drained():
                 summary.drained = True
                 break
             else:
                 time.sleep(0.05)  # retried messages come back after the visibility timeout
         summary.seconds = time.monotonic() - started
+        summary.send_seconds = summary.send_seconds or summary.seconds
         return summary
 
     def _top_up(self) -> None:
@@ -218,9 +223,13 @@ class Poller:
         queues.delete(self.sqs, url, done)
         return len(messages)
 
+    def _send_queue_drained(self) -> bool:
+        if self._next < len(self._bodies):
+            return False
+        return not any(queues.queue_depth(self.sqs, self.urls["QueueUrl"]).values())
+
     def _drained(self) -> bool:
-        depth = queues.queue_depth(self.sqs, self.urls["QueueUrl"])
-        if any(depth.values()):
+        if not self._send_queue_drained():
             return False
         if self.urls.get("EventsQueueUrl"):
             return not any(queues.queue_depth(self.sqs, self.urls["EventsQueueUrl"]).values())

@@ -42,7 +42,8 @@ class Summary:
     invocation_errors: int = 0  # invocations that raised (Lambda retries the whole batch)
     dlq_write_faults: int = 0  # DLQ entries whose write was made to fail (dlq_fail_rate)
     faults_injected: dict[str, int] = field(default_factory=dict)  # by the emulator
-    seconds: float = 0.0  # from the first enqueue to a drained queue
+    seconds: float = 0.0  # from the first enqueue to drained queues (SES events recorded)
+    send_seconds: float = 0.0  # from the first enqueue to a drained send queue
     setup_seconds: float = 0.0
     drained: bool = False
     endpoint_url: str = ""
@@ -80,7 +81,7 @@ class Summary:
 
     @property
     def throughput(self) -> float:
-        return len(self.sent) / self.seconds if self.seconds else 0.0
+        return len(self.sent) / self.send_seconds if self.send_seconds else 0.0
 
     @property
     def rows_balance(self) -> bool:
@@ -113,8 +114,9 @@ class Summary:
                 faults["DLQ write"] = self.dlq_write_faults
             lines.append(f"faults injected      {', '.join(f'{k} {v}' for k, v in faults.items())}")
         lines += [
-            f"throughput           {self.throughput:.0f} emails/s  ({self.seconds:.1f}s; "
-            f"set-up {self.setup_seconds:.1f}s not counted)",
+            f"throughput           {self.throughput:.0f} emails/s  ({self.send_seconds:.1f}s; "
+            f"set-up {self.setup_seconds:.1f}s not counted; SES events all recorded at "
+            f"{self.seconds:.1f}s)",
             f"rows = enqueued + refused:        {self.rows} = {self.enqueued} + {refused}"
             f"  {_holds(self.rows_balance)}",
             f"enqueued = sent + dead-lettered:  {self.enqueued} = {sent} + {dead}"

@@ -157,8 +157,9 @@ class BulkSender:
         self.sqs = sqs or boto3.client("sqs")
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
         if ledger is None and settings.idempotency_table:
+            dynamodb = dynamodb or boto3.client("dynamodb")  # shared with the status table
             ledger = DynamoLedger(
-                dynamodb or boto3.client("dynamodb"),
+                dynamodb,
                 settings.idempotency_table,
                 ttl_seconds=settings.idempotency_ttl_seconds,
                 claim_seconds=claim_seconds,
