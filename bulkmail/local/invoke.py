@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import random
+import sys
 import threading
 import time
 import uuid
@@ -82,7 +83,12 @@ def fresh_handler(
         if settings.log_file
         else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     )
-    previous = stream_handler.setStream(log_stream)
+    # The handler's stream is sys.stdout as it was when Powertools first built the logger;
+    # under a test's output capture that stream may be closed since: never flush it then.
+    previous = stream_handler.stream
+    if getattr(previous, "closed", False):
+        previous = sys.__stdout__
+    stream_handler.stream = log_stream
     try:
         yield sqs
     finally:
