@@ -105,3 +105,55 @@ def test_only_failed_needs_the_status_table(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 2
     assert "no status table given: use --status-table NAME or --stack NAME" in result.output
+
+
+def test_status_reads_the_table_watches_until_done_and_exports_each_email(tmp_path):
+    # Given a status table (moto, in process) with a finished campaign of two emails
+    import boto3
+    from moto import mock_aws
+
+    from bulk_sender.status_table import PARTITION_KEY, SORT_KEY, StatusTable
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        dynamodb.create_table(
+            TableName="status",
+            KeySchema=[
+                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+                {"AttributeName": SORT_KEY, "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        table = StatusTable(dynamodb, "status")
+        one, two = cs.message_key("c:one"), cs.message_key("c:two")
+        changes = [
+            cs.Change("c", one, cs.DELIVERED, "Delivery", "2026-01-01T00:00:01Z"),
+            cs.Change(
+                "c", two, cs.BOUNCED_PERMANENT, "Bounce", "2026-01-01T00:00:02Z", "Permanent/x"
+            ),
+        ]
+        table.record(changes, {"c": {cs.ENQUEUED: 2, cs.SENT_TOTAL: 2}})
+        export_path = tmp_path / "c.csv"
+        # When status watches it and exports it
+        result = CliRunner().invoke(
+            app,
+            [
+                "status", "--campaign", "c", "--status-table", "status", "--watch",
+                "--export", str(export_path),
+            ],
+        )  # fmt: skip
+    # Then it printed once (the campaign is done) and wrote one row per email
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("campaign c") == 1
+    assert "2 = 1 + 1 + 0 + 0 + 0 + 0" in result.stdout
+    assert "exported 2 email(s)" in result.stdout
+    rows = export_path.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "id,outcome,event,detail,at,opened,clicked"
+    assert sorted(rows[1:]) == [
+        "c:one,delivered,Delivery,,2026-01-01T00:00:01Z,,",
+        "c:two,bounced_permanent,Bounce,Permanent/x,2026-01-01T00:00:02Z,,",
+    ]
