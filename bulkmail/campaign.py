@@ -31,9 +31,10 @@ from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message, validate_tags
+from bulk_sender.sqs_limits import MAX_MESSAGE_BYTES
 from bulkmail.errors import CliError
 
-MAX_BODY_BYTES = 262_144  # the queue's maximum message size (the stack sets it explicitly)
+MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # the queue's maximum message size (the stack sets it)
 ID_HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real campaign
 # Used when neither --id-key nor BULKMAIL_ID_KEY is given: ids stay deterministic, but anyone
 # who knows an address and the campaign name can then recompute its id.

@@ -32,6 +32,7 @@ from bulk_sender.message import Email
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
+from bulkmail import attach as attachments
 from bulkmail import campaign, queues, render, status, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
@@ -227,6 +228,15 @@ def enqueue(
             help="The campaign status table (or --stack): enqueued is counted there.",
         ),
     ] = None,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attach",
+            metavar="FILE",
+            help="Attach FILE to every email (repeatable): uploaded once to the stack's "
+            "attachment bucket (--stack), then referenced by each message.",
+        ),
+    ] = None,
 ) -> None:
     """Put a campaign on the queue: one SQS message per email, checked first.
 
@@ -266,6 +276,9 @@ def enqueue(
     sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, workers)
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
+    bodies = attachments.attach_files(
+        bodies, attach or [], campaign=campaign_name, stack=stack, dry_run=dry_run
+    )
     refused = len(rows) - len(bodies)
     table = None
     if only_failed:

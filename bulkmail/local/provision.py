@@ -71,6 +71,7 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "RETRY_BACKOFF_BASE_SECONDS": "0",
         "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
         "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
+        "ATTACHMENT_BUCKET": urls["AttachmentBucketName"],
     }
 
 
@@ -78,8 +79,8 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     """What the stack provisions, on the emulator: queues, identity, templates, set, tables,
     and the events queue SES's events go to (with its DLQ).
 
-    Returns the stack's outputs (QueueUrl, QueueArn, DlqUrl, DlqArn, StatusTableName) and the
-    events queue's URL and ARN (EventsQueueUrl, EventsQueueArn).
+    Returns the stack's outputs (QueueUrl, QueueArn, DlqUrl, DlqArn, AttachmentBucketName,
+    StatusTableName) and the events queue's URL and ARN (EventsQueueUrl, EventsQueueArn).
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -129,6 +130,10 @@ def provision(settings: LocalSettings) -> dict[str, str]:
             "RedrivePolicy": json.dumps(events_redrive),
         },
     )["QueueUrl"]
+    location = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
+    boto3.client("s3").create_bucket(
+        Bucket=settings.attachment_bucket, CreateBucketConfiguration=location
+    )
     return {
         "QueueUrl": queue_url,
         "QueueArn": queues.queue_arn(sqs, queue_url),
@@ -137,4 +142,5 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         "StatusTableName": settings.status_table_name,
         "EventsQueueUrl": events_url,
         "EventsQueueArn": queues.queue_arn(sqs, events_url),
+        "AttachmentBucketName": settings.attachment_bucket,
     }

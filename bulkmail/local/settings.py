@@ -25,6 +25,7 @@ class LocalSettings:
     status_table_name: str = "bulk-email-local-status"
     events_queue_name: str = "bulk-email-local-events"
     events_dlq_name: str = "bulk-email-local-events-dlq"
+    attachment_bucket: str = "bulk-email-local-attachments"
     batch_size: int = 100
     batching_window_seconds: float = 0.5
     visibility_timeout_seconds: int = 1

@@ -7,12 +7,16 @@ address).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
 
 from bulk_sender.template_names import fits, ses_template_name
 
@@ -20,6 +24,8 @@ MAX_RECIPIENTS = 50
 MAX_DATA_CHARS = 262_144
 MAX_HEADERS = 15
 
+# SendBulkEmail's per-call options (DESIGN.md section 11), parsed by `_options` below.
+OPTION_FIELDS = ("tenant", "tracking", "from_arn", "feedback_to_arn", "attachments")
 FIELDS = frozenset(
     {
         "to",
@@ -36,7 +42,7 @@ FIELDS = frozenset(
         "configuration_set",
         "id",
     }
-)
+) | frozenset(OPTION_FIELDS)
 CONTENT_FIELDS = frozenset({"subject", "text", "html"})
 
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,126}")
@@ -44,11 +50,12 @@ _HEADER_VALUE = re.compile(r"[ -~]{1,995}")
 _TAG = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TEMPLATE_ARN = re.compile(r"arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:template/([A-Za-z0-9_-]{1,64})")
-_LOCAL_PART = re.compile(
-    r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r'|"(?:[ !#-\[\]-~]|\\[ -~])*")'
-)
-_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+MAX_LOCAL_PART = 64  # octets: SES's and RFC 5321's limit
+# Unicode categories a display name may not hold: controls, format characters (bidi
+# overrides, zero-width), surrogates, line and paragraph separators.
+_UNSAFE_IN_NAME = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# A domain email-validator accepts, to tell a bad local part from a bad domain.
+_PROBE_DOMAIN = "example.com"
 _MUSTACHE = re.compile(r"\{\{+(.*?)\}\}+", re.DOTALL)
 _SIMPLE_VARIABLE = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\s*")
 
@@ -92,6 +99,8 @@ class Defaults:
     template: str | None = None
     configuration_set: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The tenants a message may name (ALLOWED_TENANTS); None: not checked (the CLI's case).
+    tenants: frozenset[str] | None = None
     configuration_sets: frozenset[str] | None = None
     template_prefix: str = ""
 
@@ -121,6 +130,7 @@ class Email:
     reply_to: tuple[str, ...]
     feedback_to: str | None
     configuration_set: str | None
+    options: SendOptions = field(default_factory=lambda: NO_OPTIONS)
 
     @property
     def recipient_count(self) -> int:
@@ -136,6 +146,7 @@ class Email:
             self.configuration_set,
             self.reply_to,
             self.feedback_to,
+            self.options,
         )
 
 
@@ -150,13 +161,13 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         doc = json.loads(body, parse_constant=_no_constant)
     except ValueError:
         raise InvalidMessage("body", "must be valid JSON") from None
+    except RecursionError:
+        raise InvalidMessage("body", "nests too deeply to be read") from None
     if _SURROGATE_ESCAPE.search(body) and not _encodable(doc):
         raise InvalidMessage("body", "must be valid Unicode (no lone surrogate escapes)")
     if not isinstance(doc, dict):
         raise InvalidMessage("body", "must be a JSON object")
-    unknown = sorted(set(doc) - FIELDS)
-    if unknown:
-        raise InvalidMessage(unknown[0], "unknown field")
+    _no_unknown_field(doc, FIELDS, "")
 
     to = _addresses(doc, "to", allow_single=True)
     if not to:
@@ -176,6 +187,7 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
     data, data_json = _data(doc)
     tags = {**defaults.tags, **validate_tags(doc.get("tags", {}))}
     feedback_to = doc.get("feedback_to")
+    feedback_to = None if feedback_to is None else _address(feedback_to, "feedback_to")
 
     return Email(
         id=_id(doc.get("id", message_id)),
@@ -190,11 +202,30 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         headers=_headers(doc.get("headers", {})),
         tags=tuple(sorted(tags.items())),
         reply_to=_addresses(doc, "reply_to"),
-        feedback_to=None if feedback_to is None else _address(feedback_to, "feedback_to"),
+        feedback_to=feedback_to,
         configuration_set=_configuration_set(
             doc.get("configuration_set", defaults.configuration_set), defaults.configuration_sets
         ),
+        options=_options(doc, from_address, feedback_to, defaults),
     )
+
+
+# A key an error may name as it is: a field-like word. Any other key (it may be an address
+# or hold control characters) is named by its position instead.
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def _path(parent: str, key: str, position: int) -> str:
+    """How an error names `key` of `parent`: `parent.key`, or `parent[#n]` (1-based)."""
+    if _PLAIN_NAME.fullmatch(key):
+        return f"{parent}.{key}" if parent else key
+    return f"{parent or 'body'}[#{position + 1}]"
+
+
+def _no_unknown_field(doc: Mapping[str, Any], known: frozenset[str], parent: str) -> None:
+    for position, key in enumerate(doc):
+        if key not in known:
+            raise InvalidMessage(_path(parent, key, position), "unknown field")
 
 
 def _addresses(doc: Mapping[str, Any], name: str, *, allow_single: bool = False) -> tuple[str, ...]:
@@ -208,30 +239,70 @@ def _addresses(doc: Mapping[str, Any], name: str, *, allow_single: bool = False)
 
 
 def _address(value: Any, name: str) -> str:
-    """An RFC 5322 address with an optional display name, normalised for SES."""
+    """An RFC 5322 address with an optional display name, normalised for SES: the addr-spec
+    checked by email-validator (IDNA 2008 / UTS-46 domains, reserved and special-use
+    domains refused, no DNS lookup), with this project's own limits on top: a 7-bit local
+    part of at most 64 octets and an RFC 2047-encoded display name."""
     if not isinstance(value, str):
         raise InvalidMessage(name, "must be a string")
+    normalised, rule = _normalised(value)
+    if rule:
+        raise InvalidMessage(name, rule)
+    return normalised
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalised(value: str) -> tuple[str, str]:
+    """(the address as sent, "") or ("", the rule it breaks). Memoised: a batch repeats its
+    senders, and email-validator costs tens of microseconds an address."""
     if "\r" in value or "\n" in value:
-        raise InvalidMessage(name, "must not contain CR or LF")
-    display, addr = "", value.strip()
+        return "", "must not contain CR or LF"
+    display, addr = "", value
     if addr.endswith(">") and "<" in addr:
         display, _, addr = addr[:-1].rpartition("<")
         display = display.strip()
         if len(display) >= 2 and display[0] == display[-1] == '"':
             display = display[1:-1]
+        if any(unicodedata.category(c) in _UNSAFE_IN_NAME for c in display):
+            return "", "display name must not contain control characters"
     local, at, domain = addr.rpartition("@")
     if not at or not local or not domain:
-        raise InvalidMessage(name, "must be an email address (local@domain)")
-    if not local.isascii() or not _LOCAL_PART.fullmatch(local) or len(local) > 64:
-        raise InvalidMessage(name, "local part must be 7-bit ASCII (RFC 5322)")
+        return "", "must be an email address (local@domain)"
+    if not local.isascii():
+        return "", "local part must be 7-bit ASCII (RFC 5322)"
+    if len(local) > MAX_LOCAL_PART:
+        return "", f"local part must be at most {MAX_LOCAL_PART} octets"
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise InvalidMessage(name, "domain must be IDNA-encodable") from None
-    labels = ascii_domain.split(".")
-    if len(ascii_domain) > 253 or len(labels) < 2 or not all(map(_DNS_LABEL.fullmatch, labels)):
-        raise InvalidMessage(name, "domain must be a valid DNS name")
-    return formataddr((display, f"{local}@{ascii_domain}"), charset="utf-8")
+        valid = _validated(addr)
+    except EmailNotValidError as error:
+        return "", _address_rule(local, str(error))
+    return formataddr((display, valid.ascii_email), charset="utf-8"), ""
+
+
+def _validated(addr: str) -> Any:
+    return validate_email(
+        addr,
+        allow_smtputf8=False,
+        allow_quoted_local=True,
+        allow_domain_literal=False,
+        allow_display_name=False,
+        check_deliverability=False,
+        globally_deliverable=True,
+    )
+
+
+def _address_rule(local: str, error: str) -> str:
+    """The rule an address broke, in this project's words: email-validator's own texts may
+    quote the offending characters (part of an address)."""
+    try:
+        _validated(f"{local}@{_PROBE_DOMAIN}")
+    except EmailNotValidError:
+        return "local part must be 7-bit ASCII (RFC 5322)"
+    if "special-use or reserved" in error:
+        return "domain is reserved for special use and receives no mail (RFC 6761)"
+    if "too long" in error and "after the @-sign" not in error:
+        return "must be at most 254 characters"
+    return "domain must be a valid DNS name (IDNA 2008)"
 
 
 def _template_or_content(
@@ -256,9 +327,7 @@ def _template_or_content(
 def _content(value: Any) -> InlineContent:
     if not isinstance(value, dict):
         raise InvalidMessage("content", "must be an object with subject, text, html")
-    unknown = sorted(set(value) - CONTENT_FIELDS)
-    if unknown:
-        raise InvalidMessage(f"content.{unknown[0]}", "unknown field")
+    _no_unknown_field(value, CONTENT_FIELDS, "content")
     for part in CONTENT_FIELDS & set(value):
         if not isinstance(value[part], str) or not value[part]:
             raise InvalidMessage(f"content.{part}", "must be a non-empty string")
@@ -290,10 +359,10 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
         raise InvalidMessage("headers", "must be an object of name -> value")
     if len(value) > MAX_HEADERS:
         raise InvalidMessage("headers", f"at most {MAX_HEADERS} headers")
-    for name, text in value.items():
+    for position, (name, text) in enumerate(value.items()):
         if not _HEADER_NAME.fullmatch(name):
             raise InvalidMessage("headers", "name must match ^[!-9;-~]{1,126}$")
-        where = f"headers.{name}"
+        where = _path("headers", name, position)
         if not isinstance(text, str):
             raise InvalidMessage(where, "value must be a string")
         if "\r" in text or "\n" in text:
@@ -328,3 +397,169 @@ def _configuration_set(value: Any, allowed: frozenset[str] | None) -> str | None
             "configuration_set", "not one this sender may use (ALLOWED_CONFIGURATION_SETS)"
         )
     return value
+
+
+# -- SendBulkEmail's per-call options: tenant, tracking, sending authorization, attachments --
+
+MAX_ATTACHMENTS = 10  # SES sets no count (only the 40 MB message size); each is one S3 read
+_TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_IDENTITY_ARN = re.compile(r"arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/([^\s/]{1,320})")
+_ATTACHMENT_FIELDS = frozenset({"key", "filename", "content_type", "disposition", "content_id"})
+_CONTENT_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
+)
+_CONTENT_ID = re.compile(r"[!-;=?-~]{1,78}")  # printable ASCII, no space, no angle brackets
+_DISPOSITIONS = {"attachment": "ATTACHMENT", "inline": "INLINE"}
+# The file extensions SES refuses (Amazon SES unsupported attachment types).
+UNSUPPORTED_EXTENSIONS = frozenset(
+    (  # noqa: SIM905 (a word list reads better than 90 quoted items)
+        "ade adp app asp bas bat cer chm cmd com cpl crt csh der exe fxp gadget hlp hta inf ins "
+        "isp its js jse ksh lib lnk mad maf mag mam maq mar mas mat mau mav maw mda mdb mde mdt "
+        "mdw mdz msc msh msh1 msh2 mshxml msh1xml msh2xml msi msp mst ops pcd pif plg prf prg reg "
+        "scf scr sct shb shs sys ps1 ps1xml ps2 ps2xml psc1 psc2 tmp url vb vbe vbs vps vsmacros "
+        "vss vst vsw vxd ws wsc wsf wsh xnk"
+    ).split()
+)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to every recipient of a call: `key` names an object in the bucket."""
+
+    key: str
+    filename: str
+    content_type: str | None = None
+    disposition: str | None = None  # ATTACHMENT or INLINE
+    content_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """What SendBulkEmail takes once per call besides sender and content: a grouping key."""
+
+    tenant: str | None = None
+    tracking: tuple[bool | None, bool | None] | None = None  # (opens, clicks)
+    from_arn: str | None = None
+    feedback_to_arn: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+NO_OPTIONS = SendOptions()
+
+
+def _options(
+    doc: Mapping[str, Any], from_address: str, feedback_to: str | None, defaults: Defaults
+) -> SendOptions:
+    if not any(name in doc for name in OPTION_FIELDS):
+        return NO_OPTIONS
+    tenant = doc.get("tenant")
+    if tenant is not None:
+        if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
+            raise InvalidMessage("tenant", "must match ^[A-Za-z0-9_-]{1,64}$")
+        if defaults.tenants is not None and tenant not in defaults.tenants:
+            raise InvalidMessage("tenant", "not a tenant this sender may use (ALLOWED_TENANTS)")
+    if "feedback_to_arn" in doc and feedback_to is None:
+        raise InvalidMessage("feedback_to_arn", "needs feedback_to (the address it authorizes)")
+    return SendOptions(
+        tenant=tenant,
+        tracking=_tracking(doc.get("tracking")),
+        from_arn=_identity_arn(doc.get("from_arn"), "from_arn", from_address),
+        feedback_to_arn=_identity_arn(doc.get("feedback_to_arn"), "feedback_to_arn", feedback_to),
+        attachments=_attachments(doc.get("attachments", [])),
+    )
+
+
+def _tracking(value: Any) -> tuple[bool | None, bool | None] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value or set(value) - {"opens", "clicks"}:
+        raise InvalidMessage("tracking", 'must be an object with "opens" and/or "clicks"')
+    if not all(isinstance(flag, bool) for flag in value.values()):
+        raise InvalidMessage("tracking", "opens and clicks must be true or false")
+    return value.get("opens"), value.get("clicks")
+
+
+def _identity_arn(value: Any, name: str, address: str | None) -> str | None:
+    """An SES identity ARN (sending authorization) that covers `address`: the address itself,
+    its domain or a parent domain of it."""
+    if value is None:
+        return None
+    match = _IDENTITY_ARN.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        raise InvalidMessage(
+            name, "must be an SES identity ARN (arn:aws:ses:REGION:ACCOUNT:identity/NAME)"
+        )
+    identity = match.group(1).lower()
+    addr = parseaddr(address or "")[1].lower()
+    domain = addr.rpartition("@")[2]
+    if identity != addr and identity != domain and not domain.endswith("." + identity):
+        field_name = name.removesuffix("_arn")
+        raise InvalidMessage(
+            name, f"must name the identity of {field_name} (its address or domain)"
+        )
+    return value
+
+
+def _attachments(value: Any) -> tuple[Attachment, ...]:
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        raise InvalidMessage("attachments", f"must be a list of at most {MAX_ATTACHMENTS} objects")
+    return tuple(_attachment(item, f"attachments[{i}]") for i, item in enumerate(value))
+
+
+def _attachment(value: Any, where: str) -> Attachment:
+    if not isinstance(value, dict):
+        raise InvalidMessage(where, "must be an object with key, filename, content_type, ...")
+    unknown = sorted(set(value) - _ATTACHMENT_FIELDS)
+    if unknown:
+        raise InvalidMessage(f"{where}.{unknown[0]}", "unknown field")
+    key = value.get("key")
+    if (
+        not isinstance(key, str)
+        or not key
+        or len(key.encode("utf-8")) > 1024
+        or not key.isprintable()
+    ):
+        raise InvalidMessage(f"{where}.key", "must be an S3 key: 1 to 1024 bytes, printable")
+    filename = value.get("filename", key.rsplit("/", 1)[-1])
+    if (
+        not isinstance(filename, str)
+        or not 1 <= len(filename) <= 255
+        or not filename.isprintable()
+        or any(char in filename for char in '/\\"')
+    ):
+        raise InvalidMessage(
+            f"{where}.filename", 'must be 1 to 255 printable characters, no / \\ "'
+        )
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or not stem or not extension:
+        raise InvalidMessage(f"{where}.filename", "must have an extension (SES needs one)")
+    if extension.lower() in UNSUPPORTED_EXTENSIONS:
+        raise InvalidMessage(f"{where}.filename", "extension is one SES refuses to send")
+    content_type = value.get("content_type")
+    if content_type is not None and (
+        not isinstance(content_type, str)
+        or len(content_type) > 78
+        or not _CONTENT_TYPE.fullmatch(content_type)
+    ):
+        raise InvalidMessage(
+            f"{where}.content_type", "must be a MIME type/subtype, at most 78 characters"
+        )
+    disposition = value.get("disposition")
+    if disposition is not None and (
+        not isinstance(disposition, str) or disposition not in _DISPOSITIONS
+    ):
+        raise InvalidMessage(f"{where}.disposition", 'must be "attachment" or "inline"')
+    content_id = value.get("content_id")
+    if content_id is not None and (
+        not isinstance(content_id, str) or not _CONTENT_ID.fullmatch(content_id)
+    ):
+        raise InvalidMessage(
+            f"{where}.content_id", "must be 1 to 78 printable ASCII characters, no space or <>"
+        )
+    return Attachment(
+        key=key,
+        filename=filename,
+        content_type=content_type,
+        disposition=_DISPOSITIONS.get(disposition),
+        content_id=content_id,
+    )

@@ -13,6 +13,7 @@ OUTPUTS = {
     "AlarmsTopicArn",
     "DashboardUrl",
     "StatusTableName",
+    "AttachmentBucketName",
     # The DKIM records of each domain the stack creates (cdk.json's placeholder example.com).
     "DkimRecordsExampleCom",
 }
