@@ -28,12 +28,12 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperGroup
 
-from bulk_sender.message import Email
+from bulk_sender.message import Email, InvalidMessage
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
 from bulkmail import attach as attachments
-from bulkmail import campaign, queues, render, status, templates
+from bulkmail import campaign, queues, render, status, suppress, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -103,6 +103,7 @@ template_app = typer.Typer(
 )
 app.add_typer(template_app, name="template")
 app.command("status")(status.status)
+app.add_typer(suppress.app, name="suppress")
 
 StackOption = Annotated[
     str | None,
@@ -173,15 +174,17 @@ def enqueue(
         typer.Option(
             envvar="BULKMAIL_ID_KEY",
             show_envvar=True,
-            help="Secret key of the ids' HMAC. Without one a fixed public key is used: ids stay "
-            "deterministic, but anyone knowing an address can recompute its id.",
+            help="Secret key of the ids' HMAC. With --stack, the stack's unsubscribe secret is "
+            "used; without either, a fixed public key: ids stay deterministic, but anyone "
+            "knowing an address can then recompute its id.",
         ),
     ] = None,
     unsubscribe_url: Annotated[
         str | None,
         typer.Option(
-            help="One-click unsubscribe URL with {id} (the URL-encoded message id): adds "
-            "List-Unsubscribe and List-Unsubscribe-Post (RFC 8058)."
+            help="Your own unsubscribe URL with {id} (the URL-encoded message id): adds "
+            "List-Unsubscribe, List-Unsubscribe-Post for https (RFC 8058) and "
+            "data.unsubscribe_url. Without it the stack's sender adds its own signed links."
         ),
     ] = None,
     dry_run: Annotated[
@@ -247,7 +250,9 @@ def enqueue(
     --templates-dir, else SES): a row lacking a variable the template requires is refused
     (`line N: data: lacks code required by welcome`); a template that cannot be found is
     reported once and not checked. Bad rows are listed with their line numbers and reasons
-    and not sent. Exit code 1 if any row was refused or not enqueued, 2 on bad
+    and not sent. With --stack, rows whose recipients are on the suppression list (for the
+    row's `list`, or `all`) are skipped and counted, and the ids are keyed by the stack's
+    secret. Exit code 1 if any row was refused or not enqueued, 2 on bad
     arguments or input (nothing sent).
 
     Example:
@@ -257,16 +262,24 @@ def enqueue(
             --from 'News <news@example.com>' \\
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
     """
+    # The stack's suppression list and secret (issue 15's resolver is to add --local here).
+    unsubscribes = suppress.from_stack(stack, required=False) if stack and not dry_run else None
     options = campaign.CampaignOptions(
         campaign=campaign_name,
         from_address=from_address,
         template=template,
         content=campaign.load_content(content_file) if content_file else None,
-        id_key=id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY,
+        id_key=id_key.encode("utf-8")
+        if id_key
+        else (unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY),
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
         configuration_sets=parse_configuration_sets(configuration_sets, None),
-        render_check=None if no_validate else _render_check(templates_dir, template_prefix),
+        render_check=None
+        if no_validate
+        else _render_check(
+            templates_dir, template_prefix, unsubscribes.enrich if unsubscribes else None
+        ),
     )
     if queue_url:
         queues.check_queue_url(queue_url)
@@ -287,6 +300,7 @@ def enqueue(
         table = status_table or (status.stack_table(stack) if stack else None)
     if only_failed:
         bodies = _only_failed(table, campaign_name, bodies)
+    bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     if dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
@@ -294,7 +308,11 @@ def enqueue(
         for index, code in report.failed:
             typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
         refused += len(report.failed)
-        typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
+        suppressed = f", suppressed {skipped}" if unsubscribes else ""
+        typer.echo(
+            f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused}{suppressed} "
+            f"(onto {url})"
+        )
         if table and report.enqueued:
             dynamodb = status.dynamodb_client()
             if not status.record_enqueued(dynamodb, table, campaign_name, report.enqueued):
@@ -316,11 +334,26 @@ def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
     return selection.bodies
 
 
-def _render_check(templates_dir: Path, prefix: str) -> Callable[[Email], str | None]:
+def _render_check(
+    templates_dir: Path, prefix: str, enrich: Callable[[Email], Email] | None = None
+) -> Callable[[Email], str | None]:
+    """The row check; with `enrich` (the stack's sender adds unsubscribe links and data), on
+    the email as the sender will send it."""
+
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
 
-    return templates.row_check(templates.TemplateStore(templates_dir, prefix=prefix), warn)
+    check = templates.row_check(templates.TemplateStore(templates_dir, prefix=prefix), warn)
+    if enrich is None:
+        return check
+
+    def as_sent(email: Email) -> str | None:
+        try:
+            return check(enrich(email))
+        except InvalidMessage as error:
+            return str(error)
+
+    return as_sent
 
 
 def _report_refused(rows: Sequence[campaign.Row]) -> None:
@@ -595,13 +628,19 @@ def demo(
             seed=seed,
             settings=settings,
             on_progress=show,
+            then=local.unsubscribe_loop,
         )
     typer.echo("")
     for line in summary.lines():
         typer.echo(line)
     typer.echo(f"handler logs: {log_path}")
-    balanced = summary.rows_balance and summary.enqueued_balance and summary.status_balance
-    if not (summary.drained and balanced):
+    if not (
+        summary.drained
+        and summary.rows_balance
+        and summary.enqueued_balance
+        and summary.follow_up_ok
+        and summary.status_balance
+    ):
         raise typer.Exit(1)
 
 

@@ -62,6 +62,17 @@ def stack_table(stack: str, cloudformation: Any = None) -> str | None:
     return queues.stack_outputs(stack, cloudformation).get(STATUS_TABLE_OUTPUT)
 
 
+def _id_key(option: str | None, stack: str | None) -> bytes:
+    """The ids' HMAC key as enqueue had it: --id-key, else the stack's secret, else the
+    public default."""
+    if option:
+        return option.encode("utf-8")
+    from bulkmail import suppress  # the stack's unsubscribe secret keys ids too
+
+    unsubscribes = suppress.from_stack(stack, required=False) if stack else None
+    return unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY
+
+
 def dynamodb_client() -> Any:
     return boto3.client("dynamodb")
 
@@ -421,7 +432,8 @@ def status(
         typer.Option(
             "--join",
             help="With --export: the campaign's own file (CSV `email` column or JSONL `to`); "
-            "puts each email's address back by recomputing its id (same --id-key).",
+            "puts each email's address back by recomputing its id (same --id-key, or the "
+            "stack's secret with --stack).",
         ),
     ] = None,
     id_key: Annotated[
@@ -459,7 +471,8 @@ def status(
         except KeyboardInterrupt:
             break
     if export_file:
-        key = id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY
-        addresses = addresses_by_key(join, campaign_name, key) if join else None
+        addresses = None
+        if join:
+            addresses = addresses_by_key(join, campaign_name, _id_key(id_key, stack))
         written = export(read_messages(dynamodb, table, campaign_name), export_file, addresses)
         typer.echo(f"exported {written} email(s) to {export_file}")

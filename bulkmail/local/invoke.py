@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import random
-import sys
 import threading
 import time
 import uuid
@@ -83,19 +82,24 @@ def fresh_handler(
         if settings.log_file
         else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     )
-    # The handler's stream is sys.stdout as it was when Powertools first built the logger;
-    # under a test's output capture that stream may be closed since: never flush it then.
-    previous = stream_handler.stream
-    if getattr(previous, "closed", False):
-        previous = sys.__stdout__
-    stream_handler.stream = log_stream
+    previous = swap_stream(stream_handler, log_stream)
     try:
         yield sqs
     finally:
-        stream_handler.setStream(previous)
+        swap_stream(stream_handler, previous)
         log_stream.close()
         handler._sender = None
         events._processor = None
+
+
+def swap_stream(stream_handler: Any, stream: Any) -> Any:
+    """Point a log handler at `stream`; the previous one. Powertools binds its handler to the
+    sys.stdout of the moment the handler module is first imported, which may be a stream
+    closed since (a CliRunner's): that one is replaced, not flushed as setStream would."""
+    if getattr(stream_handler.stream, "closed", False):
+        previous, stream_handler.stream = stream_handler.stream, stream
+        return previous
+    return stream_handler.setStream(stream)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 import boto3
 
 from bulk_sender.status_table import PARTITION_KEY, SORT_KEY
+from bulk_sender.suppression import HASH_KEY, LIST_KEY
 from bulkmail import queues
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
@@ -69,6 +71,9 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "MAX_CONCURRENCY": "1",
         "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
         "RETRY_BACKOFF_BASE_SECONDS": "0",
+        "UNSUBSCRIBE_SECRET_ARN": urls["UnsubscribeSecretArn"],
+        "SUPPRESSION_TABLE": urls["SuppressionTableName"],
+        **({"UNSUBSCRIBE_URL": urls["UnsubscribeUrl"]} if "UnsubscribeUrl" in urls else {}),
         "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
         "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
         "ATTACHMENT_BUCKET": urls["AttachmentBucketName"],
@@ -79,8 +84,10 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     """What the stack provisions, on the emulator: queues, identity, templates, set, tables,
     and the events queue SES's events go to (with its DLQ).
 
-    Returns the stack's outputs (QueueUrl, QueueArn, DlqUrl, DlqArn, AttachmentBucketName,
-    StatusTableName) and the events queue's URL and ARN (EventsQueueUrl, EventsQueueArn).
+    Returns the stack's outputs: QueueUrl, QueueArn, DlqUrl, DlqArn, AttachmentBucketName,
+    SuppressionTableName, UnsubscribeSecretArn, StatusTableName (the endpoint's UnsubscribeUrl
+    comes with its server: bulkmail.local.http), and the events queue's EventsQueueUrl and
+    EventsQueueArn.
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -130,11 +137,29 @@ def provision(settings: LocalSettings) -> dict[str, str]:
             "RedrivePolicy": json.dumps(events_redrive),
         },
     )["QueueUrl"]
+    dynamodb.create_table(
+        TableName=settings.suppression_table_name,
+        KeySchema=[
+            {"AttributeName": HASH_KEY, "KeyType": "HASH"},
+            {"AttributeName": LIST_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": HASH_KEY, "AttributeType": "S"},
+            {"AttributeName": LIST_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    # Generated here as the stack's is at deploy time: never a fixed value.
+    secret = boto3.client("secretsmanager").create_secret(
+        Name=settings.unsubscribe_secret_name, SecretString=secrets.token_urlsafe(48)
+    )
     location = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
     boto3.client("s3").create_bucket(
         Bucket=settings.attachment_bucket, CreateBucketConfiguration=location
     )
     return {
+        "SuppressionTableName": settings.suppression_table_name,
+        "UnsubscribeSecretArn": secret["ARN"],
         "QueueUrl": queue_url,
         "QueueArn": queues.queue_arn(sqs, queue_url),
         "DlqUrl": dlq_url,

@@ -25,6 +25,8 @@ class LocalSettings:
     status_table_name: str = "bulk-email-local-status"
     events_queue_name: str = "bulk-email-local-events"
     events_dlq_name: str = "bulk-email-local-events-dlq"
+    suppression_table_name: str = "bulk-email-local-suppression"
+    unsubscribe_secret_name: str = "bulk-email-local-unsubscribe"
     attachment_bucket: str = "bulk-email-local-attachments"
     batch_size: int = 100
     batching_window_seconds: float = 0.5

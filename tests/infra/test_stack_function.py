@@ -30,6 +30,9 @@ ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "UNSUBSCRIBE_URL",
+    "UNSUBSCRIBE_SECRET_ARN",
+    "SUPPRESSION_TABLE",
     "ATTACHMENT_BUCKET",
 }
 
@@ -118,8 +121,8 @@ def test_the_mapping_scales_to_the_same_concurrency_the_handler_paces_for(synth,
     # When the mapping's maximum concurrency and the function's MAX_CONCURRENCY are read
     scaling = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
     pacing = function["Properties"]["Environment"]["Variables"]["MAX_CONCURRENCY"]
-    # Then both are the context's max_concurrency (default 2)
-    assert scaling == int(pacing) == context["max_concurrency"] == 2
+    # Then both are the context's max_concurrency (default 5)
+    assert scaling == int(pacing) == context["max_concurrency"] == 5
 
 
 def test_the_default_batch_fills_several_calls_and_fits_the_invocation_payload(context):

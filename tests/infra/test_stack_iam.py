@@ -32,7 +32,7 @@ def test_the_role_has_no_managed_policy_and_this_one_policy(synth, policy):
         "Service": "lambda.amazonaws.com"
     }
     assert "ManagedPolicyArns" not in role["Properties"]
-    assert len(statements(policy)) == 10
+    assert len(statements(policy)) == 12
 
 
 def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates(
@@ -149,7 +149,7 @@ def test_dynamodb_access_is_the_ledgers_item_actions_on_the_idempotency_table(sy
         for s in statements(policy)
         if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
     ]
-    assert dynamodb == [statement, status]
+    assert dynamodb == [statement, status, by_sid(policy, "CheckTheSuppressionList")]
 
 
 def test_the_function_writes_its_own_log_group_only(synth, policy):
@@ -169,6 +169,14 @@ def test_no_statement_uses_a_wildcard_action(policy):
             assert "*" not in action, action
 
 
+TRANSACT_PERMISSIONS = {
+    "Put": "PutItem",
+    "Delete": "DeleteItem",
+    "Update": "UpdateItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
 def test_the_ledger_calls_only_what_the_policy_grants():
     # Given the ledger run through every method against in-process moto, counting calls
     with mock_aws():
@@ -180,13 +188,25 @@ def test_the_ledger_calls_only_what_the_policy_grants():
             BillingMode="PAY_PER_REQUEST",
         )
         called: set[str] = set()
-        client.meta.events.register(
-            "before-call.dynamodb.*", lambda model, **_: called.add(f"dynamodb:{model.name}")
-        )
+
+        def record(model, params, **_):
+            # A transaction needs no IAM action of its own: each of its actions needs the
+            # permission of the single-item operation (PutItem, DeleteItem, UpdateItem;
+            # ConditionCheckItem for ConditionCheck). DynamoDB developer guide, "Using IAM
+            # with DynamoDB transactions".
+            if model.name == "TransactWriteItems":
+                for action in params["TransactItems"]:
+                    (kind,) = action
+                    called.add(f"dynamodb:{TRANSACT_PERMISSIONS[kind]}")
+            else:
+                called.add(f"dynamodb:{model.name}")
+
+        client.meta.events.register("before-parameter-build.dynamodb.*", record)
         ledger = DynamoLedger(client, "ledger", ttl_seconds=60, claim_seconds=60)
         ledger.claim(["a", "b"])
         ledger.complete(["a"])
         ledger.release(["b"])
+        ledger.claim(["a", "c"])  # "a" cancels the first round: a second round claims "c"
         ledger.mark_dead_lettered(["sqs-1"])
         ledger.dead_lettered(["sqs-1"])
     # Then every operation it used is granted, and nothing granted goes unused

@@ -178,9 +178,9 @@ def test_a_log_query_lists_the_latest_dead_lettered_messages(synth, widgets):
 def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
     # Given the alarm status widget
     (status,) = [w for w in widgets if w["type"] == "alarm"]
-    # Then it shows all six alarms
+    # Then it shows all seven alarms
     assert (
-        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 6
+        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 7
     )
 
 
@@ -197,6 +197,7 @@ def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
             ">",
         ),
         ("FunctionErrors", "AWS/Lambda", "Errors", "Sum", None, ">="),
+        ("LedgerWriteFailures", "BulkEmail", "LedgerWriteFailures", "Sum", None, ">="),
         (
             "BounceRate",
             "AWS/SES",

@@ -224,9 +224,13 @@ def test_the_archive_lets_eventbridge_write_without_a_custom_resource(synth):
     assert statement["Resource"] == "ARCHIVE"
     # And no Lambda-backed custom resource was needed for it
     assert not synth.resources("Custom::CloudwatchLogResourcePolicy")
-    assert set(synth.resources("AWS::Lambda::Function")) == {
-        synth.one("AWS::Lambda::Function", "Sender")[0],
-        synth.one("AWS::Lambda::Function", "Status")[0],
+    handlers = {
+        f["Properties"]["Handler"] for f in synth.resources("AWS::Lambda::Function").values()
+    }
+    assert handlers == {
+        "handler.lambda_handler",
+        "unsubscribe.lambda_handler",
+        "events.lambda_handler",
     }
 
 
