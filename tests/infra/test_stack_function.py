@@ -101,7 +101,7 @@ def test_optional_defaults_reach_the_environment_when_set(variant):
 
 def test_the_event_source_mapping_reports_batch_item_failures(synth, context):
     # Given the event source mapping
-    _, mapping = synth.one("AWS::Lambda::EventSourceMapping", "Sender")
+    _, mapping = synth.one("AWS::Lambda::EventSourceMapping", "SenderFunction")
     properties = mapping["Properties"]
     # Then it reads the queue for the function, and takes partial batch responses
     assert properties["EventSourceArn"] == arn_of(
@@ -116,7 +116,7 @@ def test_the_event_source_mapping_reports_batch_item_failures(synth, context):
 
 def test_the_mapping_scales_to_the_same_concurrency_the_handler_paces_for(synth, context):
     # Given the mapping and the function
-    _, mapping = synth.one("AWS::Lambda::EventSourceMapping", "Sender")
+    _, mapping = synth.one("AWS::Lambda::EventSourceMapping", "SenderFunction")
     _, function = _function(synth)
     # When the mapping's maximum concurrency and the function's MAX_CONCURRENCY are read
     scaling = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
@@ -139,6 +139,6 @@ def test_the_default_batch_fills_several_calls_and_fits_the_invocation_payload(c
 
 def test_a_context_batch_size_given_as_text_is_used(variant):
     # Given an app whose context sets batch_size as the command line does ("300")
-    _, mapping = variant.one("AWS::Lambda::EventSourceMapping", "Sender")
+    _, mapping = variant.one("AWS::Lambda::EventSourceMapping", "SenderFunction")
     # Then the mapping takes it as a number
     assert mapping["Properties"]["BatchSize"] == 300
