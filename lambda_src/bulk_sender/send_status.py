@@ -24,7 +24,6 @@ from bulk_sender.records import SqsRecord
 log = logging.getLogger(__name__)
 
 ALREADY_SENT = "AlreadySent"
-SUPPRESSED_OUTCOME = "suppressed"  # the value of issue 16's Outcome for a suppressed recipient
 
 
 class Recorder(Protocol):
@@ -92,7 +91,7 @@ class SendStatus:
             elif outcome is Outcome.RETRY and self._last_receive(record):
                 bucket = cs.dead_lettered(cs.RETRIES_EXHAUSTED)  # the redrive policy moves it
                 counts[cs.DEAD_LETTERED_TOTAL] += 1
-            elif getattr(outcome, "value", None) == SUPPRESSED_OUTCOME:
+            elif outcome is Outcome.SUPPRESSED:
                 bucket = cs.SUPPRESSED
                 counts[cs.SUPPRESSED_TOTAL] += 1
             if bucket:

@@ -395,3 +395,22 @@ def test_status_never_costs_the_sender_its_answer():
     rec = SqsRecord("m0", "rh", json.dumps({"id": "spring:x"}))
     # When the hook runs, then it logs and returns
     status.record([rec], {0: Result(Outcome.DEAD, "InvalidMessage")}, [], [])
+
+
+def test_a_suppressed_recipient_is_recorded_as_suppressed_and_never_resendable():
+    # Given a batch whose one message the suppression list held back
+    from bulk_sender.core import Result
+    from bulk_sender.outcomes import Outcome
+    from bulk_sender.records import SqsRecord
+    from bulk_sender.send_status import SendStatus
+
+    record = SqsRecord("m0", "rh", json.dumps({"id": "spring:x", "tags": {"campaign": "spring"}}))
+    # When the sender's hook plans its writes
+    changes, totals = SendStatus(None).plan(
+        [record], {0: Result(Outcome.SUPPRESSED, "Suppressed")}, [], set()
+    )
+    # Then the email is suppressed, counted once, and --only-failed leaves it alone
+    (change,) = changes
+    assert (change.campaign, change.key, change.bucket) == ("spring", "spring_3ax", cs.SUPPRESSED)
+    assert totals["spring"][cs.SUPPRESSED_TOTAL] == 1
+    assert not cs.is_resendable(change.bucket)
