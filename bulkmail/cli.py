@@ -33,7 +33,7 @@ from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
 from bulkmail import attach as attachments
-from bulkmail import campaign, queues, quota, render, suppress, templates
+from bulkmail import campaign, queues, quota, render, status, suppress, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -102,6 +102,7 @@ template_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(template_app, name="template")
+app.command("status")(status.status)
 app.add_typer(suppress.app, name="suppress")
 
 StackOption = Annotated[
@@ -220,6 +221,22 @@ def enqueue(
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
+    only_failed: Annotated[
+        bool,
+        typer.Option(
+            "--only-failed",
+            help="Send again only the rows whose email was dead-lettered for a reason a retry "
+            "can fix, or bounced transiently (per the status table); never a permanent bounce, "
+            "a complaint or a suppression. Running it twice sends nothing twice.",
+        ),
+    ] = False,
+    status_table: Annotated[
+        str | None,
+        typer.Option(
+            "--status-table",
+            help="The campaign status table (or --stack): enqueued is counted there.",
+        ),
+    ] = None,
     attach: Annotated[
         list[Path] | None,
         typer.Option(
@@ -285,6 +302,13 @@ def enqueue(
         bodies, attach or [], campaign=campaign_name, stack=stack, dry_run=dry_run
     )
     refused = len(rows) - len(bodies)
+    table = None
+    if only_failed:
+        table = status.table_name(status_table, stack)
+    elif not dry_run:
+        table = status_table or (status.stack_table(stack) if stack else None)
+    if only_failed:
+        bodies = _only_failed(table, campaign_name, bodies)
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     if bodies:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
@@ -300,6 +324,10 @@ def enqueue(
             f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused}{suppressed} "
             f"(onto {url})"
         )
+        if table and report.enqueued:
+            dynamodb = status.dynamodb_client()
+            if not status.record_enqueued(dynamodb, table, campaign_name, report.enqueued):
+                typer.echo("warning: enqueued not counted in the status table", err=True)
     if refused:
         raise typer.Exit(1)
 
@@ -310,6 +338,19 @@ def _warn(line: str) -> None:
 
 def _confirm(question: str) -> None:
     typer.confirm(question, abort=True, err=True)
+
+
+def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
+    """The bodies `--only-failed` sends again (bulkmail.status.select_failed), said so."""
+    dynamodb = status.dynamodb_client()
+    outcomes = status.read_outcomes(dynamodb, table, name, status.keys_to_look_up(bodies))
+    selection = status.select_failed(bodies, outcomes)
+    left = ", ".join(f"{reason} {n}" for reason, n in sorted(selection.skipped.items()))
+    typer.echo(
+        f"only failed: {len(selection.bodies)} of {len(bodies)} rows sent again"
+        + (f"; left alone: {left}" if left else "")
+    )
+    return selection.bodies
 
 
 def _render_check(
@@ -628,6 +669,7 @@ def demo(
         and summary.rows_balance
         and summary.enqueued_balance
         and summary.follow_up_ok
+        and summary.status_balance
     ):
         raise typer.Exit(1)
 

@@ -49,9 +49,9 @@ from moto.ses.models import SESBackend, ses_backends
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
-from moto.sqs.models import SQSBackend
+from moto.sqs.models import SQSBackend, sqs_backends
 
-from bulkmail.local import transactions
+from bulkmail.local import ses_events, transactions
 
 __all__ = [
     "DEFAULT_ENTRY_STATUSES",
@@ -62,6 +62,7 @@ __all__ = [
     "reset",
     "sent_emails",
     "set_daily_quota",
+    "set_event_queue",
     "set_faults",
     "set_max_send_rate",
     "start_server",
@@ -201,6 +202,8 @@ class _Settings:
             self.sends.popleft()
         return len(self.sends)
 
+    event_queue: str | None = None  # the SQS queue SES events go to (the stack's rule target)
+
 
 _settings = _Settings()
 # Serialises sends: moto's backends are not thread-safe, and the server answers on threads.
@@ -230,6 +233,13 @@ def set_faults(
         raise ValueError("entry faults need at least one status")
     with _lock:
         _settings.faults = _Faults(entry_rate, call_rate, seed, tuple(entry_statuses), call_error)
+
+
+def set_event_queue(queue_name: str | None) -> None:
+    """Send the SES events of what SendBulkEmail sends (as EventBridge delivers them, one per
+    SQS message) to this queue, as the stack's rule does; None: no events."""
+    with _lock:
+        _settings.event_queue = queue_name
 
 
 def fault_counts() -> dict[str, int]:
@@ -645,6 +655,7 @@ def _send_entry(
         )
     except SesError as err:  # more than 50 recipients, an invalid address
         return {"Status": "INVALID_PARAMETER", "Error": err.message}
+    _publish_events(core, request, message.id, entry)
     _sent(core).append(
         {
             "message_id": message.id,
@@ -669,6 +680,27 @@ def _send_entry(
         }
     )
     return {"Status": "SUCCESS", "MessageId": message.id}
+
+
+def _publish_events(
+    core: SESBackend, request: dict[str, Any], message_id: str, entry: _Entry
+) -> None:
+    """SES's events for one sent email, onto the event queue (the mailbox simulator's rules)."""
+    queue = _settings.event_queue
+    if not queue:
+        return
+    mail = ses_events.Mail(
+        message_id=message_id,
+        source=request["FromEmailAddress"],
+        destination=[a for addresses in entry.destination.values() for a in addresses],
+        tags=entry.tags,
+        configuration_set=request.get("ConfigurationSetName"),
+        region=core.region_name,
+        account_id=core.account_id,
+    )
+    backend = sqs_backends[core.account_id][core.region_name]
+    for event in ses_events.events_for(mail):
+        backend.send_message(queue, json.dumps(event))
 
 
 # --- helpers --------------------------------------------------------------------------------

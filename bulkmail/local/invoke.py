@@ -68,6 +68,7 @@ def fresh_handler(
 ) -> Iterator[FlakyDlqWrites]:
     """A fresh sender for the real handler (its cache, handler._sender), logs off the terminal.
     `mapping` is the poller's stand-in for the event source mapping the sender stops."""
+    import events  # the events function, reset the same way
     import handler  # after the environment is set: Powertools reads it at import
     from bulk_sender.core import BulkSender
     from bulk_sender.pause import pause_for
@@ -78,6 +79,7 @@ def fresh_handler(
     handler._sender = BulkSender(
         sender_settings, sqs=sqs, pause=pause_for(sender_settings, sqs, mapping=mapping)
     )
+    events._processor = None
     stream_handler = handler.logger.registered_handler
     log_stream = (
         settings.log_file.open("w", encoding="utf-8")
@@ -91,6 +93,7 @@ def fresh_handler(
         swap_stream(stream_handler, previous)
         log_stream.close()
         handler._sender = None
+        events._processor = None
 
 
 def swap_stream(stream_handler: Any, stream: Any) -> Any:

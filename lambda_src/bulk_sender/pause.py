@@ -265,14 +265,17 @@ class Pause:
                 }
             except (AttributeError, TypeError, ValueError):  # not as Lambda delivers them
                 continue  # retried the old way instead
+            # Every copy says it is one (campaign status counts its first receive once); for
+            # a message without `id` the attribute also carries its key.
             key = keys.get(index, record.idempotency_key)
-            if key == record.idempotency_key and ORIGINAL_MESSAGE_ID not in attributes:
-                if len(attributes) >= MAX_ATTRIBUTES:
+            if ORIGINAL_MESSAGE_ID not in attributes:
+                if len(attributes) < MAX_ATTRIBUTES:
+                    attributes[ORIGINAL_MESSAGE_ID] = {
+                        "DataType": "String",
+                        "StringValue": record.idempotency_key,
+                    }
+                elif key == record.idempotency_key:
                     continue  # no room to carry the key: retried the old way instead
-                attributes[ORIGINAL_MESSAGE_ID] = {
-                    "DataType": "String",
-                    "StringValue": record.idempotency_key,
-                }
             entries.append(
                 {
                     "Id": str(index),

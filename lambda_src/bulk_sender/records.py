@@ -44,6 +44,12 @@ class SqsRecord:
         value = carried.get("stringValue") if isinstance(carried, dict) else None
         return value if isinstance(value, str) and value else self.message_id
 
+    @property
+    def is_held_copy(self) -> bool:
+        """A copy the sender put back on the queue while paused (its original was received)."""
+        attributes = self.message_attributes if isinstance(self.message_attributes, dict) else {}
+        return ORIGINAL_MESSAGE_ID in attributes
+
     @classmethod
     def from_event(cls, raw: dict[str, Any]) -> SqsRecord:
         """One record of a Lambda SQS event."""
