@@ -69,6 +69,7 @@ def fresh_handler(
     """A fresh sender for the real handler (its cache, handler._sender), logs off the terminal.
     `mapping` is the poller's stand-in for the event source mapping the sender stops."""
     import events  # the events function, reset the same way
+
     import handler  # after the environment is set: Powertools reads it at import
     from bulk_sender.core import BulkSender
     from bulk_sender.pause import pause_for
