@@ -13,7 +13,7 @@ from tests.infra.cfn import arn_of, as_list, by_sid, ref, statements, text
 
 @pytest.fixture(scope="module")
 def mapping(synth):
-    return synth.one("AWS::Lambda::EventSourceMapping")[0]
+    return synth.one("AWS::Lambda::EventSourceMapping", "SenderFunction")[0]
 
 
 def mapping_arn(mapping):
