@@ -11,8 +11,9 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
+import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from rich.console import Console
@@ -30,7 +31,7 @@ from typer.core import TyperGroup
 
 from bulk_sender.message import Email
 from bulk_sender.template_vars import missing_variables
-from bulkmail import campaign, queues, render, templates
+from bulkmail import campaign, ledger_view, queues, render, target, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -100,10 +101,8 @@ template_app = typer.Typer(
 )
 app.add_typer(template_app, name="template")
 
-StackOption = Annotated[
-    str | None,
-    typer.Option("--stack", help="CloudFormation stack name: its outputs give the queue URLs."),
-]
+StackOption = target.StackOption
+LocalOption = target.LocalOption
 TemplatesDirOption = Annotated[
     Path,
     typer.Option(
@@ -137,6 +136,7 @@ def enqueue(
     ],
     queue_url: QueueUrlOption = None,
     stack: StackOption = None,
+    local: LocalOption = False,
     from_address: Annotated[
         str | None, typer.Option("--from", help="Sender, e.g. `News <news@example.com>`.")
     ] = None,
@@ -174,21 +174,31 @@ def enqueue(
         ),
     ] = False,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    allow_unchecked_template: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unchecked-template",
+            help="Enqueue even when a template cannot be found or read (its rows unchecked).",
+        ),
+    ] = False,
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
 ) -> None:
     """Put a campaign on the queue: one SQS message per email, checked first.
 
-    CSV: an `email` column; the other columns become the template's `data`; --from and
-    --template (or --content-file) apply to every row. JSONL: one whole message per line
-    (DESIGN.md section 3); --from / --template fill in lines that have none. Every row is
-    checked with the Lambda's own validator, and its data against its template (from
-    --templates-dir, else SES): a row lacking a variable the template requires is refused
-    (`line N: data: lacks code required by welcome`); a template that cannot be found is
-    reported once and not checked. Bad rows are listed with their line numbers and reasons
-    and not sent. Exit code 1 if any row was refused or not enqueued, 2 on bad
-    arguments or input (nothing sent).
+    CSV: an address column (`email`, `Email Address`, `e-mail`, ... in any case; commas,
+    semicolons, tabs or bars, sniffed from the header); the other columns become the
+    template's `data`; --from and --template (or --content-file) apply to every row. JSONL:
+    one whole message per line (DESIGN.md section 3); --from / --template fill in lines that
+    have none. Every row is checked with the Lambda's own validator, and its data against
+    its template (from --templates-dir, else SES): a row lacking a variable the template
+    requires is refused (`line N: data: lacks code required by welcome`); a template that
+    cannot be found stops it all (exit 2) unless --allow-unchecked-template. Bad rows are
+    listed with their line numbers and reasons and not sent; rows the sender already sent
+    in this campaign are counted (it skips them). Ctrl-C stops it with the count so far: the
+    same command again sends nothing twice. Exit code 1 if any row was refused or not
+    enqueued, 2 on bad arguments or input (nothing sent), 130 when interrupted.
 
     Example:
 
@@ -197,6 +207,8 @@ def enqueue(
             --from 'News <news@example.com>' \\
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
     """
+    store = templates.TemplateStore(templates_dir)  # its SES client is made on first need
+    unchecked: dict[str, str] = {}
     options = campaign.CampaignOptions(
         campaign=campaign_name,
         from_address=from_address,
@@ -205,21 +217,38 @@ def enqueue(
         id_key=id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY,
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
-        render_check=None if no_validate else _render_check(templates_dir),
+        render_check=None if no_validate else _render_check(store, unchecked),
     )
+    campaign.check_file(file)
     if queue_url:
         queues.check_queue_url(queue_url)
-    if not dry_run and not (queue_url or stack):
-        raise CliError("no queue given: use --queue-url URL or --stack NAME (or --dry-run)")
-    rows = campaign.read_campaign(file, options)
-    sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, workers)
+    if not dry_run and not (queue_url or stack or local):
+        raise CliError(
+            "no queue given: use --queue-url URL, --stack NAME or --local (or --dry-run)"
+        )
+    if local and dry_run:
+        target.use_local()  # templates from the local emulator's SES
+    sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, local, workers)
+    if template and not no_validate and not allow_unchecked_template:
+        store.load(template)  # a one-line error naming it and where it looked
+    try:
+        rows = campaign.read_campaign(file, options)
+    except KeyboardInterrupt:
+        _interrupted("while reading the file: nothing enqueued")
+    _refuse_unchecked(unchecked, allow_unchecked_template)
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
     refused = len(rows) - len(bodies)
+    ids = [row.id for row in rows if row.id is not None]
+    table = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
+    if table:
+        sent = ledger_view.already_sent(boto3.client("dynamodb"), table, ids)
+        if sent:
+            typer.echo(f"{sent} already sent in this campaign: skipped by the sender")
     if dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
-        report = _send(sqs, url, bodies, workers)
+        report = _send(sqs, url, bodies, workers, rows=len(rows), refused=refused)
         for index, code in report.failed:
             typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
         refused += len(report.failed)
@@ -228,11 +257,35 @@ def enqueue(
         raise typer.Exit(1)
 
 
-def _render_check(templates_dir: Path) -> Callable[[Email], str | None]:
-    def warn(message: str) -> None:
-        typer.echo(f"warning: {message}", err=True)
+def _render_check(
+    store: templates.TemplateStore, unchecked: dict[str, str]
+) -> Callable[[Email], str | None]:
+    def skipped(message: str) -> None:
+        unchecked.setdefault(message, message)
 
-    return templates.row_check(templates.TemplateStore(templates_dir), warn)
+    return templates.row_check(store, skipped)
+
+
+def _refuse_unchecked(unchecked: dict[str, str], allowed: bool) -> None:
+    """A template that cannot be checked would dead-letter every row naming it: exit 2."""
+    for message in unchecked:
+        if allowed:
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            raise CliError(
+                f"{message}; nothing enqueued (check --template and --templates-dir, or "
+                "pass --allow-unchecked-template to send anyway)"
+            )
+
+
+def _interrupted(what: str) -> NoReturn:
+    typer.echo("", err=True)
+    typer.echo(
+        f"interrupted {what}. Running the same command again sends nothing twice: the ids "
+        "are the same, and the sender skips those it already sent.",
+        err=True,
+    )
+    raise typer.Exit(130)
 
 
 def _report_refused(rows: Sequence[campaign.Row]) -> None:
@@ -263,21 +316,35 @@ def _progress(label: str) -> Progress:
     )
 
 
-def _send_queue(queue_url: str | None, stack: str | None, workers: int) -> tuple[Any, str]:
+def _send_queue(
+    queue_url: str | None, stack: str | None, local: bool, workers: int
+) -> tuple[Any, str]:
     """An SQS client and the queue's URL, checked to exist (a one-line error if not)."""
-    url = queues.queue_urls({queues.QUEUE_URL: queue_url}, stack)[queues.QUEUE_URL]
+    url = target.resolve({queues.QUEUE_URL: queue_url}, stack=stack, local=local)[queues.QUEUE_URL]
     sqs = queues.sqs_client(max_pool=workers + 2)
     queues.queue_arn(sqs, url)
     return sqs, url
 
 
-def _send(sqs: Any, url: str, bodies: Sequence[str], workers: int) -> queues.SendReport:
-    with _progress("enqueue") as progress:
-        task = progress.add_task("enqueue", total=len(bodies))
-        enqueuer = queues.Enqueuer(
-            sqs, url, workers=workers, on_sent=lambda n: progress.advance(task, n)
+def _send(
+    sqs: Any, url: str, bodies: Sequence[str], workers: int, *, rows: int, refused: int
+) -> queues.SendReport:
+    enqueued = 0
+
+    def sent(count: int) -> None:
+        nonlocal enqueued
+        enqueued += count
+        progress.advance(task, count)
+
+    try:
+        with _progress("enqueue") as progress:
+            task = progress.add_task("enqueue", total=len(bodies))
+            return queues.Enqueuer(sqs, url, workers=workers, on_sent=sent).send(bodies)
+    except KeyboardInterrupt:
+        _interrupted(
+            f"after enqueuing {enqueued} of {len(bodies)} (rows {rows}, refused {refused}, "
+            f"onto {url})"
         )
-        return enqueuer.send(bodies)
 
 
 # --- dlq ------------------------------------------------------------------------------------

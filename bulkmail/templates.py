@@ -74,7 +74,10 @@ class TemplateStore:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "NotFoundException":
                 raise
-            raise CliError(f"template {name}: not in {self.directory}/ nor in SES") from None
+            region = self._client().meta.region_name
+            raise CliError(
+                f"template {name}: not in {self.directory}/ nor in SES ({region})"
+            ) from None
         return Template(
             name,
             content.get("Subject") or "",

@@ -72,7 +72,8 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
 def provision(settings: LocalSettings) -> dict[str, str]:
     """What the stack provisions, on the emulator: queues, identity, templates, set, table.
 
-    Returns the stack's output names: QueueUrl, QueueArn, DlqUrl, DlqArn.
+    Returns the stack's outputs it emulates (QueueUrl, QueueArn, DlqUrl, DlqArn,
+    ConfigurationSetName, EventsTopicArn, AlarmsTopicArn) and IdempotencyTableName.
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -87,6 +88,7 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     )["QueueUrl"]
     ses = boto3.client("sesv2")
     ses.create_email_identity(EmailIdentity=settings.identity)
+    emu.verify_identities(settings.region)
     ses.create_configuration_set(ConfigurationSetName=settings.configuration_set)
     for template in load_templates(settings.templates):
         ses.create_email_template(
@@ -98,9 +100,14 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    sns = boto3.client("sns")
     return {
         "QueueUrl": queue_url,
         "QueueArn": queues.queue_arn(sqs, queue_url),
         "DlqUrl": dlq_url,
         "DlqArn": dlq_arn,
+        "ConfigurationSetName": settings.configuration_set,
+        "EventsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-events")["TopicArn"],
+        "AlarmsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-alarms")["TopicArn"],
+        "IdempotencyTableName": settings.table_name,  # not a stack output: found by --local
     }

@@ -115,18 +115,19 @@ def test_no_queue_given_is_a_one_line_error(runner: CliRunner, campaign_csv: Pat
     result = invoke(runner, "enqueue", str(campaign_csv), "--campaign", "spring", *CSV_OPTIONS)
 
     # Then one line names the options to use
-    assert_one_line_error(result, "no queue given: use --queue-url URL or --stack NAME")
+    assert_one_line_error(result, "no queue given: use --queue-url URL, --stack NAME or --local")
 
 
 def test_a_csv_without_an_email_column_is_a_one_line_error(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    # Given a CSV whose header has no `email` column
-    path = write(tmp_path / "bad.csv", "mail,name\nann@example.org,Ann\n")
+    # Given a CSV whose header has no address column
+    path = write(tmp_path / "bad.csv", "contact,name\nann@example.org,Ann\n")
 
-    # When it is checked, then one line says what is wrong with the header
+    # When it is checked, then one line says what is missing and lists the columns found
     result = invoke(runner, "enqueue", str(path), "--campaign", "s", "--dry-run", *CSV_OPTIONS)
-    assert_one_line_error(result, "the header row has no `email` column")
+    assert_one_line_error(result, "no address column (one named email, Email Address")
+    assert "the columns found, split on ',': 'contact', 'name'" in result.stderr
 
 
 @pytest.mark.parametrize(

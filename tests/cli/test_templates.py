@@ -251,7 +251,7 @@ def test_a_csv_campaign_row_missing_a_variable_is_refused_by_line(
     ]
 
 
-def test_an_unknown_template_is_reported_once_and_not_checked(
+def test_an_unknown_template_stops_the_campaign_unless_allowed(
     templates_dir: Path, tmp_path: Path, queue_url: str
 ) -> None:
     # Given a campaign naming a template that is neither a file nor in SES
@@ -261,10 +261,42 @@ def test_an_unknown_template_is_reported_once_and_not_checked(
     # When it is enqueued
     result = enqueue(path, queue_url, templates_dir, "--template", "nowhere")
 
-    # Then it says so once and enqueues every row
+    # Then one line names the template and where it looked, and nothing is enqueued
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert f"template nowhere: not in {templates_dir}/ nor in SES (eu-west-1)" in result.stderr
+    assert bodies(boto3.client("sqs"), queue_url) == []
+
+    # When it is enqueued with --allow-unchecked-template, then it warns once and sends all
+    result = enqueue(
+        path, queue_url, templates_dir, "--template", "nowhere", "--allow-unchecked-template"
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr.count("template nowhere cannot be checked") == 1
     assert "rows 2, enqueued 2, refused 0" in result.stdout
+
+
+def test_a_jsonl_line_naming_an_unknown_template_stops_the_campaign(
+    templates_dir: Path, tmp_path: Path, queue_url: str
+) -> None:
+    # Given JSONL lines, the second naming a template that exists nowhere
+    path = tmp_path / "spring.jsonl"
+    lines = [
+        {
+            "to": "ann@example.org",
+            "from": "news@example.com",
+            "template": "promo",
+            "data": {"name": "Ann", "code": "A"},
+        },
+        {"to": "bob@example.org", "from": "news@example.com", "template": "typo"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+    # When it is enqueued, then exit 2 names the template; nothing is enqueued
+    result = enqueue(path, queue_url, templates_dir)
+    assert result.exit_code == 2, result.output
+    assert "template typo cannot be checked" in result.stderr
+    assert bodies(boto3.client("sqs"), queue_url) == []
 
 
 def test_inline_content_is_checked_and_no_validate_skips_the_check(
