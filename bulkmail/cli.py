@@ -31,7 +31,7 @@ from typer.core import TyperGroup
 
 from bulk_sender.message import Email
 from bulk_sender.template_vars import missing_variables
-from bulkmail import campaign, ledger_view, queues, render, target, templates
+from bulkmail import campaign, ledger_view, local_command, queues, render, target, templates
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -354,26 +354,34 @@ def _send(
 def dlq_show(
     dlq_url: DlqUrlOption = None,
     stack: StackOption = None,
+    local: LocalOption = False,
     max_messages: Annotated[
         int, typer.Option("--max", min=1, help="At most this many messages are sampled.")
     ] = 100,
     visibility_timeout: Annotated[
         int,
-        typer.Option(min=1, max=43200, help="Seconds the sampled messages stay hidden."),
+        typer.Option(
+            min=1,
+            max=43200,
+            help="Seconds the sampled messages stay hidden while sampling, should it be "
+            "interrupted (when done, they are made visible again at once).",
+        ),
     ] = 30,
     samples: Annotated[int, typer.Option(min=0, help="Samples shown per ErrorCode.")] = 2,
 ) -> None:
     """Count the DLQ's messages by ErrorCode and show a few with their reasons.
 
-    It samples: it receives up to --max messages with a visibility timeout and does not
-    delete them (they are back on the DLQ when it ends). Messages without ErrorCode were moved
-    by the queue's redrive policy after maxReceiveCount receives: shown as RetriesExhausted.
+    It samples: it receives up to --max messages and does not delete them; when done it
+    makes them visible again at once, so a second `show` or a `redrive` sees them all.
+    Each sample names its campaign tag and message `id`. Messages without ErrorCode were
+    moved by the queue's redrive policy after maxReceiveCount receives: shown as
+    RetriesExhausted.
 
     Example:
 
         python -m bulkmail dlq show --stack BulkEmail
     """
-    url = queues.queue_urls({queues.DLQ_URL: dlq_url}, stack)[queues.DLQ_URL]
+    url = target.resolve({queues.DLQ_URL: dlq_url}, stack=stack, local=local)[queues.DLQ_URL]
     sample = dlq_tools.sample_dlq(
         queues.sqs_client(), url, limit=max_messages, visibility_timeout=visibility_timeout
     )
@@ -386,6 +394,15 @@ def dlq_redrive(
     dlq_url: DlqUrlOption = None,
     queue_url: QueueUrlOption = None,
     stack: StackOption = None,
+    local: LocalOption = False,
+    code: Annotated[
+        str | None,
+        typer.Option(
+            "--code",
+            help="Move only the messages with this ErrorCode (as `dlq show` names them, "
+            "RetriesExhausted included); moves by receive, send, delete.",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     copy: Annotated[
         bool,
@@ -396,7 +413,8 @@ def dlq_redrive(
         ),
     ] = False,
     max_messages: Annotated[
-        int | None, typer.Option("--max", min=1, help="With --copy: move at most this many.")
+        int | None,
+        typer.Option("--max", min=1, help="With --copy or --code: move at most this many."),
     ] = None,
 ) -> None:
     """Move the DLQ's messages back to the send queue, to be sent again.
@@ -410,14 +428,22 @@ def dlq_redrive(
         python -m bulkmail dlq redrive --stack BulkEmail --yes
     """
     given = {queues.DLQ_URL: dlq_url, queues.QUEUE_URL: queue_url}
-    urls = queues.queue_urls(given, stack)
+    urls = target.resolve(given, stack=stack, local=local)
     sqs = queues.sqs_client()
     redrive = dlq_tools.Redrive.plan(sqs, urls[queues.DLQ_URL], urls[queues.QUEUE_URL])
     typer.echo(f"from:        {redrive.dlq_url}")
     typer.echo(f"destination: {redrive.queue_url} ({redrive.queue_arn})")
+    which = f"the messages with ErrorCode {code} of about" if code else "about"
     if not yes:
-        question = f"Move about {redrive.approximate} message(s) to the destination?"
+        question = f"Move {which} {redrive.approximate} message(s) to the destination?"
         typer.confirm(question, abort=True)
+    if code:
+        moved, kept = dlq_tools.copy_messages(sqs, redrive, limit=max_messages, code=code)
+        typer.echo(
+            f"moved {moved} message(s) with ErrorCode {code} to {redrive.queue_url}; "
+            f"{kept} other(s) left on the DLQ"
+        )
+        return
     handle = None if copy else dlq_tools.start_move_task(sqs, redrive)
     if handle:
         typer.echo(
@@ -427,7 +453,7 @@ def dlq_redrive(
         return
     if not copy:
         typer.echo("this endpoint has no SQS message move task: moving by receive, send, delete")
-    moved = dlq_tools.copy_messages(sqs, redrive, limit=max_messages)
+    moved, _ = dlq_tools.copy_messages(sqs, redrive, limit=max_messages)
     typer.echo(f"moved {moved} message(s) to {redrive.queue_url}")
 
 
@@ -448,8 +474,10 @@ RegionOption = Annotated[
 ]
 
 
-def _load(name: str, templates_dir: Path, region: str | None) -> templates.Template:
-    return templates.TemplateStore(templates_dir, region=region).load(name)
+def _load(name: str, templates_dir: Path, region: str | None, local: bool) -> templates.Template:
+    if local:
+        target.use_local()
+    return templates.TemplateStore(templates_dir, region=None if local else region).load(name)
 
 
 @template_app.command("check")
@@ -458,6 +486,7 @@ def template_check(
     data_file: DataFile,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
     region: RegionOption = None,
+    local: LocalOption = False,
 ) -> None:
     """List the variables a template requires (outside conditionals) and check data has them.
 
@@ -469,7 +498,7 @@ def template_check(
         python -m bulkmail template check welcome data.json
     """
     data = templates.load_json_object(data_file, "data")
-    template = _load(name, templates_dir, region)
+    template = _load(name, templates_dir, region, local)
     try:
         required = template.required()
     except render.TemplateSyntaxError as error:
@@ -488,6 +517,7 @@ def template_render(
     data_file: DataFile,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
     region: RegionOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Render a template's subject, text and HTML with one recipient's data, as SES would.
 
@@ -499,7 +529,7 @@ def template_render(
         python -m bulkmail template render welcome data.json
     """
     data = templates.load_json_object(data_file, "data")
-    template = _load(name, templates_dir, region)
+    template = _load(name, templates_dir, region, local)
     rendered: dict[str, str] = {}
     for part, text in template.parts.items():
         try:
@@ -579,6 +609,9 @@ def demo(
     typer.echo(f"handler logs: {log_path}")
     if not (summary.drained and summary.rows_balance and summary.enqueued_balance):
         raise typer.Exit(1)
+
+
+app.command("local")(local_command.local)
 
 
 def main() -> None:

@@ -403,23 +403,96 @@ def dlq_url(sqs: Any) -> str:
     return url
 
 
-def test_dlq_show_counts_by_error_code_and_leaves_the_messages(
+def test_dlq_show_counts_by_error_code_and_leaves_every_message_visible(
     runner: CliRunner, sqs: Any, dlq_url: str
 ) -> None:
-    # When the DLQ is shown
-    result = invoke(runner, "dlq", "show", "--dlq-url", dlq_url, "--visibility-timeout", "5")
+    # When the DLQ is shown twice in a row
+    first = invoke(runner, "dlq", "show", "--dlq-url", dlq_url)
+    second = invoke(runner, "dlq", "show", "--dlq-url", dlq_url)
 
     # Then it counts by ErrorCode, without one as RetriesExhausted, shows samples, says it sampled
-    assert result.exit_code == 0, result.output
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
+    assert first.exit_code == 0, first.output
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", first.stdout, re.MULTILINE))
     assert counts == {"InvalidMessage": "2", "RetriesExhausted": "2", "MESSAGE_REJECTED": "1"}
-    assert "[InvalidMessage] message m-1 at 2025-01-01T00:00:00.000Z: InvalidMessage: reason" in (
-        result.stdout
-    )
-    assert "NOT deleted" in result.stdout
-    # ... and the messages are still on the DLQ (in flight until the visibility timeout)
+    assert "sampled 5 (received, NOT deleted, and visible again now" in first.stdout
+    # ... and the second sees the same five: the first left them all visible
+    assert second.stdout == first.stdout
     attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
-    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "5"
+    assert attributes["ApproximateNumberOfMessages"] == "5"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_dlq_show_names_each_samples_campaign_and_id(runner: CliRunner, sqs: Any) -> None:
+    # Given a dead letter from campaign spring, and one whose body is not JSON
+    url = sqs.create_queue(QueueName="named-dlq")["QueueUrl"]
+    body = {"to": "a@example.org", "tags": {"campaign": "spring"}, "id": "spring:abc"}
+    dlq_message(sqs, url, json.dumps(body), "MESSAGE_REJECTED")
+    dlq_message(sqs, url, "{not json", "InvalidMessage")
+
+    # When the DLQ is shown
+    result = invoke(runner, "dlq", "show", "--dlq-url", url)
+
+    # Then each sample names its campaign and id (a dash where the body has none)
+    assert result.exit_code == 0, result.output
+    assert (
+        "[MESSAGE_REJECTED] campaign spring, id spring:abc, SQS message m-1 at "
+        "2025-01-01T00:00:00.000Z: MESSAGE_REJECTED: reason"
+    ) in result.stdout
+    assert "[InvalidMessage] campaign -, id -, SQS message m-1" in result.stdout
+    assert "a@example.org" not in result.stdout
+
+
+def test_dlq_redrive_right_after_show_moves_everything(
+    runner: CliRunner, sqs: Any, dlq_url: str, queue_url: str
+) -> None:
+    # Given the DLQ was just shown
+    assert invoke(runner, "dlq", "show", "--dlq-url", dlq_url).exit_code == 0
+
+    # When it is redriven, then all five move
+    result = invoke(runner, "dlq", "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "-y")
+    assert result.exit_code == 0, result.output
+    assert f"moved 5 message(s) to {queue_url}" in result.stdout
+
+
+def test_dlq_redrive_by_code_moves_only_those(
+    runner: CliRunner, sqs: Any, dlq_url: str, queue_url: str
+) -> None:
+    # When only the RetriesExhausted messages are redriven
+    result = invoke(
+        runner,
+        "dlq",
+        "redrive",
+        "--dlq-url",
+        dlq_url,
+        "--queue-url",
+        queue_url,
+        "--code",
+        "RetriesExhausted",
+        "-y",
+    )
+
+    # Then those two move, and the three others stay on the DLQ, visible
+    assert result.exit_code == 0, result.output
+    assert "moved 2 message(s) with ErrorCode RetriesExhausted" in result.stdout
+    assert "3 other(s) left on the DLQ" in result.stdout
+    assert sorted(m["Body"] for m in received(sqs, queue_url)) == ['{"n": 3}', '{"n": 4}']
+    left = received(sqs, dlq_url)
+    assert sorted(m["MessageAttributes"]["ErrorCode"]["StringValue"] for m in left) == [
+        "InvalidMessage",
+        "InvalidMessage",
+        "MESSAGE_REJECTED",
+    ]
+
+
+def test_dlq_redrive_into_the_dlq_itself_is_refused(
+    runner: CliRunner, sqs: Any, dlq_url: str
+) -> None:
+    # When the destination given is the DLQ
+    result = invoke(runner, "dlq", "redrive", "--dlq-url", dlq_url, "--queue-url", dlq_url, "-y")
+
+    # Then one line refuses it, and nothing moved
+    assert_one_line_error(result, "the destination is the DLQ itself")
+    assert len(received(sqs, dlq_url)) == 5
 
 
 def test_dlq_redrive_moves_everything_back_without_the_handlers_attributes(
