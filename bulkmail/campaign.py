@@ -35,6 +35,7 @@ from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message, 
 from bulkmail.errors import CliError
 
 MAX_BODY_BYTES = 262_144  # the queue's maximum message size (the stack sets it explicitly)
+SQS_MAX_MESSAGE_BYTES = 1_048_576  # the most any SQS queue takes
 ID_HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real campaign
 # Used when neither --id-key nor BULKMAIL_ID_KEY is given: ids stay deterministic, but anyone
 # who knows an address and the campaign name can then recompute its id.
@@ -183,8 +184,9 @@ def _csv_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDo
         raise CliError("a CSV campaign needs --template or --content-file")
     if not options.from_address and options.validate:
         raise CliError("a CSV campaign needs --from")
-    # A cell may be as large as a message (one big template variable); larger is refused.
-    csv.field_size_limit(max(csv.field_size_limit(), MAX_BODY_BYTES + 1))
+    # A cell may be as large as a message (one big template variable): its row is refused
+    # if the message is too large, and only a cell larger than any SQS message stops the file.
+    csv.field_size_limit(max(csv.field_size_limit(), SQS_MAX_MESSAGE_BYTES))
     with _open_text(path) as handle:
         delimiter = _sniff_delimiter(handle.readline())
         handle.seek(0)
