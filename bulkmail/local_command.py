@@ -37,15 +37,16 @@ def local(
 
     log_path = log_file or Path(tempfile.gettempdir()) / "bulkmail-local.log"
     settings = LocalSettings(log_file=log_path)
-    last = 0.0
+    last, last_line = 0.0, ""
 
     def show(progress, depth) -> None:  # Progress, dict (loaded lazily)
-        nonlocal last
-        now = time.monotonic()
+        nonlocal last, last_line
+        now, line = time.monotonic(), progress_line(progress, depth)
         idle = not any(depth.values())
-        if idle or now - last >= 1.0:  # at most a line a second, and one when it goes idle
-            last = now
-            typer.echo(progress_line(progress, depth), err=True)
+        # At most a line a second, and one when the queue goes idle.
+        if line != last_line and (idle or now - last >= 1.0):
+            last, last_line = now, line
+            typer.echo(line, err=True)
 
     with running_session(settings, port=port, on_progress=show) as session:
         for line in session.lines():
