@@ -31,7 +31,16 @@ from typer.core import TyperGroup
 
 from bulk_sender.message import Email
 from bulk_sender.template_vars import missing_variables
-from bulkmail import campaign, ledger_view, local_command, queues, render, target, templates
+from bulkmail import (
+    campaign,
+    ledger_view,
+    local_command,
+    queues,
+    render,
+    send_test,
+    target,
+    templates,
+)
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -612,6 +621,7 @@ def demo(
 
 
 app.command("local")(local_command.local)
+app.command("send-test")(send_test.send_test)
 
 
 def main() -> None:
