@@ -33,6 +33,7 @@ from bulk_sender.message import Email
 from bulk_sender.template_vars import missing_variables
 from bulkmail import (
     campaign,
+    doctor,
     ledger_view,
     local_command,
     queues,
@@ -622,6 +623,7 @@ def demo(
 
 app.command("local")(local_command.local)
 app.command("send-test")(send_test.send_test)
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:

@@ -353,6 +353,18 @@ class _SesV2Extension(SESV2Response):
             }
         )
 
+    def get_configuration_set(self) -> TYPE_RESPONSE:
+        """moto's, with SendingOptions.SendingEnabled a boolean (moto answers `{}`)."""
+        name = self._get_param("ConfigurationSetName")
+        with _as_v2_errors():
+            found = self.sesv2_backend.core_backend.describe_configuration_set(name)
+        answer = found.to_dict_v2()
+        enabled = found.enabled
+        if isinstance(enabled, dict):
+            enabled = enabled.get("SendingEnabled", True)
+        answer["SendingOptions"] = {"SendingEnabled": bool(enabled)}
+        return _json(answer)
+
     def create_configuration_set_event_destination(self) -> TYPE_RESPONSE:
         request = json.loads(self.body)
         destinations = self._event_destinations()
