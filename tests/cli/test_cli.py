@@ -77,7 +77,17 @@ def assert_one_line_error(result: Any, text: str) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["enqueue"], ["dlq"], ["dlq", "show"], ["dlq", "redrive"], ["demo"]],
+    [
+        [],
+        ["enqueue"],
+        ["dlq"],
+        ["dlq", "show"],
+        ["dlq", "redrive"],
+        ["demo"],
+        ["local"],
+        ["doctor"],
+        ["send-test"],
+    ],
     ids=lambda c: " ".join(c) or "top",
 )
 def test_every_help_says_what_it_does_with_an_example(runner: CliRunner, command: list) -> None:
