@@ -37,14 +37,14 @@ local: setup
 	$(PY) -m bulkmail local
 
 synth: setup
-	npx cdk synth --quiet
+	npx cdk synth --quiet $(ARGS)
 
 # Once per account and Region (cdk.json runs the app with .venv/bin/python: set up first).
 bootstrap: setup
 	npx cdk bootstrap
 
 deploy: setup
-	npx cdk deploy
+	BULKMAIL_DEPLOY=1 npx cdk deploy $(ARGS)
 
 bench: setup
 	@if [ -f bench/run.py ]; then $(TEST_ENV) $(PY) bench/run.py; \

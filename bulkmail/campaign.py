@@ -60,6 +60,8 @@ class CampaignOptions:
     id_key: bytes = DEFAULT_ID_KEY
     unsubscribe_url: str | None = None
     validate: bool = True
+    # The sets a row may name (the Lambda's ALLOWED_CONFIGURATION_SETS); None: not checked.
+    configuration_sets: frozenset[str] | None = None
     # With validate: each valid row's message -> None, or why it would not render (issue 8).
     render_check: Callable[[Email], str | None] | None = field(default=None, compare=False)
 
@@ -75,7 +77,11 @@ class CampaignOptions:
     @property
     def defaults(self) -> Defaults:
         """What validation assumes for a row without `from` / `template` (the options)."""
-        return Defaults(from_address=self.from_address, template=self.template)
+        return Defaults(
+            from_address=self.from_address,
+            template=self.template,
+            configuration_sets=self.configuration_sets,
+        )
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from bulk_sender.message import Email
+from bulk_sender.settings import parse_configuration_sets
+from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
 from bulkmail import (
     campaign,
@@ -120,6 +122,25 @@ TemplatesDirOption = Annotated[
         help="Where NAME.json templates are; a template not there is fetched from SES.",
     ),
 ]
+
+
+def _check_prefix(value: str) -> str:
+    if not PREFIX_PATTERN.fullmatch(value):
+        raise typer.BadParameter("must be 0 to 63 of A-Z a-z 0-9 _ -")
+    return value
+
+
+TemplatePrefixOption = Annotated[
+    str,
+    typer.Option(
+        "--template-prefix",
+        envvar="TEMPLATE_PREFIX",
+        show_envvar=True,
+        callback=_check_prefix,
+        help="The stack's template_prefix: a template not in --templates-dir is fetched from "
+        "SES as PREFIX+NAME, as the sender sends it.",
+    ),
+]
 QueueUrlOption = Annotated[
     str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack).")
 ]
@@ -191,6 +212,18 @@ def enqueue(
             help="Enqueue even when a template cannot be found or read (its rows unchecked).",
         ),
     ] = False,
+    template_prefix: TemplatePrefixOption = "",
+    configuration_sets: Annotated[
+        str | None,
+        typer.Option(
+            "--allowed-configuration-sets",
+            envvar="ALLOWED_CONFIGURATION_SETS",
+            show_envvar=True,
+            help="Comma-separated configuration sets a row may name (the stack's own and its "
+            "allowed_configuration_sets): a row naming another is refused, as the sender "
+            "would dead-letter it. Unset: not checked.",
+        ),
+    ] = None,
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
@@ -217,7 +250,8 @@ def enqueue(
             --from 'News <news@example.com>' \\
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
     """
-    store = templates.TemplateStore(templates_dir)  # its SES client is made on first need
+    # Its SES client is made on first need.
+    store = templates.TemplateStore(templates_dir, prefix=template_prefix)
     unchecked: dict[str, str] = {}
     options = campaign.CampaignOptions(
         campaign=campaign_name,
@@ -227,6 +261,7 @@ def enqueue(
         id_key=id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY,
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
+        configuration_sets=parse_configuration_sets(configuration_sets, None),
         render_check=None if no_validate else _render_check(store, unchecked),
     )
     campaign.check_file(file)
@@ -484,10 +519,13 @@ RegionOption = Annotated[
 ]
 
 
-def _load(name: str, templates_dir: Path, region: str | None, local: bool) -> templates.Template:
+def _load(
+    name: str, templates_dir: Path, region: str | None, prefix: str, local: bool
+) -> templates.Template:
     if local:
         target.use_local()
-    return templates.TemplateStore(templates_dir, region=None if local else region).load(name)
+    store = templates.TemplateStore(templates_dir, region=None if local else region, prefix=prefix)
+    return store.load(name)
 
 
 @template_app.command("check")
@@ -495,6 +533,7 @@ def template_check(
     name: TemplateName,
     data_file: DataFile,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    template_prefix: TemplatePrefixOption = "",
     region: RegionOption = None,
     local: LocalOption = False,
 ) -> None:
@@ -508,7 +547,7 @@ def template_check(
         python -m bulkmail template check welcome data.json
     """
     data = templates.load_json_object(data_file, "data")
-    template = _load(name, templates_dir, region, local)
+    template = _load(name, templates_dir, region, template_prefix, local)
     try:
         required = template.required()
     except render.TemplateSyntaxError as error:
@@ -526,6 +565,7 @@ def template_render(
     name: TemplateName,
     data_file: DataFile,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    template_prefix: TemplatePrefixOption = "",
     region: RegionOption = None,
     local: LocalOption = False,
 ) -> None:
@@ -539,7 +579,7 @@ def template_render(
         python -m bulkmail template render welcome data.json
     """
     data = templates.load_json_object(data_file, "data")
-    template = _load(name, templates_dir, region, local)
+    template = _load(name, templates_dir, region, template_prefix, local)
     rendered: dict[str, str] = {}
     for part, text in template.parts.items():
         try:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from bulk_sender.message import Defaults, InvalidMessage, parse_message
+from bulk_sender.template_names import PREFIX_PATTERN
 from bulkmail import campaign, queues, target, templates
 from bulkmail.errors import CliError
 
@@ -86,6 +87,15 @@ def send_test(
     templates_dir: Annotated[
         Path, typer.Option("--templates-dir", help="Where NAME.json templates are.")
     ] = templates.DEFAULT_DIR,
+    template_prefix: Annotated[
+        str,
+        typer.Option(
+            "--template-prefix",
+            envvar="TEMPLATE_PREFIX",
+            show_envvar=True,
+            help="The stack's template_prefix, as for enqueue.",
+        ),
+    ] = "",
 ) -> None:
     """Send a campaign's first rows to one address, as their recipients would get them.
 
@@ -99,6 +109,8 @@ def send_test(
             --template welcome --from 'News <news@example.com>' --local
     """
     check_address(to)
+    if not PREFIX_PATTERN.fullmatch(template_prefix):
+        raise CliError("--template-prefix: must be 0 to 63 of A-Z a-z 0-9 _ -")
     unchecked: list[str] = []
     options = campaign.CampaignOptions(
         campaign=campaign_name,
@@ -106,7 +118,9 @@ def send_test(
         template=template,
         content=campaign.load_content(content_file) if content_file else None,
         unsubscribe_url=unsubscribe_url,
-        render_check=templates.row_check(templates.TemplateStore(templates_dir), unchecked.append),
+        render_check=templates.row_check(
+            templates.TemplateStore(templates_dir, prefix=template_prefix), unchecked.append
+        ),
     )
     campaign.check_file(file)
     url = target.resolve({queues.QUEUE_URL: queue_url}, stack=stack, local=local)[queues.QUEUE_URL]

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from bulk_sender.message import Email
 from bulk_sender.preflight import TemplateCheck
+from bulk_sender.template_names import ses_template_name
 from bulk_sender.template_vars import required_variables
 from bulkmail.errors import CliError
 from stacks.template_files import EmailTemplate, TemplateFileError
@@ -53,14 +54,21 @@ class Template:
 
 
 class TemplateStore:
-    """Templates by name: `DIR/NAME.json`, else SES (the client is made on first need)."""
+    """Templates by name: `DIR/NAME.json`, else SES (the client is made on first need) under
+    the name the sender uses there: `prefix` (the stack's template_prefix) + NAME."""
 
     def __init__(
-        self, directory: Path = DEFAULT_DIR, *, region: str | None = None, ses: Any = None
+        self,
+        directory: Path = DEFAULT_DIR,
+        *,
+        region: str | None = None,
+        ses: Any = None,
+        prefix: str = "",
     ) -> None:
         self.directory = directory
         self._region = region
         self._ses = ses
+        self._prefix = prefix
 
     def load(self, name_or_arn: str) -> Template:
         name = name_or_arn.rsplit("/", 1)[-1]
@@ -69,14 +77,17 @@ class TemplateStore:
         path = self.directory / f"{name}.json"
         if path.is_file():
             return _from_file(path)
+        # An ARN names the SES template itself; a name is stored under the prefix.
+        ses_name = name if name_or_arn.startswith("arn:") else ses_template_name(name, self._prefix)
         try:
-            content = self._client().get_email_template(TemplateName=name)["TemplateContent"]
+            content = self._client().get_email_template(TemplateName=ses_name)["TemplateContent"]
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "NotFoundException":
                 raise
             region = self._client().meta.region_name
+            where = f"SES (as {ses_name})" if ses_name != name else "SES"
             raise CliError(
-                f"template {name}: not in {self.directory}/ nor in SES ({region})"
+                f"template {name}: not in {self.directory}/ nor in {where} ({region})"
             ) from None
         return Template(
             name,

@@ -11,7 +11,7 @@ from stacks.notification_key import NotificationKey
 from stacks.queues import SendQueues
 from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
-from stacks.ses_identities import SendingIdentities, identity_arn
+from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
 from stacks.template_files import load_templates
@@ -36,9 +36,10 @@ class BulkEmailStack(Stack):
         ses_events = SesEvents(
             self, "Ses", topic_key=key, archive_retention=settings.event_archive_retention
         )
-        SesTemplates(self, "Templates", templates=load_templates())
+        SesTemplates(self, "Templates", templates=load_templates(), prefix=settings.template_prefix)
+        identities = None
         if settings.create_sending_identities:
-            SendingIdentities(
+            identities = SendingIdentities(
                 self,
                 "Identities",
                 identities=settings.sending_identities,
@@ -52,8 +53,12 @@ class BulkEmailStack(Stack):
             dlq=queues.dlq,
             table=table,
             configuration_set_name=ses_events.configuration_set_name,
+            # In the sandbox SES also authorizes the send against each recipient's identity.
             identity_arns=[
-                identity_arn(self, identity) for identity in settings.sending_identities
+                identity_arn(self, identity)
+                for identity in dict.fromkeys(
+                    settings.sending_identities + settings.sandbox_recipients
+                )
             ],
         )
         Validations.of(sender.role).acknowledge(
@@ -106,6 +111,11 @@ class BulkEmailStack(Stack):
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
         }
+        for domain, records in (identities.dkim_records() if identities else {}).items():
+            outputs[dkim_output_id(domain)] = (
+                records,
+                f"DKIM CNAME records of {domain} for its DNS (NAME CNAME VALUE, comma-separated)",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
 

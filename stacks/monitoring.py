@@ -24,6 +24,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.ses_events import CAMPAIGN_DIMENSION, CONFIGURATION_SET_DIMENSION, SES_EVENT_METRICS
+from stacks.topic_policies import allow_alarms_to_publish
 
 METRIC_NAMES_FILE = (
     Path(__file__).resolve().parent.parent / "lambda_src" / "bulk_sender" / "metric_names.py"
@@ -166,6 +167,7 @@ class Monitoring(Construct):
         self.alarms_topic = sns.Topic(
             self, "Alarms", display_name="Bulk email alarms", master_key=topic_key, enforce_ssl=True
         )
+        allow_alarms_to_publish(self.alarms_topic)
         if alarm_email:
             self.alarms_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 

@@ -75,9 +75,15 @@ class SenderFunction(Construct):
             description="The bulk email sender function: send with SES, consume the queue",
         )
         template_arns = stack.format_arn(service="ses", resource="template", resource_name="*")
-        configuration_set_arn = stack.format_arn(
-            service="ses", resource="configuration-set", resource_name=configuration_set_name
-        )
+        # The stack's own set, and those a message may name besides (allowed_configuration_sets).
+        configuration_sets = [
+            configuration_set_name,
+            *dict.fromkeys(settings.allowed_configuration_sets),
+        ]
+        configuration_set_arns = [
+            stack.format_arn(service="ses", resource="configuration-set", resource_name=name)
+            for name in configuration_sets
+        ]
         statements = [
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -87,7 +93,7 @@ class SenderFunction(Construct):
             iam.PolicyStatement(
                 sid="SendBulkEmailFromTheSendingIdentities",
                 actions=list(SEND_ACTIONS),
-                resources=[*identity_arns, configuration_set_arn, template_arns],
+                resources=[*identity_arns, *configuration_set_arns, template_arns],
             ),
             iam.PolicyStatement(
                 sid="ReadSendQuotaForPacing",
@@ -117,6 +123,7 @@ class SenderFunction(Construct):
             "DLQ_URL": dlq.queue_url,
             "QUEUE_URL": queue.queue_url,
             "CONFIGURATION_SET_NAME": configuration_set_name,
+            "ALLOWED_CONFIGURATION_SETS": ",".join(configuration_sets),
             "DEFAULT_TAGS": json.dumps(
                 settings.default_tags, separators=(",", ":"), sort_keys=True
             ),
@@ -137,6 +144,8 @@ class SenderFunction(Construct):
             environment["DEFAULT_FROM"] = settings.default_from
         if settings.default_template:
             environment["DEFAULT_TEMPLATE"] = settings.default_template
+        if settings.template_prefix:
+            environment["TEMPLATE_PREFIX"] = settings.template_prefix
 
         self.function = lambda_.Function(
             self,

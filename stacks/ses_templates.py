@@ -6,14 +6,20 @@ from __future__ import annotations
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from stacks.template_files import EmailTemplate
+from stacks.template_files import EmailTemplate, by_ses_name
 
 
 class SesTemplates(Construct):
-    """One ``AWS::SES::Template`` per file; its name is the file stem (producers name it)."""
+    """One ``AWS::SES::Template`` per file, named ``template_prefix`` + the file stem (producers
+    name the stem; the sender adds the prefix)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, templates: tuple[EmailTemplate, ...]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        templates: tuple[EmailTemplate, ...],
+        prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.templates = {
@@ -21,11 +27,11 @@ class SesTemplates(Construct):
                 self,
                 template.name,
                 template=ses.CfnTemplate.TemplateProperty(
-                    template_name=template.name,
+                    template_name=ses_name,
                     subject_part=template.subject,
                     text_part=template.text,
                     html_part=template.html,
                 ),
             )
-            for template in templates
+            for ses_name, template in by_ses_name(templates, prefix).items()
         }

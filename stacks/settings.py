@@ -15,10 +15,17 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from stacks.template_files import template_names
+
 # SES tag names and values, and CloudWatch dimension values (DESIGN section 3).
 _TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # CloudFormation stack names.
 _STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+# SES configuration set names.
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Domains reserved for examples and tests (RFC 2606, RFC 6761): never a real sender.
+_RESERVED_DOMAINS = ("example.com", "example.org", "example.net")
+_RESERVED_TLDS = ("example", "test", "invalid", "localhost")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The retention periods CloudWatch Logs accepts, in days.
 _RETENTION = {
@@ -126,6 +133,14 @@ def _as_str_map(key: str, value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def is_reserved_domain(domain: str) -> bool:
+    """Whether ``domain`` is, or is under, a domain reserved for examples and tests."""
+    name = domain.strip().rstrip(".").lower()
+    return name.rpartition(".")[2] in _RESERVED_TLDS or any(
+        name == reserved or name.endswith(f".{reserved}") for reserved in _RESERVED_DOMAINS
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every documented context key, typed and checked."""
@@ -156,6 +171,9 @@ class Settings:
     oldest_message_age_alarm_seconds: int
     bounce_rate_alarm_threshold: float
     complaint_rate_alarm_threshold: float
+    sandbox_recipients: tuple[str, ...]
+    allowed_configuration_sets: tuple[str, ...]
+    template_prefix: str
 
     @classmethod
     def from_node(cls, node: Node) -> Settings:
@@ -221,6 +239,11 @@ class Settings:
             complaint_rate_alarm_threshold=_as_float(
                 "complaint_rate_alarm_threshold", get("complaint_rate_alarm_threshold"), 0, 1
             ),
+            sandbox_recipients=_as_str_list("sandbox_recipients", get("sandbox_recipients")),
+            allowed_configuration_sets=_as_str_list(
+                "allowed_configuration_sets", get("allowed_configuration_sets")
+            ),
+            template_prefix=_as_str("template_prefix", get("template_prefix")),
         )
         settings._check()
         return settings
@@ -231,12 +254,25 @@ class Settings:
             raise SettingsError("context key 'stack_name' is not a valid CloudFormation name")
         if not self.sending_identities:
             raise SettingsError("context key 'sending_identities' must name at least one")
-        for identity in self.sending_identities:
-            if not identity or any(char.isspace() for char in identity) or "*" in identity:
+        for key in ("sending_identities", "sandbox_recipients"):
+            for identity in getattr(self, key):
+                if not identity or any(char.isspace() for char in identity) or "*" in identity:
+                    raise SettingsError(
+                        f"context key {key!r} holds an entry that is not a domain or an address"
+                    )
+        for key in ("sending_identities", "sandbox_recipients"):
+            names = [identity.lower() for identity in getattr(self, key)]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise SettingsError(f"context key {key!r} names {repeated[0]} twice")
+        for name in self.allowed_configuration_sets:
+            if not _NAME_PATTERN.match(name):
                 raise SettingsError(
-                    "context key 'sending_identities' holds an entry that is not a domain "
-                    "or an address"
+                    "context key 'allowed_configuration_sets' holds a name that is not "
+                    "1 to 64 of A-Z a-z 0-9 _ -"
                 )
+        if not template_names().PREFIX_PATTERN.fullmatch(self.template_prefix):
+            raise SettingsError("context key 'template_prefix' must be 0 to 63 of A-Z a-z 0-9 _ -")
         for name, value in self.default_tags.items():
             if not (_TAG_PATTERN.match(name) and _TAG_PATTERN.match(value)):
                 raise SettingsError(
@@ -267,6 +303,28 @@ class Settings:
             )
         if self.alarm_email and (self.alarm_email.count("@") != 1 or " " in self.alarm_email):
             raise SettingsError("context key 'alarm_email' must be empty or one address")
+
+    @property
+    def placeholder_identities(self) -> tuple[str, ...]:
+        """The sending identities on a reserved example domain: placeholders, not senders."""
+        return tuple(
+            identity
+            for identity in self.sending_identities
+            if is_reserved_domain(identity.rpartition("@")[2])
+        )
+
+    def check_placeholders(self, *, deploying: bool) -> str | None:
+        """A warning when a sending identity is a placeholder; when deploying, an error."""
+        if not self.placeholder_identities:
+            return None
+        message = (
+            "context key 'sending_identities' holds the placeholder "
+            f"{', '.join(self.placeholder_identities)}: put your sending domain or address there "
+            "in cdk.json, or pass -c sending_identities=mail.yourdomain.com"
+        )
+        if deploying:
+            raise SettingsError(message)
+        return f"{message} (make deploy refuses it)"
 
     @property
     def log_retention(self) -> logs.RetentionDays:

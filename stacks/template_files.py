@@ -11,17 +11,24 @@ field names of a message's inline ``content`` (DESIGN section 3), and values use
 
 The one reader of these files: the stack deploys them (``stacks/ses_templates.py``), the local
 run creates them in the emulator and the CLI checks rows against them (``bulkmail``). No CDK
-import here, so the CLI can use it.
+import here, so the CLI can use it. Both the stack and the local run store each under the name
+``by_ses_name`` gives it (the context key ``template_prefix`` + the stem).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_NAMES_FILE = (
+    Path(__file__).resolve().parent.parent / "lambda_src" / "bulk_sender" / "template_names.py"
+)
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEYS = frozenset({"subject", "text", "html"})
 
@@ -73,3 +80,41 @@ class EmailTemplate:
 def load_templates(directory: Path = TEMPLATES_DIR) -> tuple[EmailTemplate, ...]:
     """Every ``*.json`` template under ``directory``, sorted by name."""
     return tuple(EmailTemplate.from_file(path) for path in sorted(directory.glob("*.json")))
+
+
+@functools.cache
+def template_names() -> ModuleType:
+    """The sender's own mapping, ``bulk_sender.template_names``, loaded by path (it imports
+    nothing), so the stack names templates exactly as the sender does."""
+    spec = importlib.util.spec_from_file_location("bulk_sender_template_names", TEMPLATE_NAMES_FILE)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the sender's template names from {TEMPLATE_NAMES_FILE}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def by_ses_name(templates: tuple[EmailTemplate, ...], prefix: str = "") -> dict[str, EmailTemplate]:
+    """Each template under the name SES stores it as (``bulk_sender.template_names``).
+
+    A name longer than SES's 64 characters, or two files under one name (compared ignoring
+    case: on a case-insensitive checkout, macOS or Windows, they would be one file), is an
+    error naming the files.
+    """
+    names = template_names()
+    found: dict[str, EmailTemplate] = {}
+    for template in templates:
+        name = names.ses_template_name(template.name, prefix)
+        if not names.fits(template.name, prefix):
+            raise TemplateFileError(
+                f"{template.name}.json: with template_prefix {prefix!r}, its SES name {name!r} "
+                f"is longer than {names.MAX_NAME} characters"
+            )
+        same = next((other for other in found if other.lower() == name.lower()), None)
+        if same is not None:
+            raise TemplateFileError(
+                f"{found[same].name}.json and {template.name}.json both map to the SES template "
+                f"name {same!r}: rename one"
+            )
+        found[name] = template
+    return found

@@ -13,7 +13,7 @@ import boto3
 from bulkmail import queues
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
-from stacks.template_files import load_templates
+from stacks.template_files import by_ses_name, load_templates
 
 
 @contextmanager
@@ -59,6 +59,8 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "DLQ_URL": urls["DlqUrl"],
         "QUEUE_URL": urls["QueueUrl"],
         "CONFIGURATION_SET_NAME": settings.configuration_set,
+        "ALLOWED_CONFIGURATION_SETS": settings.configuration_set,
+        "TEMPLATE_PREFIX": settings.template_prefix,
         "IDEMPOTENCY_TABLE": settings.table_name,
         "MAX_SEND_RATE": f"{settings.max_send_rate:g}",
         "MAX_CONCURRENCY": "1",
@@ -90,10 +92,9 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     ses.create_email_identity(EmailIdentity=settings.identity)
     emu.verify_identities(settings.region)
     ses.create_configuration_set(ConfigurationSetName=settings.configuration_set)
-    for template in load_templates(settings.templates):
-        ses.create_email_template(
-            TemplateName=template.name, TemplateContent=template.ses_content()
-        )
+    templates = by_ses_name(load_templates(settings.templates), settings.template_prefix)
+    for name, template in templates.items():
+        ses.create_email_template(TemplateName=name, TemplateContent=template.ses_content())
     boto3.client("dynamodb").create_table(
         TableName=settings.table_name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

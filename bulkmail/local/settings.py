@@ -35,6 +35,7 @@ class LocalSettings:
     enqueue_workers: int = 4
     max_run_seconds: float = 600.0
     templates: Path = TEMPLATES
+    template_prefix: str = ""  # TEMPLATE_PREFIX: the stack's template_prefix (none by default)
     log_file: Path | None = None  # where the handler's Powertools logs go (None: discarded)
 
     def describe(self) -> str:

@@ -169,6 +169,8 @@ class BulkSender:
             template=settings.default_template,
             configuration_set=settings.configuration_set,
             tags=settings.default_tags,
+            configuration_sets=settings.allowed_configuration_sets,
+            template_prefix=settings.template_prefix,
         )
         self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
 

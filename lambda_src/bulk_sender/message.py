@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 from typing import Any
 
+from bulk_sender.template_names import fits, ses_template_name
+
 MAX_RECIPIENTS = 50
 MAX_DATA_CHARS = 262_144
 MAX_HEADERS = 15
@@ -77,12 +79,21 @@ class InvalidMessage(ValueError):
 
 @dataclass(frozen=True)
 class Defaults:
-    """What a message may leave out (DESIGN.md section 6's DEFAULT_* variables)."""
+    """What a message may leave out (DESIGN.md section 6's DEFAULT_* variables), and what the
+    deployment allows it to name.
+
+    - ``configuration_sets``: the sets a message may name (ALLOWED_CONFIGURATION_SETS: the
+      function's role may use these only); None: any.
+    - ``template_prefix``: TEMPLATE_PREFIX. With it, ``Email.template`` is the name SES stores
+      (``bulk_sender.template_names``); the CLI leaves it empty to check rows against files.
+    """
 
     from_address: str | None = None
     template: str | None = None
     configuration_set: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    configuration_sets: frozenset[str] | None = None
+    template_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,7 +192,7 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         reply_to=_addresses(doc, "reply_to"),
         feedback_to=None if feedback_to is None else _address(feedback_to, "feedback_to"),
         configuration_set=_configuration_set(
-            doc.get("configuration_set", defaults.configuration_set)
+            doc.get("configuration_set", defaults.configuration_set), defaults.configuration_sets
         ),
     )
 
@@ -237,7 +248,9 @@ def _template_or_content(
         _TEMPLATE_NAME.fullmatch(template) or _TEMPLATE_ARN.fullmatch(template)
     ):
         raise InvalidMessage("template", "must be a template name ([A-Za-z0-9_-]{1,64}) or ARN")
-    return template, None
+    if not fits(template, defaults.template_prefix):
+        raise InvalidMessage("template", "with TEMPLATE_PREFIX, longer than SES's 64 characters")
+    return ses_template_name(template, defaults.template_prefix), None
 
 
 def _content(value: Any) -> InlineContent:
@@ -307,7 +320,11 @@ def _id(value: Any) -> str:
     return value
 
 
-def _configuration_set(value: Any) -> str | None:
+def _configuration_set(value: Any, allowed: frozenset[str] | None) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise InvalidMessage("configuration_set", "must be a non-empty string")
+    if value is not None and allowed is not None and value not in allowed:
+        raise InvalidMessage(
+            "configuration_set", "not one this sender may use (ALLOWED_CONFIGURATION_SETS)"
+        )
     return value

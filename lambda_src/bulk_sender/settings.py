@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bulk_sender.message import InvalidMessage, validate_tags
+from bulk_sender.template_names import PREFIX_PATTERN
 
 
 class SettingsError(ValueError):
@@ -29,6 +30,9 @@ class Settings:
     max_calls_in_flight: int = 4
     retry_backoff_base_seconds: int = 30
     retry_backoff_max_seconds: int = 900
+    # None: a message may name any set (no ALLOWED_CONFIGURATION_SETS given).
+    allowed_configuration_sets: frozenset[str] | None = None
+    template_prefix: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,10 +57,15 @@ class Settings:
         dlq_url = text("DLQ_URL")
         if dlq_url is None:
             raise SettingsError("DLQ_URL is required: permanent failures have nowhere to go")
+        configuration_set = text("CONFIGURATION_SET_NAME")
         return cls(
             dlq_url=dlq_url,
             queue_url=text("QUEUE_URL"),
-            configuration_set=text("CONFIGURATION_SET_NAME"),
+            configuration_set=configuration_set,
+            allowed_configuration_sets=parse_configuration_sets(
+                text("ALLOWED_CONFIGURATION_SETS"), configuration_set
+            ),
+            template_prefix=_template_prefix(text("TEMPLATE_PREFIX")),
             default_from=text("DEFAULT_FROM"),
             default_template=text("DEFAULT_TEMPLATE"),
             default_tags=_tags_from_json(text("DEFAULT_TAGS")),
@@ -68,6 +77,22 @@ class Settings:
             retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
             retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
         )
+
+
+def parse_configuration_sets(raw: str | None, default: str | None) -> frozenset[str] | None:
+    """A comma-separated list; the default set (CONFIGURATION_SET_NAME) is always allowed."""
+    if raw is None:
+        return None
+    names = {name.strip() for name in raw.split(",") if name.strip()}
+    return frozenset(names | ({default} if default else set()))
+
+
+def _template_prefix(raw: str | None) -> str:
+    if raw is None:
+        return ""
+    if not PREFIX_PATTERN.fullmatch(raw):
+        raise SettingsError("TEMPLATE_PREFIX must be 0 to 63 of A-Z a-z 0-9 _ -")
+    return raw
 
 
 def _tags_from_json(raw: str | None) -> dict[str, str]:

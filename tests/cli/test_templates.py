@@ -316,3 +316,66 @@ def test_inline_content_is_checked_and_no_validate_skips_the_check(
     result = enqueue(path, queue_url, templates_dir, "--content-file", content, "--no-validate")
     assert result.exit_code == 0, result.output
     assert len(bodies(boto3.client("sqs"), queue_url)) == 1
+
+
+# --- the deployment's names (issue 13) ------------------------------------------------------
+
+
+def test_a_template_prefix_fetches_the_prefixed_name_from_ses(
+    templates_dir: Path, tmp_path: Path
+) -> None:
+    # Given a stack deployed with template_prefix "shop-": SES holds shop-remote, not remote
+    boto3.client("sesv2").create_email_template(
+        TemplateName="shop-remote", TemplateContent={"Subject": "Hi {{first}}", "Text": "x"}
+    )
+    data = write_json(tmp_path / "data.json", {"first": "Ann"})
+    args = ["template", "check", "remote", data, "--templates-dir", str(templates_dir)]
+
+    # When `remote` is checked with the prefix (option or TEMPLATE_PREFIX), and without
+    with_option = invoke(*args, "--template-prefix", "shop-")
+    with_env = CliRunner().invoke(app, args, env={"TEMPLATE_PREFIX": "shop-"})
+    without = invoke(*args)
+
+    # Then SES's shop-remote is used, as the sender would send it; without, it is not found
+    assert with_option.exit_code == 0, with_option.output
+    assert "requires: first" in with_option.stdout
+    assert with_env.exit_code == 0, with_env.output
+    assert_one_line_error(without, 2, "template remote: not in")
+    # And a prefix SES cannot hold is refused as a bad option
+    assert invoke(*args, "--template-prefix", "a/b").exit_code == 2
+
+
+def test_enqueue_refuses_a_row_naming_a_configuration_set_the_stack_does_not_allow(
+    templates_dir: Path, tmp_path: Path, queue_url: str
+) -> None:
+    # Given a campaign whose line 2 names a configuration set the stack does not allow
+    lines = [
+        {"to": "ann@example.org", "template": "promo", "data": {"name": "A", "code": "A"}},
+        {
+            "to": "bob@example.org",
+            "template": "promo",
+            "data": {"name": "B", "code": "B"},
+            "configuration_set": "someone-elses",
+        },
+        {
+            "to": "cy@example.org",
+            "template": "promo",
+            "data": {"name": "C", "code": "C"},
+            "configuration_set": "marketing",
+        },
+    ]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+    # When it is enqueued with the stack's allowed sets
+    result = enqueue(
+        path, queue_url, templates_dir, "--allowed-configuration-sets", "own,marketing"
+    )
+
+    # Then line 2 is refused with the sender's reason, and the others are queued
+    assert result.exit_code == 1, result.output
+    assert (
+        "line 2: configuration_set: not one this sender may use (ALLOWED_CONFIGURATION_SETS)"
+        in result.stderr
+    )
+    assert "rows 3, enqueued 2, refused 1" in result.stdout

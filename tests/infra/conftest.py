@@ -45,6 +45,9 @@ VARIANT_CONTEXT = {
     "default_template": "welcome",
     "default_tags": '{"source":"newsletter"}',
     "batch_size": "300",
+    "sandbox_recipients": "ann@example.org,news@example.org,verified.example",
+    "allowed_configuration_sets": "marketing,alerts",
+    "template_prefix": "shop-",
     # Skip asset bundling: this app's code asset is not under test.
     "aws:cdk:bundling-stacks": [],
 }

@@ -56,14 +56,36 @@ def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates
 
 
 def test_send_bulk_email_follows_the_identities_of_the_context(variant):
-    # Given an app whose context lists an address and a domain (as -c text)
+    # Given an app whose context lists an address and a domain (as -c text), and the sandbox's
+    # verified recipients (one of them also a sending identity)
     _, variant_policy = variant.one("AWS::IAM::Policy")
     statement = by_sid(variant_policy, "SendBulkEmailFromTheSendingIdentities")
-    # Then both identities, and only they, are in the statement
+    # Then the identities and the recipients, each once and nothing else, are in the statement
     identities = [r for r in _resources(statement) if ":identity/" in r]
     assert identities == sorted(
-        [_ses_arn("identity/news@example.org"), _ses_arn("identity/example.net")]
+        _ses_arn(f"identity/{identity}")
+        for identity in ("news@example.org", "example.net", "ann@example.org", "verified.example")
     )
+
+
+def test_send_bulk_email_covers_exactly_the_allowed_configuration_sets(synth, variant):
+    # Given the default app and one that allows two more configuration sets
+    for app, extra in ((synth, []), (variant, ["alerts", "marketing"])):
+        _, app_policy = app.one("AWS::IAM::Policy")
+        statement = by_sid(app_policy, "SendBulkEmailFromTheSendingIdentities")
+        own = app.one("AWS::SES::ConfigurationSet")[0]
+        # Then the statement covers the stack's own set and exactly those listed
+        sets = [r for r in _resources(statement) if ":configuration-set/" in r]
+        assert sets == sorted(
+            _ses_arn(f"configuration-set/{name}") for name in [f"${{{own}}}", *extra]
+        )
+        # And the function is told the same list, so it refuses any other before a call
+        _, function = app.one("AWS::Lambda::Function")
+        env = function["Properties"]["Environment"]["Variables"]
+        assert text(env["ALLOWED_CONFIGURATION_SETS"]).split(",") == [
+            f"${{{own}}}",
+            *(["marketing", "alerts"] if extra else []),
+        ]
 
 
 def test_get_account_is_the_one_action_on_every_resource(policy):

@@ -272,3 +272,44 @@ def test_existing_identities_are_not_created_again(variant):
     # Given an app whose context says the identities already exist
     # Then the stack creates none (they only scope the function's sending permission)
     assert not variant.resources("AWS::SES::EmailIdentity")
+
+
+def test_a_template_prefix_names_every_deployed_template_and_reaches_the_sender(synth, variant):
+    # Given the default app (no prefix) and one with template_prefix "shop-"
+    def names(app):
+        return sorted(
+            r["Properties"]["Template"]["TemplateName"]
+            for r in app.resources("AWS::SES::Template").values()
+        )
+
+    stems = sorted(path.stem for path in TEMPLATES_DIR.glob("*.json"))
+    # Then the prefixed app deploys every file as shop-<stem>, the default as <stem>
+    assert names(variant) == [f"shop-{stem}" for stem in stems]
+    assert names(synth) == stems
+
+    # And the sender gets the prefix (and none without it)
+    def env(app):
+        return app.one("AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+
+    assert "TEMPLATE_PREFIX" not in env(synth)
+    assert env(variant)["TEMPLATE_PREFIX"] == "shop-"
+
+
+def test_created_identities_are_retained_and_their_dkim_records_are_outputs(synth, context):
+    # Given the default app, which creates the domain identity
+    identity_id, identity = synth.one("AWS::SES::EmailIdentity")
+    (domain,) = context["sending_identities"]
+    # Then cdk destroy keeps it (its DKIM records in DNS stay valid)
+    assert identity["DeletionPolicy"] == "Retain"
+    assert identity["UpdateReplacePolicy"] == "Retain"
+    # And its three DKIM CNAME records are one stack output, NAME CNAME VALUE each
+    output = synth.template["Outputs"]["DkimRecordsExampleCom"]
+    assert domain in output["Description"]
+    assert text(output["Value"]).split(",") == [
+        f"${{{identity_id}.DkimDNSTokenName{n}}} CNAME ${{{identity_id}.DkimDNSTokenValue{n}}}"
+        for n in (1, 2, 3)
+    ]
+
+
+def test_existing_identities_have_no_dkim_output(variant):
+    assert not [name for name in variant.template["Outputs"] if name.startswith("DkimRecords")]

@@ -10,7 +10,7 @@ import pytest
 from stacks.dashboard_diagram import render
 from stacks.lambda_asset import pinned_version
 from stacks.settings import Settings, SettingsError
-from stacks.template_files import EmailTemplate, TemplateFileError, load_templates
+from stacks.template_files import EmailTemplate, TemplateFileError, by_ses_name, load_templates
 from tests.infra.conftest import cdk_context, readme_section
 
 
@@ -180,3 +180,99 @@ def test_the_picture_draws_each_widget_at_its_place():
     assert lines[4].startswith("| Alpha")
     assert "| B" in lines[4]
     assert lines[5] == lines[2]
+
+
+# --- deploy-time checks (issue 13) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        "example.com",
+        "news@example.org",
+        "mail.example.net",
+        "Shop.Example.COM.",
+        "a@b.example",
+        "x.test",
+        "y.invalid",
+        "localhost",
+        "dev.localhost",
+    ],
+)
+def test_a_reserved_example_domain_is_a_placeholder(identity):
+    settings = _settings(sending_identities=[identity, "mail.acme-shop.com"])
+    assert settings.placeholder_identities == (identity,)
+
+
+def test_a_real_domain_is_no_placeholder():
+    settings = _settings(sending_identities=["mail.acme-shop.com", "news@examples.com", "test.io"])
+    assert settings.placeholder_identities == ()
+    assert settings.check_placeholders(deploying=True) is None
+
+
+def test_synth_warns_about_the_placeholder_and_deploy_refuses_it(capsys, tmp_path):
+    from app import DEPLOY_ENV, main
+
+    # Given cdk.json's context, whose sending identity is the placeholder example.com
+    settings = _settings()
+    # When synthesizing, a warning says what to put there
+    warning = settings.check_placeholders(deploying=False)
+    assert "'sending_identities' holds the placeholder example.com" in warning
+    assert "make deploy refuses it" in warning
+    # When deploying (make deploy sets BULKMAIL_DEPLOY=1), the app stops with one line
+    app = cdk.App(context=cdk_context(), outdir=str(tmp_path))
+    assert main(app, {DEPLOY_ENV: "1"}) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: context key 'sending_identities' holds the placeholder")
+    assert "-c sending_identities=" in err
+    # And nothing was synthesized
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "error"),
+    [
+        ("batch_size", "many", "error: context key 'batch_size' must be an integer"),
+        ("template_prefix", "shop/", "error: context key 'template_prefix' must be 0 to 63 of"),
+        ("allowed_configuration_sets", "ok,no way", "'allowed_configuration_sets' holds a name"),
+        ("sandbox_recipients", "a b@example.org", "'sandbox_recipients' holds an entry"),
+        ("sandbox_recipients", "[1, 2]", "'sandbox_recipients' must be a list of strings"),
+        ("sending_identities", "a.io,A.io", "'sending_identities' names a.io twice"),
+    ],
+)
+def test_a_bad_context_value_is_one_line_naming_the_key(capsys, tmp_path, key, value, error):
+    from app import main
+
+    # Given a context value the stack cannot use, as -c passes it
+    app = cdk.App(context={**cdk_context(), key: value}, outdir=str(tmp_path))
+    # When the app runs
+    assert main(app, {}) == 1
+    # Then it says so in one line naming the key, never a traceback
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert error in err
+    assert "Traceback" not in err
+
+
+def test_two_template_files_mapping_to_one_ses_name_are_refused(tmp_path):
+    # Given two files whose names differ only in case
+    body = json.dumps({"subject": "Hi", "text": "Hello"})
+    (tmp_path / "welcome.json").write_text(body, encoding="utf-8")
+    (tmp_path / "Welcome.json").write_text(body, encoding="utf-8")
+    templates = load_templates(tmp_path)
+    # When they are named for SES, prefixed
+    with pytest.raises(TemplateFileError) as error:
+        by_ses_name(templates, "shop-")
+    # Then the error names both files and the name they share
+    assert str(error.value) == (
+        "Welcome.json and welcome.json both map to the SES template name 'shop-Welcome': rename one"
+    )
+
+
+def test_a_prefix_that_makes_a_name_too_long_is_refused_naming_the_file(tmp_path):
+    (tmp_path / ("t" * 60 + ".json")).write_text('{"subject": "s", "text": "t"}', "utf-8")
+    templates = load_templates(tmp_path)
+    assert list(by_ses_name(templates, "abc")) == ["abc" + "t" * 60]
+    with pytest.raises(TemplateFileError, match=r"^t{60}\.json: with template_prefix 'shop-'"):
+        by_ses_name(templates, "shop-")

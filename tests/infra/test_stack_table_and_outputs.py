@@ -12,6 +12,8 @@ OUTPUTS = {
     "EventsTopicArn",
     "AlarmsTopicArn",
     "DashboardUrl",
+    # The DKIM records of each domain the stack creates (cdk.json's placeholder example.com).
+    "DkimRecordsExampleCom",
 }
 
 
