@@ -287,9 +287,7 @@ def enqueue(
     ids = [row.id for row in rows if row.id is not None]
     table = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
     if table:
-        sent = ledger_view.already_sent(boto3.client("dynamodb"), table, ids)
-        if sent:
-            typer.echo(f"{sent} already sent in this campaign: skipped by the sender")
+        _report_already_sent(table, ids)
     if dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
@@ -300,6 +298,20 @@ def enqueue(
         typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
     if refused:
         raise typer.Exit(1)
+
+
+def _report_already_sent(table: str, ids: Sequence[str]) -> None:
+    """How many of these ids the sender already sent (they are skipped, not sent twice)."""
+    try:
+        sent = ledger_view.already_sent(boto3.client("dynamodb"), table, ids)
+    except (ClientError, BotoCoreError) as error:
+        code = error.response["Error"].get("Code") if isinstance(error, ClientError) else error
+        typer.echo(
+            f"warning: cannot read the idempotency table ({code}): re-runs not counted", err=True
+        )
+        return
+    if sent:
+        typer.echo(f"{sent} already sent in this campaign: skipped by the sender")
 
 
 def _render_check(

@@ -91,7 +91,10 @@ def _quota(quota: dict[str, Any]) -> Finding:
     return Finding(OK, "quota", text)
 
 
-def check_identities(ses: Any, identities: Iterable[str]) -> list[Finding]:
+def check_identities(
+    ses: Any, identities: Iterable[str], *, role: str = "identity"
+) -> list[Finding]:
+    """Each identity verified (a domain's DKIM too); `role` names them in the lines."""
     findings = []
     for identity in identities:
         try:
@@ -102,20 +105,20 @@ def check_identities(ses: Any, identities: Iterable[str]) -> list[Finding]:
             findings.append(
                 Finding(
                     FAIL,
-                    f"identity {identity}",
+                    f"{role} {identity}",
                     "not in SES in this Region: deploy the stack (create_sending_identities) or "
                     "create it in the SES console",
                 )
             )
             continue
-        findings.append(_identity(identity, found))
+        findings.append(_identity(identity, found, role))
     return findings
 
 
-def _identity(identity: str, found: dict[str, Any]) -> Finding:
+def _identity(identity: str, found: dict[str, Any], role: str) -> Finding:
     """Not verified: fail. A domain verified but without DKIM verified: warn (mail is sent
     unsigned by the domain, and lands in spam more often)."""
-    subject = f"identity {identity}"
+    subject = f"{role} {identity}"
     domain = found.get("IdentityType", "DOMAIN") == "DOMAIN"
     dkim = found.get("DkimAttributes") or {}
     status = dkim.get("Status", "NOT_STARTED")
@@ -212,9 +215,13 @@ def doctor(
     context = context_defaults()
     identities = identity or list(context.get("sending_identities") or [])
     ses, sns = boto3.client("sesv2"), boto3.client("sns")
+    recipients = list(context.get("sandbox_recipients") or [])
+    account = check_account(ses, sandbox_recipients=recipients)
+    in_sandbox = any(f.subject == "account" and f.status != OK for f in account)
     findings = [
-        *check_account(ses, sandbox_recipients=context.get("sandbox_recipients")),
+        *account,
         *check_identities(ses, identities),
+        *(check_identities(ses, recipients, role="sandbox recipient") if in_sandbox else []),
         *check_configuration_set(ses, configuration_set or outputs.get(target.CONFIGURATION_SET)),
         *check_alarm_subscription(sns, alarms_topic_arn or outputs.get(target.ALARMS_TOPIC)),
     ]

@@ -321,3 +321,26 @@ def test_a_rerun_says_how_many_the_sender_already_sent(tmp_path: Path, sqs: Any)
     assert result.exit_code == 0, result.output
     assert "2 already sent in this campaign: skipped by the sender" in result.stdout
     assert "rows 5, enqueued 5, refused 0" in result.stdout
+
+
+def test_a_ledger_that_cannot_be_read_leaves_the_rerun_count_out(
+    tmp_path: Path, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stack whose idempotency table cannot be read (here: it does not exist)
+    queue = sqs.create_queue(QueueName="send")["QueueUrl"]
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"QueueUrl": {"Value": queue}},
+    }
+    boto3.client("cloudformation").create_stack(StackName="Bulk", TemplateBody=json.dumps(template))
+    monkeypatch.setattr("bulkmail.target.ledger_table", lambda **_: "gone")
+
+    # When the campaign is enqueued
+    result = enqueue(campaign_of(tmp_path, 3), "--stack", "Bulk", *WITH_OPTIONS)
+
+    # Then it warns once and enqueues everything
+    assert result.exit_code == 0, result.output
+    assert "warning: cannot read the idempotency table (ResourceNotFoundException)" in (
+        result.stderr
+    )
+    assert "rows 3, enqueued 3, refused 0" in result.stdout
