@@ -90,15 +90,20 @@ def running_session(
 
 
 def wait_for_interrupt(session: Session) -> None:
-    """Block until Ctrl-C (SIGINT) or SIGTERM, or the sender's thread failing."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    """Block until Ctrl-C (SIGINT) or SIGTERM, or the sender's thread failing. SIGINT is
+    handled even when the shell started this in the background with it ignored."""
+    previous = {
+        signum: signal.signal(signum, _raise_interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         while not session.stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _raise_interrupt(*_: Any) -> None:
