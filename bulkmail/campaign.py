@@ -1,7 +1,9 @@
 """A campaign file (CSV or JSONL) -> SQS message bodies, each checked with the Lambda's schema.
 
-CSV: a header row with an `email` column; every other column becomes `data`; `from` and
-`template` (or inline `content`) come from the options. JSONL: one whole message per line
+CSV: a header row with an address column (`email`, `Email Address`, `e-mail`, ... in any case:
+EMAIL_ALIASES), its delimiter sniffed from that row; every other column becomes `data`; `from`
+and `template` (or inline `content`) come from the options. Bytes that are not UTF-8 refuse
+their row, by line number. JSONL: one whole message per line
 (DESIGN.md section 3); options fill in `from` / `template` where a line has neither.
 
 Every row then gets, from the options:
@@ -41,7 +43,6 @@ ID_HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real campaign
 # who knows an address and the campaign name can then recompute its id.
 DEFAULT_ID_KEY = b"bulkmail-default-id-key"
 CAMPAIGN_TAG = "campaign"
-EMAIL_COLUMN = "email"
 # Header names taken for the address column, compared lower-cased without spaces, - and _.
 EMAIL_ALIASES = ("email", "emailaddress", "mail", "mailaddress", "recipient", "to")
 DELIMITERS = ",;\t|"  # sniffed from the header row: the one it holds most of

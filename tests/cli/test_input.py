@@ -177,6 +177,18 @@ def test_the_delimiter_is_sniffed(tmp_path: Path, delimiter: str) -> None:
     assert first["data"] == {"name": "Ann, the first"}
 
 
+def test_an_excel_export_with_a_byte_order_mark_and_crlf_is_read(tmp_path: Path) -> None:
+    # Given a semicolon-separated export with a UTF-8 byte order mark and CRLF line ends
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"\xef\xbb\xbfE-Mail;name\r\nann@example.org;Ann\r\n")
+
+    # When it is checked, then the first column is the address (the mark is not in its name)
+    result = enqueue(path, "--dry-run", *WITH_OPTIONS)
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout.split("first message: ", 1)[1])
+    assert (first["to"], first["data"]) == ("ann@example.org", {"name": "Ann"})
+
+
 def test_no_address_column_lists_the_columns_found(tmp_path: Path) -> None:
     # Given a semicolon-separated CSV without any address column
     path = tmp_path / "c.csv"
