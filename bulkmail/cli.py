@@ -512,6 +512,12 @@ def dlq_redrive(
         typer.echo("this endpoint has no SQS message move task: moving by receive, send, delete")
     moved, _ = dlq_tools.copy_messages(sqs, redrive, limit=max_messages)
     typer.echo(f"moved {moved} message(s) to {redrive.queue_url}")
+    if moved < redrive.approximate and max_messages is None:
+        typer.echo(
+            f"note: the DLQ held about {redrive.approximate}; the others were in flight "
+            "(received by another reader): run it again once they are visible",
+            err=True,
+        )
 
 
 # --- template -------------------------------------------------------------------------------

@@ -464,6 +464,20 @@ def test_dlq_redrive_right_after_show_moves_everything(
     assert f"moved 5 message(s) to {queue_url}" in result.stdout
 
 
+def test_dlq_redrive_says_when_messages_in_flight_were_left(
+    runner: CliRunner, sqs: Any, dlq_url: str, queue_url: str
+) -> None:
+    # Given another reader holds two of the five DLQ messages
+    held = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=2, VisibilityTimeout=300)
+    assert len(held["Messages"]) == 2
+
+    # When the DLQ is redriven, then three move and it says the others were in flight
+    result = invoke(runner, "dlq", "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "-y")
+    assert result.exit_code == 0, result.output
+    assert f"moved 3 message(s) to {queue_url}" in result.stdout
+    assert "note: the DLQ held about 5; the others were in flight" in result.stderr
+
+
 def test_dlq_redrive_by_code_moves_only_those(
     runner: CliRunner, sqs: Any, dlq_url: str, queue_url: str
 ) -> None:
