@@ -13,7 +13,7 @@ The exit code is 1 when anything fails, else 0 (warnings included).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -176,6 +176,15 @@ def check_alarm_subscription(sns: Any, topic_arn: str | None) -> list[Finding]:
     ]
 
 
+def _checked(subject: str, check: Callable[[], list[Finding]]) -> list[Finding]:
+    """A check AWS refuses to answer (access denied, ...) fails by itself, not the rest."""
+    try:
+        return check()
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        return [Finding(FAIL, subject, f"cannot check: {info.get('Code')}: {info.get('Message')}")]
+
+
 def context_defaults(path: Path = ROOT / "cdk.json") -> dict[str, Any]:
     """cdk.json's context: the identities the stack sends from, the sandbox's recipients."""
     try:
@@ -216,14 +225,21 @@ def doctor(
     identities = identity or list(context.get("sending_identities") or [])
     ses, sns = boto3.client("sesv2"), boto3.client("sns")
     recipients = list(context.get("sandbox_recipients") or [])
-    account = check_account(ses, sandbox_recipients=recipients)
+    account = _checked("account", lambda: check_account(ses, sandbox_recipients=recipients))
     in_sandbox = any(f.subject == "account" and f.status != OK for f in account)
+    set_name = configuration_set or outputs.get(target.CONFIGURATION_SET)
+    topic = alarms_topic_arn or outputs.get(target.ALARMS_TOPIC)
     findings = [
         *account,
-        *check_identities(ses, identities),
-        *(check_identities(ses, recipients, role="sandbox recipient") if in_sandbox else []),
-        *check_configuration_set(ses, configuration_set or outputs.get(target.CONFIGURATION_SET)),
-        *check_alarm_subscription(sns, alarms_topic_arn or outputs.get(target.ALARMS_TOPIC)),
+        *_checked("identities", lambda: check_identities(ses, identities)),
+        *_checked(
+            "sandbox recipients",
+            lambda: (
+                check_identities(ses, recipients, role="sandbox recipient") if in_sandbox else []
+            ),
+        ),
+        *_checked("configuration set", lambda: check_configuration_set(ses, set_name)),
+        *_checked("alarms", lambda: check_alarm_subscription(sns, topic)),
     ]
     for finding in findings:
         typer.echo(finding.line())

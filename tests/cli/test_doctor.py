@@ -202,3 +202,29 @@ def test_an_alarm_subscription_pending_confirmation_warns() -> None:
         doctor.WARN,
         "subscription pending: confirm the email SNS sent",
     )
+
+
+def test_a_check_aws_refuses_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given credentials that may read the account and the identity, not the configuration set
+    ses = boto3.client("sesv2", region_name="eu-west-1")
+    stubber = Stubber(ses)
+    stubber.add_response("get_account", PRODUCTION)
+    stubber.add_response(
+        "get_email_identity",
+        {"IdentityType": "EMAIL_ADDRESS", "VerifiedForSendingStatus": True},
+    )
+    stubber.add_client_error("get_configuration_set", "AccessDeniedException", "not authorized")
+    stubber.activate()
+    monkeypatch.setattr(doctor.boto3, "client", lambda service, **_: ses)
+
+    # When the doctor runs
+    result = doctor_cli("--identity", "news@example.com", "--configuration-set", "bulk")
+
+    # Then that check fails with AWS's answer, and the others still ran
+    assert result.exit_code == 1, result.output
+    assert (
+        "fail  configuration set: cannot check: AccessDeniedException: not authorized"
+        in result.stdout
+    )
+    assert "ok    identity news@example.com: verified" in result.stdout
+    assert "doctor: 1 failed, 1 warning(s)" in result.stdout
