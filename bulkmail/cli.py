@@ -275,7 +275,7 @@ def enqueue(
         target.use_local()  # templates from the local emulator's SES
     sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, local, workers)
     if template and not no_validate and not allow_unchecked_template:
-        store.load(template)  # a one-line error naming it and where it looked
+        _check_template(store, template)
     try:
         rows = campaign.read_campaign(file, options)
     except KeyboardInterrupt:
@@ -298,6 +298,18 @@ def enqueue(
         typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
     if refused:
         raise typer.Exit(1)
+
+
+def _check_template(store: templates.TemplateStore, template: str) -> None:
+    """--template exists (a file, else SES), or one line naming it and where it looked."""
+    try:
+        store.load(template)
+    except (ClientError, BotoCoreError) as error:
+        reason = error.response["Error"].get("Code") if isinstance(error, ClientError) else error
+        raise CliError(
+            f"template {template}: not in {store.directory}/, and SES could not be asked "
+            f"({reason}); pass --allow-unchecked-template to send it unchecked"
+        ) from None
 
 
 def _report_already_sent(table: str, ids: Sequence[str]) -> None:

@@ -276,6 +276,42 @@ def test_an_unknown_template_stops_the_campaign_unless_allowed(
     assert "rows 2, enqueued 2, refused 0" in result.stdout
 
 
+def test_a_template_ses_cannot_be_asked_about_is_one_line_naming_it(
+    templates_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no credentials at all, and a template that is not a file
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    path = tmp_path / "spring.csv"
+    path.write_text("email,name\nann@example.org,Ann\n", encoding="utf-8")
+
+    # When a dry run names it
+    result = invoke(
+        "enqueue",
+        str(path),
+        "--campaign",
+        "spring",
+        "--dry-run",
+        "--from",
+        SENDER,
+        "--template",
+        "elsewhere",
+        "--templates-dir",
+        str(templates_dir),
+    )
+
+    # Then one line names the template, where it looked, and the way past it
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert f"template elsewhere: not in {templates_dir}/, and SES could not be asked" in (
+        result.stderr
+    )
+    assert "--allow-unchecked-template" in result.stderr
+
+
 def test_a_jsonl_line_naming_an_unknown_template_stops_the_campaign(
     templates_dir: Path, tmp_path: Path, queue_url: str
 ) -> None:
