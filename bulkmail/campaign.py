@@ -34,9 +34,10 @@ from typing import Any, BinaryIO, TextIO
 from urllib.parse import quote, urlsplit
 
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message, validate_tags
+from bulk_sender.sqs_limits import MAX_MESSAGE_BYTES
 from bulkmail.errors import CliError
 
-MAX_BODY_BYTES = 262_144  # the queue's maximum message size (the stack sets it explicitly)
+MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # the queue's maximum message size (the stack sets it)
 SQS_MAX_MESSAGE_BYTES = 1_048_576  # the most any SQS queue takes
 ID_HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real campaign
 # Used when neither --id-key nor BULKMAIL_ID_KEY is given: ids stay deterministic, but anyone

@@ -1,4 +1,5 @@
-"""The sender function's code asset: ``lambda_src/`` plus the pinned Powertools wheel.
+"""The sender function's code asset: ``lambda_src/`` plus the pinned pure-Python wheels
+(Powertools; email-validator with dnspython and idna).
 
 Powertools is bundled into the asset (not taken from the public layer) so that the version
 running in Lambda is the one pinned in ``requirements.txt``, the one the tests ran, and a test
@@ -35,7 +36,12 @@ REQUIREMENTS = REPO_ROOT / "requirements.txt"
 DEPS_CACHE = REPO_ROOT / "build" / "lambda-deps"
 
 # What the asset bundles besides lambda_src/, each at its requirements.txt pin.
-BUNDLED_DISTRIBUTIONS = ("aws-lambda-powertools",)
+BUNDLED_DISTRIBUTIONS = (
+    "aws-lambda-powertools",
+    "email-validator",
+    "dnspython",
+    "idna",
+)
 # Never part of the asset: bytecode of the machine that synthesizes.
 ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/.pytest_cache")
 

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# SQS's largest message (256 KiB). Set explicitly: the handler batches its DLQ writes by this
-# size (DESIGN section 5), so the stack and the handler agree on it.
-MAX_MESSAGE_SIZE_BYTES = 262_144
+SQS_LIMITS_FILE = (
+    Path(__file__).resolve().parent.parent / "lambda_src" / "bulk_sender" / "sqs_limits.py"
+)
+
+
+def _load_limits(path: Path = SQS_LIMITS_FILE) -> ModuleType:
+    """The handler's queue sizes, loaded by path (the module imports nothing)."""
+    spec = importlib.util.spec_from_file_location("bulk_sender_sqs_limits", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the queue sizes from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_LIMITS = _load_limits()
+# Set explicitly, from the module the handler sizes its writes by (DESIGN section 5): a
+# message on the queue, and on the DLQ that message plus the handler's four attributes
+# (SQS counts attributes toward the size), so that every dead letter can be written.
+MAX_MESSAGE_SIZE_BYTES: int = _LIMITS.MAX_MESSAGE_BYTES
+DLQ_MAX_MESSAGE_SIZE_BYTES: int = _LIMITS.DLQ_MAX_MESSAGE_BYTES
 DLQ_RETENTION = Duration.days(14)
 
 
@@ -31,7 +53,7 @@ class SendQueues(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=DLQ_RETENTION,
-            max_message_size_bytes=MAX_MESSAGE_SIZE_BYTES,
+            max_message_size_bytes=DLQ_MAX_MESSAGE_SIZE_BYTES,
         )
         self.queue = sqs.Queue(
             self,

@@ -10,6 +10,8 @@ the records to retry.
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -44,9 +46,22 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 10
-# No call starts unless it could finish: its connect and read timeouts, and a margin for
-# the DLQ writes and the answer that follow.
-CALL_RESERVE_MS = (CONNECT_TIMEOUT + READ_TIMEOUT + 3) * 1000
+SES_CALL_MS = (CONNECT_TIMEOUT + READ_TIMEOUT) * 1000
+# SQS (DLQ writes, visibility changes): explicit timeouts and two attempts, so that one call
+# ends within SQS_CALL_MS whatever the network does.
+SQS_CONNECT_TIMEOUT = 1
+SQS_READ_TIMEOUT = 3
+SQS_ATTEMPTS = 2
+SQS_CALL_MS = SQS_ATTEMPTS * (SQS_CONNECT_TIMEOUT + SQS_READ_TIMEOUT) * 1000 + 1000
+# What one SQS batch call (10 entries) usually takes, to size the work after the calls.
+SQS_CALL_TYPICAL_MS = 50
+SQS_BATCH = 10
+# The answer itself: Powertools' metrics and logs, Lambda's serialisation.
+RETURN_MARGIN_MS = 500
+# A whole level of this many groups refused alike, none of the call ever accepted: the
+# fault is the call's. Mistaking entries for the call takes as many of them at fault, one
+# in each group; a call's fault costs 1 + 2 + 4 + 8 = 15 calls at most.
+CALL_FAULT_GROUPS = 8
 ALREADY_SENT = "AlreadySent"
 INVALID_CODES = frozenset({"InvalidMessage", "MissingTemplateData"})
 # Recipients per second when neither MAX_SEND_RATE nor GetAccount gives a rate: SES's
@@ -68,6 +83,26 @@ def ses_client(max_pool: int = 10) -> Any:
             parameter_validation=False,
         ),
     )
+
+
+def sqs_client() -> Any:
+    """SQS with explicit timeouts and bounded retries: the work after the calls must fit the
+    deadline (botocore's defaults are 60 s timeouts and several attempts)."""
+    return boto3.client(
+        "sqs",
+        config=Config(
+            retries={"total_max_attempts": SQS_ATTEMPTS, "mode": "standard"},
+            connect_timeout=SQS_CONNECT_TIMEOUT,
+            read_timeout=SQS_READ_TIMEOUT,
+        ),
+    )
+
+
+def after_calls_ms(records: int) -> int:
+    """The time kept for what follows the SendBulkEmail calls: an SQS batch call per ten
+    records (each ends dead-lettered, retried with a visibility change, or sent), one
+    call's worst case, and the answer."""
+    return math.ceil(records / SQS_BATCH) * SQS_CALL_TYPICAL_MS + SQS_CALL_MS + RETURN_MARGIN_MS
 
 
 class Limiter(Protocol):
@@ -151,7 +186,7 @@ class BulkSender:
     ) -> None:
         self.settings = settings
         self.ses = ses or ses_client(settings.max_calls_in_flight + 2)
-        self.sqs = sqs or boto3.client("sqs")
+        self.sqs = sqs or sqs_client()
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
         if ledger is None and settings.idempotency_table:
             ledger = DynamoLedger(
@@ -173,18 +208,24 @@ class BulkSender:
             template_prefix=settings.template_prefix,
         )
         self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
+        # No SendBulkEmail call starts unless it and the work after the calls fit in the
+        # time left; set per invocation (process), from its number of records.
+        self._records = 0  # in this invocation
+        self._sent = 0  # of them, sent so far: they need no SQS call after the calls
+        self._sent_lock = threading.Lock()
+        self._remaining_ms: Callable[[], int] | None = None
 
     @property
     def limiter(self) -> Limiter:
         """The pacing: MAX_SEND_RATE, else the account's rate from GetAccount, asked once per
-        container. If GetAccount fails, this invocation sends at FALLBACK_RATE and the next
-        one asks again."""
-        if self._limiter is None or self._limiter_is_fallback:
+        container. If GetAccount fails or answers a rate that makes no sense, the invocation
+        sends at FALLBACK_RATE with one bucket, and the next invocation asks again."""
+        if self._limiter is None:
             rate, self._limiter_is_fallback = self.settings.max_send_rate, False
             if not rate:
                 try:
                     rate = account_rate(self.ses, max_concurrency=self.settings.max_concurrency)
-                except (BotoCoreError, ClientError, KeyError):
+                except (BotoCoreError, ClientError, KeyError, TypeError, ValueError):
                     log.warning(
                         "send_rate_unknown", extra={"fallback": FALLBACK_RATE}, exc_info=True
                     )
@@ -200,22 +241,32 @@ class BulkSender:
         remaining_ms: Callable[[], int] | None = None,
     ) -> BatchResult:
         records = [SqsRecord.from_event(raw) for raw in raw_records]
+        self._records, self._sent, self._remaining_ms = len(records), 0, remaining_ms
         results: dict[int, Result] = {}
         emails: list[tuple[int, Email]] = []
         # Only a redelivered record can have been dead-lettered by an earlier invocation.
         settled = self._settled_dead_letters(records)
         for index, record in enumerate(records):
             if record.message_id in settled:
+                log.info("already_dead_lettered", extra={"source_message_id": record.message_id})
                 results[index] = Result(Outcome.DUPLICATE, "AlreadyDeadLettered")
                 continue
             try:
                 email = parse_message(
                     record.body, message_id=record.message_id, defaults=self.defaults
                 )
+                failed_check = self.preflight(email)
             except InvalidMessage as error:
                 results[index] = Result(Outcome.DEAD, "InvalidMessage", str(error))
                 continue
-            failed_check = self.preflight(email)
+            except Exception as error:  # no body may sink the batch: this record is invalid
+                log.warning(
+                    "message_unreadable",
+                    extra={"source_message_id": record.message_id, "error": type(error).__name__},
+                )
+                reason = f"body: could not be checked ({type(error).__name__})"
+                results[index] = Result(Outcome.DEAD, "InvalidMessage", reason)
+                continue
             if failed_check:
                 results[index] = Result(Outcome.DEAD, *failed_check)
             else:
@@ -223,6 +274,8 @@ class BulkSender:
 
         calls = plan_calls(emails)
         if calls:
+            if self._limiter_is_fallback:
+                self._limiter = None  # a new invocation asks GetAccount again, once
             _ = self.limiter  # built here, before the worker threads share it
         reports = list(self._pool.map(lambda call: self._send_call(call, remaining_ms), calls))
         for report in reports:
@@ -235,7 +288,8 @@ class BulkSender:
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried)
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
-        counts[m.DUPLICATES_SKIPPED] = sum(r.code == ALREADY_SENT for r in results.values())
+        # Already sent, or a redelivery of a record already dead-lettered: acknowledged.
+        counts[m.DUPLICATES_SKIPPED] = sum(r.outcome is Outcome.DUPLICATE for r in results.values())
         self._back_off(records, results, retried + failures)
         if len(results) != len(records):  # never: every record must have an outcome
             raise RuntimeError("a record was left without an outcome")
@@ -304,7 +358,18 @@ class BulkSender:
             return set()
 
     def _too_late(self, remaining_ms: Callable[[], int] | None, wait_seconds: float) -> bool:
-        return remaining_ms is not None and remaining_ms() - wait_seconds * 1000 < CALL_RESERVE_MS
+        """No SendBulkEmail call starts unless it, after its pacing wait, and the work left
+        after the calls (for every record not sent yet) fit in the time left."""
+        if remaining_ms is None:
+            return False
+        reserve_ms = SES_CALL_MS + after_calls_ms(self._records - self._sent)
+        return remaining_ms() - wait_seconds * 1000 < reserve_ms
+
+    def _sqs_call_fits(self) -> bool:
+        """An SQS call after the SendBulkEmail calls starts only if it can end, at worst, in
+        time for the answer."""
+        remaining_ms = self._remaining_ms
+        return remaining_ms is None or remaining_ms() >= SQS_CALL_MS + RETURN_MARGIN_MS
 
     def _send(self, call: list[tuple[int, Email]], report: CallReport) -> dict[int, Result]:
         """One SendBulkEmail; a call refused as a whole is halved to isolate the fault."""
@@ -316,20 +381,40 @@ class BulkSender:
     def _isolate(
         self, call: list[tuple[int, Email]], refused: Attempt, report: CallReport
     ) -> dict[int, Result]:
-        if len(call) == 1:
-            return {call[0][0]: refused.result()}
-        middle = len(call) // 2
-        halves = [call[:middle], call[middle:]]
-        left, right = attempts = [self._attempt(half, report) for half in halves]
-        if left.outcome is right.outcome is Outcome.SPLIT and left.error == right.error:
-            # Both halves refused alike: the fault is the call's (sender, template, tags).
-            return dict.fromkeys((i for i, _ in call), refused.result())
+        """Find the entries a refused call is refused for, level by level: each refused group
+        is halved and both halves sent. k entries at fault in n cost at most about
+        2·k·log2(n)+1 calls, and only they are dead-lettered. If no part of the call is ever
+        accepted and a whole level of CALL_FAULT_GROUPS groups is refused alike, the fault
+        is the call's (sender, template, tags): the whole group goes to the DLQ."""
         results: dict[int, Result] = {}
-        for half, attempt in zip(halves, attempts, strict=True):
-            if attempt.outcome is Outcome.SPLIT:
-                results.update(self._isolate(half, attempt, report))
-            else:
-                results.update(attempt.results)
+        pending = [(call, refused)]
+        accepted = False  # SES took some part of the call: the call itself is sound
+        while pending:
+            tried: list[tuple[list[tuple[int, Email]], Attempt]] = []
+            for group, attempt in pending:
+                if len(group) == 1:
+                    results[group[0][0]] = attempt.result()
+                    continue
+                middle = len(group) // 2
+                tried += [
+                    (half, self._attempt(half, report)) for half in (group[:middle], group[middle:])
+                ]
+            pending = [
+                (half, attempt) for half, attempt in tried if attempt.outcome is Outcome.SPLIT
+            ]
+            for _, attempt in tried:
+                if attempt.outcome is not Outcome.SPLIT:
+                    accepted = accepted or attempt.outcome is None
+                    results.update(attempt.results)
+            if (
+                not accepted
+                and len(tried) >= CALL_FAULT_GROUPS
+                and len(pending) == len(tried)
+                and all(attempt.error == refused.error for _, attempt in pending)
+            ):
+                for group, _ in pending:
+                    results.update(dict.fromkeys((i for i, _ in group), refused.result()))
+                return results
         return results
 
     def _attempt(self, call: list[tuple[int, Email]], report: CallReport) -> Attempt:
@@ -397,6 +482,8 @@ class BulkSender:
             )
             if outcome is Outcome.SENT:
                 sent.append([redact(email.id), entry.get("MessageId", "")])
+        with self._sent_lock:
+            self._sent += len(sent)
         if any(is_throttle(status) for status in statuses):
             report.throttled += 1
             self.limiter.on_throttle()
@@ -426,7 +513,8 @@ class BulkSender:
         """Write DEAD records to the DLQ; return the indexes whose write failed (retried)."""
         dead = [i for i, result in sorted(results.items()) if result.outcome is Outcome.DEAD]
         letters = [DeadLetter(records[i], results[i].code, results[i].reason) for i in dead]
-        failed = {letter.record.message_id for letter in self.dlq.send(letters)}
+        not_sent = self.dlq.send(letters, may_start=self._sqs_call_fits)
+        failed = {letter.record.message_id for letter in not_sent}
         ids = {index: email.id for index, email in emails}
         written, not_written = [], []
         for index in dead:
@@ -469,8 +557,11 @@ class BulkSender:
             }
             for i in sorted(retried)
         ]
-        for start in range(0, len(entries), 10):
-            batch = entries[start : start + 10]
+        for start in range(0, len(entries), SQS_BATCH):
+            batch = entries[start : start + SQS_BATCH]
+            if not self._sqs_call_fits():  # best effort: without it they come back later
+                log.warning("backoff_skipped", extra={"entries": len(entries) - start})
+                return
             try:
                 response = self.sqs.change_message_visibility_batch(
                     QueueUrl=self.settings.queue_url, Entries=batch

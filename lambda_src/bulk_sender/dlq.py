@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bulk_sender.records import SqsRecord, redact
+from bulk_sender.sqs_limits import DLQ_MAX_MESSAGE_BYTES
 
 MAX_BATCH_ENTRIES = 10
 MAX_ATTRIBUTES = 10
 MAX_ERROR_MESSAGE = 1024
-DEFAULT_MAX_MESSAGE_BYTES = 262_144
+MAX_ERROR_CODE = 256
+MAX_SOURCE_MESSAGE_ID = 128
+# Each value at most this many characters (4 UTF-8 bytes each): with the names and types,
+# the four fit sqs_limits.DEAD_LETTER_ATTRIBUTES_BYTES.
+DEFAULT_MAX_MESSAGE_BYTES = DLQ_MAX_MESSAGE_BYTES
 OWN_ATTRIBUTES = ("ErrorCode", "ErrorMessage", "SourceMessageId", "FailedAt")
+# What SQS refuses in a message or attribute value (outside #x9 #xA #xD #x20-#xD7FF
+# #xE000-#xFFFD #x10000-#x10FFFF): replaced, or the letter could never be written.
+_NOT_ALLOWED_IN_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +38,11 @@ class DeadLetter:
 
 def dlq_attributes(letter: DeadLetter, failed_at: str) -> dict[str, dict[str, Any]]:
     """Our four attributes, then the original's own ones up to SQS's limit of 10."""
+    code = _attribute_text(letter.code)[:MAX_ERROR_CODE] or "Unknown"
     own = {
-        "ErrorCode": letter.code,
-        "ErrorMessage": redact(letter.reason)[:MAX_ERROR_MESSAGE] or letter.code,
-        "SourceMessageId": letter.record.message_id,
+        "ErrorCode": code,
+        "ErrorMessage": _attribute_text(redact(letter.reason))[:MAX_ERROR_MESSAGE] or code,
+        "SourceMessageId": _attribute_text(letter.record.message_id)[:MAX_SOURCE_MESSAGE_ID],
         "FailedAt": failed_at,
     }
     attributes = {name: {"DataType": "String", "StringValue": v} for name, v in own.items()}
@@ -42,6 +52,11 @@ def dlq_attributes(letter: DeadLetter, failed_at: str) -> dict[str, dict[str, An
         if name not in attributes:
             attributes[name] = _from_event_attribute(value)
     return attributes
+
+
+def _attribute_text(text: str) -> str:
+    """A value SQS takes: characters it refuses become U+FFFD."""
+    return _NOT_ALLOWED_IN_SQS.sub("\ufffd", text)
 
 
 def _from_event_attribute(value: dict[str, Any]) -> dict[str, Any]:
@@ -96,8 +111,11 @@ class DeadLetterQueue:
         self._max_batch_bytes = max_batch_bytes
         self._now = now
 
-    def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
-        """Write every letter; return those that could not be written."""
+    def send(
+        self, letters: Sequence[DeadLetter], *, may_start: Callable[[], bool] = lambda: True
+    ) -> list[DeadLetter]:
+        """Write every letter; return those that could not be written. No SendMessageBatch
+        starts once `may_start()` says no (the deadline): the rest are returned unwritten."""
         failed_at = self._now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
         entries = [
             {
@@ -108,12 +126,30 @@ class DeadLetterQueue:
             for i, letter in enumerate(letters)
         ]
         failed: list[DeadLetter] = []
-        for batch in message_batches(entries, max_bytes=self._max_batch_bytes):
+        batches = list(message_batches(entries, max_bytes=self._max_batch_bytes))
+        for number, batch in enumerate(batches):
+            if not may_start():
+                left = [entry for rest in batches[number:] for entry in rest]
+                log.warning("dlq_write_skipped", extra={"entries": len(left)})
+                failed.extend(letters[int(entry["Id"])] for entry in left)
+                break
             try:
                 response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=batch)
-                failed_ids = [f["Id"] for f in response.get("Failed", [])]
             except Exception:
                 log.exception("dlq_write_failed", extra={"entries": len(batch)})
-                failed_ids = [entry["Id"] for entry in batch]
-            failed.extend(letters[int(i)] for i in failed_ids)
+                failed.extend(letters[int(entry["Id"])] for entry in batch)
+                continue
+            for entry in response.get("Failed", []):
+                letter = letters[int(entry["Id"])]
+                log.error(
+                    "dlq_entry_failed",
+                    extra={
+                        "source_message_id": letter.record.message_id,
+                        "error_code": letter.code,
+                        "sqs_code": entry.get("Code", ""),
+                        "sender_fault": entry.get("SenderFault"),
+                        "reason": redact(entry.get("Message", "")),
+                    },
+                )
+                failed.append(letter)
         return failed

@@ -8,6 +8,7 @@ a twentieth of the configured rate.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -96,4 +97,7 @@ class Unpaced:
 def account_rate(ses: object, *, max_concurrency: int, share: float = 0.9) -> float:
     """The per-invocation rate: SES MaxSendRate x 0.9 / MAX_CONCURRENCY (GetAccount)."""
     quota = ses.get_account()["SendQuota"]  # type: ignore[attr-defined]
-    return float(quota["MaxSendRate"]) * share / max(1, max_concurrency)
+    rate = float(quota["MaxSendRate"])
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError("GetAccount answered a MaxSendRate that is not a positive number")
+    return rate * share / max(1, max_concurrency)

@@ -109,11 +109,16 @@ def _present(value: Any, segments: list[str]) -> bool:
     for segment in segments:
         if isinstance(value, Mapping) and segment in value:
             value = value[segment]
-        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+        elif isinstance(value, list) and _is_index(segment) and int(segment) < len(value):
             value = value[int(segment)]
         else:
             return False
     return value is not None
+
+
+def _is_index(segment: str) -> bool:
+    """An array index as Handlebars reads one: ASCII digits ("²" is a digit to Python)."""
+    return segment.isascii() and segment.isdigit()
 
 
 def _data_path(word: str) -> str | None:

@@ -120,7 +120,10 @@ def test_pacing_sends_everything_and_measures_a_rate(found):
 def test_cold_start_figures_come_from_fresh_processes(found):
     imports = found["imports"]
     assert set(imports["net_s"]) == {"boto3", "handler", "handler + clients"}
-    assert positive(imports["interpreter_s"], imports["ratio"], *imports["net_s"].values())
+    # A process's wall time is positive; a net time (a difference of two medians) may be
+    # anything on a loaded machine: only its presence is checked, never its sign
+    assert positive(imports["interpreter_s"])
+    assert all(isinstance(f, float) for f in (imports["ratio"], *imports["net_s"].values()))
     assert imports["beyond_boto3"]
 
 

@@ -339,6 +339,24 @@ def test_one_recipient_twice_in_a_campaign_is_refused(tmp_path: Path) -> None:
     ]
 
 
+def test_the_cli_checks_addresses_with_the_lambdas_schema(tmp_path: Path) -> None:
+    # Given rows with a reserved domain, a numeric top-level domain, a character IDNA 2008
+    # forbids, and an international domain (the Lambda's schema decides each)
+    path = write(
+        tmp_path / "c.csv",
+        "email\nann@shop.invalid\nbob@example.123\nme@\u24887example.com\nanna@straße.de\n",
+    )
+    # When it is read
+    rows = read_campaign(path, CampaignOptions("spring", SENDER, "welcome"))
+    # Then the first three are refused with the schema's rules, the last is kept as typed
+    assert [row.error for row in rows[:3]] == [
+        "to[0]: domain is reserved for special use and receives no mail (RFC 6761)",
+        "to[0]: domain must be a valid DNS name (IDNA 2008)",
+        "to[0]: domain must be a valid DNS name (IDNA 2008)",
+    ]
+    assert json.loads(rows[3].body)["to"] in ("anna@straße.de", ["anna@straße.de"])
+
+
 def test_unsubscribe_headers_come_in_rfc_8058_order_with_the_encoded_id(
     runner: CliRunner, campaign_csv: Path, sqs: Any, queue_url: str
 ) -> None:

@@ -29,7 +29,7 @@ def test_the_sample_campaign_has_a_few_bad_rows_the_cli_refuses() -> None:
     assert [(row.line, row.error) for row in rows if row.refused] == [
         (19, "to[0]: must be an email address (local@domain)"),
         (269, "to[0]: local part must be 7-bit ASCII (RFC 5322)"),
-        (519, "to[0]: domain must be a valid DNS name"),
+        (519, "to[0]: domain must be a valid DNS name (IDNA 2008)"),
         (769, "id: same as line 2 (same recipient, same campaign)"),
     ]
 

@@ -61,3 +61,19 @@ def test_the_asset_leaves_the_sdk_to_the_runtime(asset):
     # Then the asset does not carry them (it would shadow the runtime's SDK)
     assert not (asset / "boto3").exists()
     assert not (asset / "botocore").exists()
+
+
+@pytest.mark.parametrize(
+    ("distribution", "package"),
+    [("email-validator", "email_validator"), ("dnspython", "dns"), ("idna", "idna")],
+)
+def test_the_asset_bundles_the_address_validator_at_its_pins(asset, distribution, package):
+    # Given the pins in requirements.txt (the message schema validates addresses with
+    # email-validator, which encodes domains with idna and imports dnspython)
+    pin = _pin(distribution)
+    # When the bundled distribution's metadata is read
+    (dist_info,) = asset.glob(f"{distribution.replace('-', '_')}-*.dist-info")
+    metadata = (dist_info / "METADATA").read_text(encoding="utf-8")
+    # Then it is the pinned version, and its package is importable from the asset's root
+    assert re.search(r"^Version: (\S+)$", metadata, re.MULTILINE).group(1) == pin
+    assert (asset / package / "__init__.py").is_file()

@@ -2,6 +2,7 @@
 
 from aws_cdk.assertions import Match
 
+from bulk_sender import sqs_limits
 from stacks.queues import MAX_MESSAGE_SIZE_BYTES
 from tests.infra.cfn import arn_of, ref
 
@@ -40,7 +41,20 @@ def test_both_queues_are_encrypted_and_set_their_maximum_message_size(synth):
     assert len(queues) == 2
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-        assert queue["Properties"]["MaximumMessageSize"] == MAX_MESSAGE_SIZE_BYTES == 262_144
+    assert MAX_MESSAGE_SIZE_BYTES == sqs_limits.MAX_MESSAGE_BYTES == 262_144
+
+
+def test_the_dlq_holds_a_maximum_size_message_plus_the_handlers_four_attributes(synth):
+    # Given the synthesized queues (SQS counts attributes toward a message's size)
+    resources = synth.template["Resources"]
+    queue = resources[synth.logical_id("AWS::SQS::Queue", "QueuesQueue")]["Properties"]
+    dlq = resources[synth.logical_id("AWS::SQS::Queue", "QueuesDlq")]["Properties"]
+    # Then the queue takes the handler's maximum message, and the DLQ that plus room for the
+    # four attributes, within SQS's 1 MiB
+    assert queue["MaximumMessageSize"] == sqs_limits.MAX_MESSAGE_BYTES
+    room = dlq["MaximumMessageSize"] - queue["MaximumMessageSize"]
+    assert room == sqs_limits.DEAD_LETTER_ATTRIBUTES_BYTES >= 4 * 1024 + 1024
+    assert dlq["MaximumMessageSize"] <= 1_048_576
 
 
 def test_the_dlq_keeps_messages_fourteen_days(synth):

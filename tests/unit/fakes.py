@@ -4,6 +4,7 @@ and check every request against the real botocore model, as Stubber does."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -84,11 +85,41 @@ class FakeSes:
         return [a for r in self.requests for e in r["BulkEmailEntries"] for a in recipients_of(e)]
 
 
-class FakeSqs:
-    """SQS: keeps what reaches the DLQ; `fail_dlq` = 'raise', 'partial' or None."""
+# What SQS allows in a message body or attribute value.
+_SQS_TEXT = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
 
-    def __init__(self, fail_dlq: str | None = None) -> None:
+
+def sqs_message_bytes(entry: dict[str, Any]) -> int:
+    """A message's size as SQS counts it: body and every attribute's name, type and value."""
+    size = len(entry["MessageBody"].encode("utf-8"))
+    for name, value in (entry.get("MessageAttributes") or {}).items():
+        size += len(name.encode()) + len(value["DataType"].encode())
+        size += len(value.get("StringValue", "").encode("utf-8")) + len(
+            value.get("BinaryValue", b"")
+        )
+    return size
+
+
+def sqs_refusal(entry: dict[str, Any], max_message_bytes: int | None) -> str | None:
+    """Why SQS would refuse this entry (as a per-entry Failed), if it would."""
+    if max_message_bytes is not None and sqs_message_bytes(entry) > max_message_bytes:
+        return "InvalidParameterValue"
+    texts = [entry["MessageBody"]] + [
+        v.get("StringValue", "") for v in (entry.get("MessageAttributes") or {}).values()
+    ]
+    if not all(_SQS_TEXT.fullmatch(text) for text in texts):
+        return "InvalidMessageContents"
+    return None
+
+
+class FakeSqs:
+    """SQS: keeps what reaches the DLQ; `fail_dlq` = 'raise', 'partial' or None. Like SQS it
+    refuses (per entry) a message over `max_message_bytes`, attributes counted, or holding
+    characters SQS does not allow."""
+
+    def __init__(self, fail_dlq: str | None = None, max_message_bytes: int | None = None) -> None:
         self.fail_dlq = fail_dlq
+        self.max_message_bytes = max_message_bytes
         self.dlq: list[dict[str, Any]] = []
         self.visibility: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -98,7 +129,10 @@ class FakeSqs:
         entries = request["Entries"]
         if self.fail_dlq == "raise":
             raise client_error("AWS.SimpleQueueService.NonExistentQueue", 400)
-        failed = entries[:1] if self.fail_dlq == "partial" else []
+        codes = {e["Id"]: code for e in entries if (code := sqs_refusal(e, self.max_message_bytes))}
+        if self.fail_dlq == "partial":
+            codes.setdefault(entries[0]["Id"], "InternalError")
+        failed = [e for e in entries if e["Id"] in codes]
         with self._lock:
             self.dlq.extend(e for e in entries if e not in failed)
         return {
@@ -108,7 +142,12 @@ class FakeSqs:
                 if e not in failed
             ],
             "Failed": [
-                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"} for e in failed
+                {
+                    "Id": e["Id"],
+                    "SenderFault": codes[e["Id"]] != "InternalError",
+                    "Code": codes[e["Id"]],
+                }
+                for e in failed
             ],
         }
 

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ from tests.unit.fakes import (
     message,
     recipients_of,
     record,
+    sqs_message_bytes,
 )
 
 DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq"
@@ -255,16 +257,51 @@ def test_two_entries_at_fault_in_different_halves_are_both_isolated():
     assert result.counts[m.EMAILS_SENT] == 6
 
 
-def test_when_both_halves_fail_alike_the_whole_group_goes_to_the_dlq():
-    # Given SES refuses every call of the group (e.g. the sender is not verified)
+def refusing_positions(bad, text="Illegal address"):
+    """SES refusing a whole call, alike, whenever it holds one of the `bad` message numbers."""
+
+    def answer(request):
+        numbers = {
+            int(recipients_of(e)[0].split("@")[0].removeprefix("user"))
+            for e in request["BulkEmailEntries"]
+        }
+        if numbers & bad:
+            raise client_error("BadRequestException", 400, text)
+        return all_success(request)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{0}, {49}, {17}, {0, 49}, {24, 25}, {3, 4}, {0, 12, 25, 37, 49}, {0, 1, 2, 3, 4}],
+    ids=lambda bad: "bad at " + ",".join(map(str, sorted(bad))),
+)
+def test_k_entries_at_fault_cost_about_2_k_log2_n_calls_and_only_they_are_dead_lettered(bad):
+    # Given a call of 50 where k entries make SES refuse the whole call, with the same text
+    n, k = 50, len(bad)
+    ses, sqs = FakeSes(refusing_positions(bad)), FakeSqs()
+    records = [record(message(i), f"m{i}") for i in range(n)]
+    # When the batch is processed
+    result = make_sender(ses, sqs).process(records)
+    # Then only the k culprits are dead-lettered, and the 50 - k others sent
+    assert sqs.dlq_codes() == {f"m{i}": "BadRequestException" for i in bad}
+    assert result.counts[m.EMAILS_SENT] == n - k
+    assert result.failures == []
+    # And the search took at most 2·k·ceil(log2 n) + 1 calls
+    assert len(ses.requests) <= 2 * k * math.ceil(math.log2(n)) + 1
+
+
+def test_a_fault_of_the_call_itself_ends_the_group_in_a_few_calls():
+    # Given SES refuses every call of the group alike (e.g. the sender is not verified)
     ses = FakeSes(raising(client_error("MessageRejected", 400, "Email address is not verified.")))
     sqs = FakeSqs()
-    records = [record(message(n), f"m{n}") for n in range(8)]
+    records = [record(message(n), f"m{n}") for n in range(50)]
     result = make_sender(ses, sqs).process(records)
-    # Then the whole group is dead-lettered after one split, not one call per message
-    assert set(sqs.dlq_codes().values()) == {"MessageRejected"}
-    assert len(sqs.dlq) == 8
-    assert len(ses.requests) == 3
+    # Then the whole group is dead-lettered after three levels of halving (1+2+4+8 calls),
+    # not the 99 calls of one per message and per half
+    assert sqs.dlq_codes() == {f"m{n}": "MessageRejected" for n in range(50)}
+    assert len(ses.requests) == 15
     assert result.failures == []
 
 
@@ -287,6 +324,73 @@ def test_an_entry_in_send_message_batch_failed_is_retried_and_the_rest_written()
     assert result.failures == ["bad1"]
     assert sqs.dlq_codes() == {"bad2": "InvalidMessage"}
     assert result.counts[m.EMAILS_DEAD_LETTERED] == 1
+
+
+def test_a_maximum_size_message_can_be_dead_lettered_with_its_four_attributes():
+    # Given a message as large as the queue takes, its own attributes included (SQS counts
+    # them), that SES rejects with a long non-ASCII text, and a DLQ that refuses what exceeds
+    # its maximum size as SQS does
+    from bulk_sender.sqs_limits import DLQ_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES
+
+    raw = record(message(0, data={"pad": ""}), "m1", **{f"attr{i}": "v" * 100 for i in range(9)})
+    attributes = {
+        name: {"DataType": "String", "StringValue": v["stringValue"]}
+        for name, v in raw["messageAttributes"].items()
+    }
+    size = sqs_message_bytes({"MessageBody": raw["body"], "MessageAttributes": attributes})
+    raw["body"] = raw["body"].replace(
+        '"pad": ""', '"pad": "' + "x" * (MAX_MESSAGE_BYTES - size) + '"'
+    )
+    assert sqs_message_bytes({"MessageBody": raw["body"], "MessageAttributes": attributes}) == (
+        MAX_MESSAGE_BYTES
+    )
+
+    def rejected(request):
+        return {"BulkEmailEntryResults": [{"Status": "MESSAGE_REJECTED", "Error": "😀" * 5000}]}
+
+    sqs = FakeSqs(max_message_bytes=DLQ_MAX_MESSAGE_BYTES)
+    # When it is dead-lettered
+    result = make_sender(FakeSes(rejected), sqs).process([raw])
+    # Then the letter is written (not retried until RetriesExhausted), body byte for byte
+    assert result.failures == []
+    assert sqs.dlq_codes() == {"m1": "MESSAGE_REJECTED"}
+    assert sqs.dlq[0]["MessageBody"] == raw["body"]
+
+
+def test_attribute_values_sqs_would_refuse_are_sanitised_so_the_letter_is_written():
+    # Given SES refuses an entry with a text holding control characters
+    def answer(request):
+        return {
+            "BulkEmailEntryResults": [{"Status": "MESSAGE_REJECTED", "Error": "bad\x00\x1b[31m"}]
+        }
+
+    sqs = FakeSqs()
+    result = make_sender(FakeSes(answer), sqs).process([record(message(0), "m0")])
+    # Then the letter is written with the characters replaced
+    assert result.failures == []
+    (written,) = sqs.dlq
+    assert written["MessageAttributes"]["ErrorMessage"]["StringValue"] == "bad\ufffd\ufffd[31m"
+
+
+def test_each_entry_send_message_batch_refuses_is_logged(caplog):
+    # Given a DLQ that refuses one entry of the batch
+    sqs = FakeSqs(fail_dlq="partial")
+    records = [record("not json", "bad1"), record("[]", "bad2")]
+    with caplog.at_level(logging.INFO):
+        make_sender(FakeSes(), sqs).process(records)
+    # Then a structured line names the record and SQS's code
+    (line,) = [r for r in caplog.records if r.getMessage() == "dlq_entry_failed"]
+    assert line.source_message_id == "bad1"
+    assert line.sqs_code == "InternalError"
+    assert line.error_code == "InvalidMessage"
+
+
+def dlq_attributes_of(raw):
+    """The attributes a record carries, as SendMessage spells them."""
+    return {
+        name: {"DataType": v["dataType"], "StringValue": v["stringValue"]}
+        for name, v in raw["messageAttributes"].items()
+    }
 
 
 def test_the_dlq_record_keeps_the_body_byte_for_byte_and_says_why():
@@ -524,3 +628,49 @@ def test_an_id_shaped_like_an_address_is_redacted_in_logs(caplog):
     assert "ann@example.org" not in logged
     assert "bob@example.org" not in logged
     assert "<address>" in logged
+
+
+class DeadLetteredBefore:
+    """A ledger (idempotency off otherwise) that saw these SQS messages dead-lettered."""
+
+    def __init__(self, sqs_message_ids):
+        self.seen = set(sqs_message_ids)
+
+    def claim(self, ids, *, hold_seconds=None):
+        from bulk_sender.ledger import Claim
+
+        return dict.fromkeys(ids, Claim.CLAIMED)
+
+    def complete(self, ids):
+        pass
+
+    def release(self, ids):
+        pass
+
+    def dead_lettered(self, sqs_message_ids):
+        return self.seen & set(sqs_message_ids)
+
+    def mark_dead_lettered(self, sqs_message_ids):
+        self.seen |= set(sqs_message_ids)
+
+
+def test_a_redelivered_record_already_dead_lettered_is_acknowledged_and_counted(caplog):
+    # Given a redelivery of a record an earlier invocation already wrote to the DLQ
+    sqs = FakeSqs()
+    sender = BulkSender(
+        Settings(dlq_url=DLQ),
+        ses=FakeSes(),
+        sqs=sqs,
+        ledger=DeadLetteredBefore({"m0"}),
+        limiter=Unpaced(),
+    )
+    records = [record("not json", "m0", receive_count=2), record(message(1), "m1")]
+    # When it is processed
+    with caplog.at_level(logging.INFO):
+        result = sender.process(records)
+    # Then it is acknowledged, not written twice, and counted as a duplicate skipped
+    assert result.failures == []
+    assert sqs.dlq == []
+    assert result.counts[m.DUPLICATES_SKIPPED] == 1
+    assert result.counts[m.EMAILS_SENT] == 1
+    assert "already_dead_lettered" in [r.getMessage() for r in caplog.records]

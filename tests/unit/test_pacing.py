@@ -2,6 +2,7 @@
 
 import pytest
 
+from bulk_sender import core
 from bulk_sender.core import BulkSender
 from bulk_sender.pacing import TokenBucket, account_rate
 from bulk_sender.settings import Settings
@@ -140,3 +141,60 @@ def test_without_a_known_rate_the_sender_paces_at_the_sandbox_rate_and_asks_agai
     sender.process([record(message(1), "m1")])
     # Then each invocation asked again, rather than keeping the fallback for good
     assert ses.calls >= 2
+
+
+class OddQuotaSes(CountingSes):
+    def __init__(self, quota):
+        super().__init__()
+        self.quota = quota
+
+    def get_account(self):
+        self.calls += 1
+        return {"SendQuota": self.quota}
+
+
+@pytest.fixture
+def paced_by_fake_clock(monkeypatch):
+    """The sender's token buckets on a fake clock: waits are counted, never slept."""
+    clock = FakeClock()
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        clock.sleep(seconds)
+
+    monkeypatch.setattr(
+        core, "TokenBucket", lambda rate: TokenBucket(rate, clock=clock, sleep=sleep)
+    )
+    return waits
+
+
+@pytest.mark.parametrize(
+    "ses",
+    [
+        FailingAccountSes(),
+        OddQuotaSes({"MaxSendRate": 0.0}),
+        OddQuotaSes({"MaxSendRate": -5.0}),
+        OddQuotaSes({"Max24HourSend": 200.0}),
+        OddQuotaSes({"MaxSendRate": float("nan")}),
+    ],
+    ids=["GetAccount fails", "rate 0", "rate negative", "rate missing", "rate NaN"],
+)
+def test_without_a_usable_rate_one_fallback_bucket_paces_the_whole_invocation(
+    ses, paced_by_fake_clock
+):
+    # Given GetAccount fails or answers a nonsense quota, and 200 single-recipient messages
+    # in 10 groups of 20 (10 calls)
+    sender = sender_with(ses, max_calls_in_flight=1)
+    records = [record(message(n, template=f"t{n % 10}"), f"m{n}") for n in range(200)]
+    # When one invocation runs
+    result = sender.process(records)
+    # Then it is answered, GetAccount was asked once, and one bucket at the sandbox rate
+    # paced every call: 200 recipients at 1 per second wait 200 - 20 seconds in all
+    assert result.counts["EmailsSent"] == 200
+    assert ses.calls == 1
+    assert sender.limiter.rate == 1.0
+    assert sum(paced_by_fake_clock) == pytest.approx(180)
+    # And the next invocation asks again, once
+    sender.process([record(message(300), "m300")])
+    assert ses.calls == 2
