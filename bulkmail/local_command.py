@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from bulkmail.errors import CliError
+
+HOST = "127.0.0.1"
 
 
 def local(
@@ -35,6 +40,7 @@ def local(
     from bulkmail.local import LocalSettings
     from bulkmail.local.session import progress_line, running_session, wait_for_interrupt
 
+    _check_port_free(port)
     log_path = log_file or Path(tempfile.gettempdir()) / "bulkmail-local.log"
     settings = LocalSettings(log_file=log_path)
     last, last_line = 0.0, ""
@@ -48,7 +54,7 @@ def local(
             last, last_line = now, line
             typer.echo(line, err=True)
 
-    with running_session(settings, port=port, on_progress=show) as session:
+    with running_session(settings, host=HOST, port=port, on_progress=show) as session:
         for line in session.lines():
             typer.echo(line)
         typer.echo(settings.describe(), err=True)
@@ -62,3 +68,17 @@ def local(
         typer.echo(f"error: the sender stopped: {session.error!r}", err=True)
         raise typer.Exit(1)
     typer.echo("local: stopped (nothing is kept)", err=True)
+
+
+def _check_port_free(port: int) -> None:
+    """A port in use is one line (the emulator's server would otherwise wait for it forever)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            raise CliError(
+                f"--port {port}: {error.strerror} on {HOST} (a `local` may already be running "
+                "there); give another port, or 0 for a free one"
+            ) from None
