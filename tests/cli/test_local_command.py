@@ -1,4 +1,4 @@
-"""`python -m bulkmail local`'s own arguments (the session itself: tests/e2e/test_local_session.py)."""
+"""`python -m bulkmail local`'s own arguments (the session: tests/e2e/test_local_session.py)."""
 
 from __future__ import annotations
 
