@@ -79,8 +79,10 @@ class Poller:
                     on_progress(self._progress(started))
                 busy = False
                 until.wait(0.2)
-            else:  # retried messages come back after the visibility timeout
-                until.wait(0.05) if until else time.sleep(0.05)
+            elif until is not None:  # retried messages come back after the visibility timeout
+                until.wait(0.05)
+            else:
+                time.sleep(0.05)
         summary.seconds = time.monotonic() - started
         return summary
 
