@@ -33,6 +33,7 @@ from bulk_sender.message import Email
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
+from bulkmail import attach as attachments
 from bulkmail import (
     campaign,
     doctor,
@@ -227,6 +228,15 @@ def enqueue(
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attach",
+            metavar="FILE",
+            help="Attach FILE to every email (repeatable): uploaded once to the stack's "
+            "attachment bucket (--stack), then referenced by each message.",
+        ),
+    ] = None,
 ) -> None:
     """Put a campaign on the queue: one SQS message per email, checked first.
 
@@ -283,6 +293,9 @@ def enqueue(
     _refuse_unchecked(unchecked, allow_unchecked_template)
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
+    bodies = attachments.attach_files(
+        bodies, attach or [], campaign=campaign_name, stack=stack, dry_run=dry_run
+    )
     refused = len(rows) - len(bodies)
     ids = [row.id for row in rows if row.id is not None]
     table = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None

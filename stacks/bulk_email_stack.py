@@ -9,12 +9,13 @@ from stacks.idempotency import IdempotencyTable
 from stacks.monitoring import Monitoring
 from stacks.notification_key import NotificationKey
 from stacks.queues import SendQueues
+from stacks.send_options import SendOptions
 from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
-from stacks.template_files import load_templates
+from stacks.template_files import by_ses_name, load_templates
 
 DESCRIPTION = "Serverless bulk email sender: SQS -> Lambda -> SES v2 SendBulkEmail"
 
@@ -36,7 +37,9 @@ class BulkEmailStack(Stack):
         ses_events = SesEvents(
             self, "Ses", topic_key=key, archive_retention=settings.event_archive_retention
         )
-        SesTemplates(self, "Templates", templates=load_templates(), prefix=settings.template_prefix)
+        templates = SesTemplates(
+            self, "Templates", templates=load_templates(), prefix=settings.template_prefix
+        )
         identities = None
         if settings.create_sending_identities:
             identities = SendingIdentities(
@@ -59,6 +62,21 @@ class BulkEmailStack(Stack):
                 for identity in dict.fromkeys(
                     settings.sending_identities + settings.sandbox_recipients
                 )
+            ],
+        )
+        # Tenants, multi-region endpoint, sending authorization, tracking and attachments.
+        options = SendOptions(
+            self,
+            "SendOptions",
+            settings=settings,
+            sender=sender,
+            configuration_set_name=ses_events.configuration_set_name,
+            template_names=sorted(by_ses_name(load_templates(), settings.template_prefix)),
+            identity_arns=[
+                identity_arn(self, identity) for identity in settings.sending_identities
+            ],
+            depends_on=[
+                c for c in (templates, identities, ses_events.configuration_set) if c is not None
             ],
         )
         Validations.of(sender.role).acknowledge(
@@ -110,6 +128,10 @@ class BulkEmailStack(Stack):
             ),
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+            "AttachmentBucketName": (
+                options.attachment_bucket.bucket_name,
+                "S3 bucket of the files messages attach (attachments[].key)",
+            ),
         }
         for domain, records in (identities.dkim_records() if identities else {}).items():
             outputs[dkim_output_id(domain)] = (

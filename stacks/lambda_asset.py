@@ -1,16 +1,20 @@
-"""The sender function's code asset: ``lambda_src/`` plus the pinned pure-Python wheels
-(Powertools; email-validator with dnspython and idna).
+"""The sender function's code asset: ``lambda_src/`` plus pinned wheels.
 
-Powertools is bundled into the asset (not taken from the public layer) so that the version
-running in Lambda is the one pinned in ``requirements.txt``, the one the tests ran, and a test
-can read it from the asset. The bundle is built without Docker: ``pip install --target`` of
-pure-Python wheels for the function's Python version and architecture, then a copy of
-``lambda_src/``. Docker is only the declared fallback CDK requires; it is never used.
+The distributions in ``BUNDLED_DISTRIBUTIONS`` are bundled into the asset (not taken from the
+public layer or the runtime) so that the versions running in Lambda are the ones pinned in
+``requirements.txt``, the ones the tests ran, and a test can read them from the asset. The
+bundle is built without Docker: ``pip install --target`` of binary wheels for the function's
+Python version and architecture, then a copy of ``lambda_src/``. Docker is only the declared
+fallback CDK requires; it is never used.
 
-boto3/botocore are not bundled: the code's newest SES fields (``ReplacementHeaders`` and
-``DefaultContent.Template.Headers``, boto3 1.34.98, May 2024; ``TemplateContent``, September
-2024) predate the python3.14 runtime (November 2025), whose included SDK is newer. The pinned
-boto3 stays the one for tests and the local run.
+- Powertools: logging and metrics.
+- email-validator (with dnspython and idna): the message schema's address checks.
+- boto3/botocore: the request fields the sender sends (``TenantName``, ``EndpointId``,
+  ``DefaultContent.Template.Attachments``, ``ConfigurationOverrides``) are newer than a
+  runtime's SDK may be, and a botocore whose model lacks a member fails the call on
+  serialising it (the client's own validation is off, core.ses_client): the pinned SDK has them.
+- awscrt (the AWS CRT, ``botocore[crt]``): SigV4a, which a multi-region endpoint
+  (``ENDPOINT_ID``) requires. Its wheel is a binary one, built for the function's architecture.
 
 The installed dependencies are cached under ``build/lambda-deps/`` by (pin, Python version,
 platform), so a synth after the first needs neither the network nor pip.
@@ -41,6 +45,9 @@ BUNDLED_DISTRIBUTIONS = (
     "email-validator",
     "dnspython",
     "idna",
+    "boto3",
+    "botocore",
+    "awscrt",
 )
 # Never part of the asset: bytecode of the machine that synthesizes.
 ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/.pytest_cache")

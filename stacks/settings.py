@@ -21,6 +21,13 @@ from stacks.template_files import template_names
 _TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # CloudFormation stack names.
 _STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+# SES identity ARNs, tenant names, multi-region endpoint ids and Region names.
+_IDENTITY_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/[^\s/*]{1,320}$"
+)
+_TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ENDPOINT_ID_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 # SES configuration set names.
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Domains reserved for examples and tests (RFC 2606, RFC 6761): never a real sender.
@@ -171,6 +178,13 @@ class Settings:
     oldest_message_age_alarm_seconds: int
     bounce_rate_alarm_threshold: float
     complaint_rate_alarm_threshold: float
+    authorized_identity_arns: tuple[str, ...]
+    tenants: tuple[str, ...]
+    create_tenants: bool
+    endpoint_id: str
+    endpoint_secondary_region: str
+    open_tracking: bool
+    click_tracking: bool
     sandbox_recipients: tuple[str, ...]
     allowed_configuration_sets: tuple[str, ...]
     template_prefix: str
@@ -239,6 +253,17 @@ class Settings:
             complaint_rate_alarm_threshold=_as_float(
                 "complaint_rate_alarm_threshold", get("complaint_rate_alarm_threshold"), 0, 1
             ),
+            authorized_identity_arns=_as_str_list(
+                "authorized_identity_arns", get("authorized_identity_arns")
+            ),
+            tenants=_as_str_list("tenants", get("tenants")),
+            create_tenants=_as_bool("create_tenants", get("create_tenants")),
+            endpoint_id=_as_str("endpoint_id", get("endpoint_id")),
+            endpoint_secondary_region=_as_str(
+                "endpoint_secondary_region", get("endpoint_secondary_region")
+            ),
+            open_tracking=_as_bool("open_tracking", get("open_tracking")),
+            click_tracking=_as_bool("click_tracking", get("click_tracking")),
             sandbox_recipients=_as_str_list("sandbox_recipients", get("sandbox_recipients")),
             allowed_configuration_sets=_as_str_list(
                 "allowed_configuration_sets", get("allowed_configuration_sets")
@@ -301,8 +326,33 @@ class Settings:
                 "context key 'retry_backoff_max_seconds' must not be below "
                 "'retry_backoff_base_seconds'"
             )
+        self._check_send_options()
         if self.alarm_email and (self.alarm_email.count("@") != 1 or " " in self.alarm_email):
             raise SettingsError("context key 'alarm_email' must be empty or one address")
+
+    def _check_send_options(self) -> None:
+        """Sending authorization, tenants and the multi-region endpoint (DESIGN section 11)."""
+        for arn in self.authorized_identity_arns:
+            if not _IDENTITY_ARN_PATTERN.match(arn):
+                raise SettingsError(
+                    "context key 'authorized_identity_arns' holds an entry that is not an SES "
+                    "identity ARN (arn:aws:ses:REGION:ACCOUNT:identity/NAME)"
+                )
+        for tenant in self.tenants:
+            if not _TENANT_PATTERN.match(tenant):
+                raise SettingsError(
+                    "context key 'tenants' holds a name that is not 1 to 64 of A-Z a-z 0-9 _ -"
+                )
+        if self.endpoint_id and not _ENDPOINT_ID_PATTERN.match(self.endpoint_id):
+            raise SettingsError("context key 'endpoint_id' is not a multi-region endpoint id")
+        region = self.endpoint_secondary_region
+        if region and not _REGION_PATTERN.match(region):
+            raise SettingsError("context key 'endpoint_secondary_region' is not a Region name")
+
+    @property
+    def create_endpoint(self) -> bool:
+        """A multi-region endpoint is created when a second Region is given and no id."""
+        return bool(self.endpoint_secondary_region) and not self.endpoint_id
 
     @property
     def placeholder_identities(self) -> tuple[str, ...]:

@@ -17,6 +17,8 @@ checks retention without computing every queue attribute per message (O(depth) e
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import hashlib
 import inspect
@@ -36,6 +38,7 @@ from moto.core.common_types import TYPE_RESPONSE
 from moto.core.exceptions import ServiceException
 from moto.core.utils import unix_time, utcnow
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.ses.exceptions import SesError
 from moto.ses.models import SESBackend, ses_backends
 from moto.sesv2 import urls as sesv2_urls
@@ -79,10 +82,14 @@ _ROUTES = (
     "{0}/v2/email/templates/(?P<TemplateName>[^/]+)$",
     "{0}/v2/email/account$",
     "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations$",
+    "{0}/v2/email/tenants$",
+    "{0}/v2/email/multi-region-endpoints$",
 )
 _FAULT_MESSAGES = {"TooManyRequestsException": "Maximum sending rate exceeded."}
 _SENT_ATTR = "bulkmail_sent"
 _EVENT_DESTINATIONS_ATTR = "bulkmail_event_destinations"
+_TENANTS_ATTR = "bulkmail_tenants"
+_ENDPOINTS_ATTR = "bulkmail_endpoints"
 
 
 SentEmail = TypedDict(
@@ -101,6 +108,13 @@ SentEmail = TypedDict(
         "configuration_set": str | None,
         "reply_to": list[str],
         "feedback_to": str | None,
+        # SendBulkEmail's per-call options (DESIGN.md section 11), None / [] when not given
+        "tenant": str | None,
+        "endpoint_id": str | None,
+        "tracking": dict[str, str] | None,  # ConfigurationOverrides.Tracking
+        "from_arn": str | None,
+        "feedback_to_arn": str | None,
+        "attachments": list[dict[str, Any]],  # each Attachment, RawContent decoded to bytes
     },
 )
 
@@ -252,8 +266,34 @@ def install() -> None:
             setattr(SESV2Response, name, member)
     sesv2_urls.url_paths.update(dict.fromkeys(_ROUTES, SESV2Response.dispatch))
     SQSBackend.is_message_valid_based_on_retention_period = _within_retention
+    if not getattr(DomainDispatcherApplication, _SIGV4A_ATTR, False):
+        DomainDispatcherApplication.__call__ = _routing_sigv4a(DomainDispatcherApplication.__call__)
+        setattr(DomainDispatcherApplication, _SIGV4A_ATTR, True)
     sqs_models.unix_time = _unix_time
     sqs_models.unix_time_millis = _unix_time_millis
+
+
+_SIGV4A = "AWS4-ECDSA-P256-SHA256 "
+_SIGV4A_ATTR = "bulkmail_routes_sigv4a"
+
+
+def _routing_sigv4a(call: Any) -> Any:
+    """moto's server routes a request by the Region and service of its SigV4 credential scope
+    (KEY/DATE/REGION/SERVICE/aws4_request). A SigV4a scope (a multi-region endpoint's calls:
+    ENDPOINT_ID) has no Region, and moto would route it to S3: it is read as this emulator's
+    Region. Signatures are not checked either way."""
+
+    def dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if auth.startswith(_SIGV4A):
+            scope = auth.split(",", 1)[0].removeprefix(_SIGV4A + "Credential=")
+            key, date, *service, end = scope.split("/")
+            if len(service) == 1:
+                regional = f"{key}/{date}/{DEFAULT_REGION}/{service[0]}/{end}"
+                environ["HTTP_AUTHORIZATION"] = auth.replace(scope, regional, 1)
+        return call(self, environ, start_response)
+
+    return dispatch
 
 
 def _unix_time(dt: datetime.datetime | None = None) -> float:
@@ -374,6 +414,28 @@ class _SesV2Extension(SESV2Response):
         destinations[name] = {"Name": name, **request.get("EventDestination", {})}
         return _json({})
 
+    def create_tenant(self) -> TYPE_RESPONSE:
+        request = json.loads(self.body)
+        name = request.get("TenantName", "")
+        tenants = vars(self.sesv2_backend.core_backend).setdefault(_TENANTS_ATTR, {})
+        if name in tenants:
+            raise SesV2Error("AlreadyExistsException", f"Tenant {name} already exists.")
+        tenant_id = "tn-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+        arn = f"arn:aws:ses:{self.region}:{self.current_account}:tenant/{name}/{tenant_id}"
+        tenants[name] = {"TenantName": name, "TenantId": tenant_id, "TenantArn": arn}
+        return _json({**tenants[name], "SendingStatus": "ENABLED"})
+
+    def create_multi_region_endpoint(self) -> TYPE_RESPONSE:
+        request = json.loads(self.body)
+        name = request.get("EndpointName", "")
+        endpoints = vars(self.sesv2_backend.core_backend).setdefault(_ENDPOINTS_ATTR, {})
+        if name in endpoints.values():
+            raise SesV2Error("AlreadyExistsException", f"Endpoint {name} already exists.")
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        endpoint_id = f"{digest[:8]}.{digest[8:11]}"
+        endpoints[endpoint_id] = name
+        return _json({"Status": "READY", "EndpointId": endpoint_id})
+
     def get_configuration_set_event_destinations(self) -> TYPE_RESPONSE:
         return _json({"EventDestinations": list(self._event_destinations().values())})
 
@@ -399,6 +461,7 @@ class _Content:
     label: str  # the name, or the inline template's subject
     data: dict[str, Any]
     headers: dict[str, str]
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -462,6 +525,14 @@ def _check_call(core: SESBackend, request: dict[str, Any]) -> _Content:
     config_set = request.get("ConfigurationSetName")
     if config_set is not None and config_set not in core.config_sets:
         raise SesV2Error("NotFoundException", f"Configuration set <{config_set}> does not exist.")
+    tenant = request.get("TenantName")
+    if tenant is not None and tenant not in vars(core).get(_TENANTS_ATTR, {}):
+        raise SesV2Error("NotFoundException", f"Tenant {tenant} does not exist.")
+    endpoint_id = request.get("EndpointId")
+    if endpoint_id is not None and endpoint_id not in vars(core).get(_ENDPOINTS_ATTR, {}):
+        raise SesV2Error(
+            "NotFoundException", f"Multi-region endpoint {endpoint_id} does not exist."
+        )
     template = (request.get("DefaultContent") or {}).get("Template") or {}
     return _resolve_template(core, template)
 
@@ -491,7 +562,19 @@ def _resolve_template(core: SESBackend, template: dict[str, Any]) -> _Content:
         label=name if name is not None else inline["Subject"],
         data=_json_object(template.get("TemplateData"), "TemplateData"),
         headers=_name_values(template.get("Headers")),
+        attachments=[_attachment(raw) for raw in template.get("Attachments") or []],
     )
+
+
+def _attachment(raw: dict[str, Any]) -> dict[str, Any]:
+    """An Attachment as SES takes it; RawContent arrives base64-encoded in the JSON body."""
+    if not raw.get("FileName") or "RawContent" not in raw:
+        raise SesV2Error("BadRequestException", "An attachment needs FileName and RawContent.")
+    try:
+        content = base64.b64decode(raw["RawContent"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise SesV2Error("BadRequestException", "RawContent is not base64.") from None
+    return {**raw, "RawContent": content}
 
 
 def _send_entry(
@@ -529,6 +612,12 @@ def _send_entry(
             "configuration_set": request.get("ConfigurationSetName"),
             "reply_to": list(request.get("ReplyToAddresses") or []),
             "feedback_to": request.get("FeedbackForwardingEmailAddress"),
+            "tenant": request.get("TenantName"),
+            "endpoint_id": request.get("EndpointId"),
+            "tracking": (request.get("ConfigurationOverrides") or {}).get("Tracking"),
+            "from_arn": request.get("FromEmailAddressIdentityArn"),
+            "feedback_to_arn": request.get("FeedbackForwardingEmailAddressIdentityArn"),
+            "attachments": content.attachments,
         }
     )
     return {"Status": "SUCCESS", "MessageId": message.id}

@@ -68,6 +68,7 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "RETRY_BACKOFF_BASE_SECONDS": "0",
         "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
         "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
+        "ATTACHMENT_BUCKET": urls["AttachmentBucketName"],
     }
 
 
@@ -75,7 +76,8 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     """What the stack provisions, on the emulator: queues, identity, templates, set, table.
 
     Returns the stack's outputs it emulates (QueueUrl, QueueArn, DlqUrl, DlqArn,
-    ConfigurationSetName, EventsTopicArn, AlarmsTopicArn) and IdempotencyTableName.
+    ConfigurationSetName, EventsTopicArn, AlarmsTopicArn, AttachmentBucketName) and
+    IdempotencyTableName.
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -101,6 +103,10 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    location = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
+    boto3.client("s3").create_bucket(
+        Bucket=settings.attachment_bucket, CreateBucketConfiguration=location
+    )
     sns = boto3.client("sns")
     return {
         "QueueUrl": queue_url,
@@ -111,4 +117,5 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         "EventsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-events")["TopicArn"],
         "AlarmsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-alarms")["TopicArn"],
         "IdempotencyTableName": settings.table_name,  # not a stack output: found by --local
+        "AttachmentBucketName": settings.attachment_bucket,
     }

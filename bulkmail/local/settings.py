@@ -22,6 +22,7 @@ class LocalSettings:
     queue_name: str = "bulk-email-local"
     dlq_name: str = "bulk-email-local-dlq"
     table_name: str = "bulk-email-local-idempotency"
+    attachment_bucket: str = "bulk-email-local-attachments"
     batch_size: int = 100
     batching_window_seconds: float = 0.5
     visibility_timeout_seconds: int = 1

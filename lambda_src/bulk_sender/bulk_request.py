@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bulk_sender.message import Email
+from bulk_sender.message import Attachment, Email, SendOptions
 
 MAX_ENTRIES_PER_CALL = 50
 
@@ -27,8 +27,15 @@ def plan_calls(
     ]
 
 
-def build_request(emails: Sequence[Email], *, default_tags: Mapping[str, str]) -> dict[str, Any]:
-    """The SendBulkEmail request for emails that share one group key."""
+def build_request(
+    emails: Sequence[Email],
+    *,
+    default_tags: Mapping[str, str],
+    endpoint_id: str | None = None,
+    files: Mapping[str, bytes] | None = None,
+) -> dict[str, Any]:
+    """The SendBulkEmail request for emails that share one group key. `files` holds each
+    attachment's bytes by S3 key (attachments.AttachmentFiles read them)."""
     first = emails[0]
     template: dict[str, Any] = {"TemplateData": "{}"}
     if first.content is not None:
@@ -55,7 +62,51 @@ def build_request(emails: Sequence[Email], *, default_tags: Mapping[str, str]) -
         request["ReplyToAddresses"] = list(first.reply_to)
     if first.feedback_to:
         request["FeedbackForwardingEmailAddress"] = first.feedback_to
+    if endpoint_id:
+        request["EndpointId"] = endpoint_id
+    _add_options(request, first.options, files or {})
     return request
+
+
+_FEATURE = {True: "ENABLED", False: "DISABLED"}
+
+
+def _add_options(request: dict[str, Any], options: SendOptions, files: Mapping[str, bytes]) -> None:
+    """Tenant, tracking override, sending authorization and attachments (DESIGN section 11)."""
+    if options.tenant:
+        request["TenantName"] = options.tenant
+    if options.from_arn:
+        request["FromEmailAddressIdentityArn"] = options.from_arn
+    if options.feedback_to_arn:
+        request["FeedbackForwardingEmailAddressIdentityArn"] = options.feedback_to_arn
+    if options.tracking:
+        opens, clicks = options.tracking
+        tracking = {}
+        if opens is not None:
+            tracking["OpenTrackingEnabled"] = _FEATURE[opens]
+        if clicks is not None:
+            tracking["ClickTrackingEnabled"] = _FEATURE[clicks]
+        request["ConfigurationOverrides"] = {"Tracking": tracking}
+    if options.attachments:
+        request["DefaultContent"]["Template"]["Attachments"] = [
+            _attachment(attachment, files[attachment.key]) for attachment in options.attachments
+        ]
+
+
+def _attachment(attachment: Attachment, content: bytes) -> dict[str, Any]:
+    # BASE64 whatever the bytes: SES's default (7-bit) would corrupt a binary file.
+    entry: dict[str, Any] = {
+        "RawContent": content,
+        "FileName": attachment.filename,
+        "ContentTransferEncoding": "BASE64",
+    }
+    if attachment.content_type:
+        entry["ContentType"] = attachment.content_type
+    if attachment.disposition:
+        entry["ContentDisposition"] = attachment.disposition
+    if attachment.content_id:
+        entry["ContentId"] = attachment.content_id
+    return entry
 
 
 def _entry(email: Email) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender import metric_names as m
+from bulk_sender.attachments import AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
 from bulk_sender.ledger import Claim, DynamoLedger, NullLedger
@@ -179,6 +180,7 @@ class BulkSender:
         ses: Any = None,
         sqs: Any = None,
         dynamodb: Any = None,
+        s3: Any = None,
         ledger: Ledger | None = None,
         limiter: Limiter | None = None,
         preflight: Preflight | None = None,
@@ -204,9 +206,16 @@ class BulkSender:
             template=settings.default_template,
             configuration_set=settings.configuration_set,
             tags=settings.default_tags,
+            tenants=settings.allowed_tenants,
             configuration_sets=settings.allowed_configuration_sets,
             template_prefix=settings.template_prefix,
         )
+        self.attachments = AttachmentFiles(
+            s3,
+            settings.attachment_bucket,
+            max_bytes=memory_budget(settings.function_memory_mb, settings.max_calls_in_flight),
+        )
+        self._files: Mapping[str, bytes] = {}  # this invocation's attachments, by S3 key
         self._pool = ThreadPoolExecutor(settings.max_calls_in_flight, thread_name_prefix="ses")
         # No SendBulkEmail call starts unless it and the work after the calls fit in the
         # time left; set per invocation (process), from its number of records.
@@ -272,6 +281,7 @@ class BulkSender:
             else:
                 emails.append((index, email))
 
+        emails = self._read_attachments(emails, results)
         calls = plan_calls(emails)
         if calls:
             if self._limiter_is_fallback:
@@ -298,6 +308,20 @@ class BulkSender:
             counts=counts,
             latencies_ms=[ms for r in reports for ms in r.latencies_ms],
         )
+
+    def _read_attachments(
+        self, emails: list[tuple[int, Email]], results: dict[int, Result]
+    ) -> list[tuple[int, Email]]:
+        """Every attachment the batch names, read once; emails that cannot have theirs get
+        their outcome here (attachments.py), before any call."""
+        self._files = {}
+        if not any(email.options.attachments for _, email in emails):
+            return emails
+        self._files, refused = self.attachments.read(emails)
+        for index, refusal in refused.items():
+            outcome = Outcome.RETRY if refusal.retry else Outcome.DEAD
+            results[index] = Result(outcome, refusal.code, refusal.reason)
+        return [(index, email) for index, email in emails if index not in refused]
 
     # -- one call -------------------------------------------------------------------------
 
@@ -425,7 +449,12 @@ class BulkSender:
             attempt.results = dict.fromkeys((i for i, _ in call), attempt.result())
             return attempt
         emails = [email for _, email in call]
-        request = build_request(emails, default_tags=self.settings.default_tags)
+        request = build_request(
+            emails,
+            default_tags=self.settings.default_tags,
+            endpoint_id=self.settings.endpoint_id,
+            files=self._files,
+        )
         started = time.perf_counter()
         report.calls += 1
         try:

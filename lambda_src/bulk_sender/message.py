@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -24,6 +24,8 @@ MAX_RECIPIENTS = 50
 MAX_DATA_CHARS = 262_144
 MAX_HEADERS = 15
 
+# SendBulkEmail's per-call options (DESIGN.md section 11), parsed by `_options` below.
+OPTION_FIELDS = ("tenant", "tracking", "from_arn", "feedback_to_arn", "attachments")
 FIELDS = frozenset(
     {
         "to",
@@ -40,7 +42,7 @@ FIELDS = frozenset(
         "configuration_set",
         "id",
     }
-)
+) | frozenset(OPTION_FIELDS)
 CONTENT_FIELDS = frozenset({"subject", "text", "html"})
 
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,126}")
@@ -97,6 +99,8 @@ class Defaults:
     template: str | None = None
     configuration_set: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The tenants a message may name (ALLOWED_TENANTS); None: not checked (the CLI's case).
+    tenants: frozenset[str] | None = None
     configuration_sets: frozenset[str] | None = None
     template_prefix: str = ""
 
@@ -126,6 +130,7 @@ class Email:
     reply_to: tuple[str, ...]
     feedback_to: str | None
     configuration_set: str | None
+    options: SendOptions = field(default_factory=lambda: NO_OPTIONS)
 
     @property
     def recipient_count(self) -> int:
@@ -141,6 +146,7 @@ class Email:
             self.configuration_set,
             self.reply_to,
             self.feedback_to,
+            self.options,
         )
 
 
@@ -181,6 +187,7 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
     data, data_json = _data(doc)
     tags = {**defaults.tags, **validate_tags(doc.get("tags", {}))}
     feedback_to = doc.get("feedback_to")
+    feedback_to = None if feedback_to is None else _address(feedback_to, "feedback_to")
 
     return Email(
         id=_id(doc.get("id", message_id)),
@@ -195,10 +202,11 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         headers=_headers(doc.get("headers", {})),
         tags=tuple(sorted(tags.items())),
         reply_to=_addresses(doc, "reply_to"),
-        feedback_to=None if feedback_to is None else _address(feedback_to, "feedback_to"),
+        feedback_to=feedback_to,
         configuration_set=_configuration_set(
             doc.get("configuration_set", defaults.configuration_set), defaults.configuration_sets
         ),
+        options=_options(doc, from_address, feedback_to, defaults),
     )
 
 
@@ -389,3 +397,169 @@ def _configuration_set(value: Any, allowed: frozenset[str] | None) -> str | None
             "configuration_set", "not one this sender may use (ALLOWED_CONFIGURATION_SETS)"
         )
     return value
+
+
+# -- SendBulkEmail's per-call options: tenant, tracking, sending authorization, attachments --
+
+MAX_ATTACHMENTS = 10  # SES sets no count (only the 40 MB message size); each is one S3 read
+_TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_IDENTITY_ARN = re.compile(r"arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/([^\s/]{1,320})")
+_ATTACHMENT_FIELDS = frozenset({"key", "filename", "content_type", "disposition", "content_id"})
+_CONTENT_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
+)
+_CONTENT_ID = re.compile(r"[!-;=?-~]{1,78}")  # printable ASCII, no space, no angle brackets
+_DISPOSITIONS = {"attachment": "ATTACHMENT", "inline": "INLINE"}
+# The file extensions SES refuses (Amazon SES unsupported attachment types).
+UNSUPPORTED_EXTENSIONS = frozenset(
+    (  # noqa: SIM905 (a word list reads better than 90 quoted items)
+        "ade adp app asp bas bat cer chm cmd com cpl crt csh der exe fxp gadget hlp hta inf ins "
+        "isp its js jse ksh lib lnk mad maf mag mam maq mar mas mat mau mav maw mda mdb mde mdt "
+        "mdw mdz msc msh msh1 msh2 mshxml msh1xml msh2xml msi msp mst ops pcd pif plg prf prg reg "
+        "scf scr sct shb shs sys ps1 ps1xml ps2 ps2xml psc1 psc2 tmp url vb vbe vbs vps vsmacros "
+        "vss vst vsw vxd ws wsc wsf wsh xnk"
+    ).split()
+)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to every recipient of a call: `key` names an object in the bucket."""
+
+    key: str
+    filename: str
+    content_type: str | None = None
+    disposition: str | None = None  # ATTACHMENT or INLINE
+    content_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """What SendBulkEmail takes once per call besides sender and content: a grouping key."""
+
+    tenant: str | None = None
+    tracking: tuple[bool | None, bool | None] | None = None  # (opens, clicks)
+    from_arn: str | None = None
+    feedback_to_arn: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+NO_OPTIONS = SendOptions()
+
+
+def _options(
+    doc: Mapping[str, Any], from_address: str, feedback_to: str | None, defaults: Defaults
+) -> SendOptions:
+    if not any(name in doc for name in OPTION_FIELDS):
+        return NO_OPTIONS
+    tenant = doc.get("tenant")
+    if tenant is not None:
+        if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
+            raise InvalidMessage("tenant", "must match ^[A-Za-z0-9_-]{1,64}$")
+        if defaults.tenants is not None and tenant not in defaults.tenants:
+            raise InvalidMessage("tenant", "not a tenant this sender may use (ALLOWED_TENANTS)")
+    if "feedback_to_arn" in doc and feedback_to is None:
+        raise InvalidMessage("feedback_to_arn", "needs feedback_to (the address it authorizes)")
+    return SendOptions(
+        tenant=tenant,
+        tracking=_tracking(doc.get("tracking")),
+        from_arn=_identity_arn(doc.get("from_arn"), "from_arn", from_address),
+        feedback_to_arn=_identity_arn(doc.get("feedback_to_arn"), "feedback_to_arn", feedback_to),
+        attachments=_attachments(doc.get("attachments", [])),
+    )
+
+
+def _tracking(value: Any) -> tuple[bool | None, bool | None] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value or set(value) - {"opens", "clicks"}:
+        raise InvalidMessage("tracking", 'must be an object with "opens" and/or "clicks"')
+    if not all(isinstance(flag, bool) for flag in value.values()):
+        raise InvalidMessage("tracking", "opens and clicks must be true or false")
+    return value.get("opens"), value.get("clicks")
+
+
+def _identity_arn(value: Any, name: str, address: str | None) -> str | None:
+    """An SES identity ARN (sending authorization) that covers `address`: the address itself,
+    its domain or a parent domain of it."""
+    if value is None:
+        return None
+    match = _IDENTITY_ARN.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        raise InvalidMessage(
+            name, "must be an SES identity ARN (arn:aws:ses:REGION:ACCOUNT:identity/NAME)"
+        )
+    identity = match.group(1).lower()
+    addr = parseaddr(address or "")[1].lower()
+    domain = addr.rpartition("@")[2]
+    if identity != addr and identity != domain and not domain.endswith("." + identity):
+        field_name = name.removesuffix("_arn")
+        raise InvalidMessage(
+            name, f"must name the identity of {field_name} (its address or domain)"
+        )
+    return value
+
+
+def _attachments(value: Any) -> tuple[Attachment, ...]:
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        raise InvalidMessage("attachments", f"must be a list of at most {MAX_ATTACHMENTS} objects")
+    return tuple(_attachment(item, f"attachments[{i}]") for i, item in enumerate(value))
+
+
+def _attachment(value: Any, where: str) -> Attachment:
+    if not isinstance(value, dict):
+        raise InvalidMessage(where, "must be an object with key, filename, content_type, ...")
+    unknown = sorted(set(value) - _ATTACHMENT_FIELDS)
+    if unknown:
+        raise InvalidMessage(f"{where}.{unknown[0]}", "unknown field")
+    key = value.get("key")
+    if (
+        not isinstance(key, str)
+        or not key
+        or len(key.encode("utf-8")) > 1024
+        or not key.isprintable()
+    ):
+        raise InvalidMessage(f"{where}.key", "must be an S3 key: 1 to 1024 bytes, printable")
+    filename = value.get("filename", key.rsplit("/", 1)[-1])
+    if (
+        not isinstance(filename, str)
+        or not 1 <= len(filename) <= 255
+        or not filename.isprintable()
+        or any(char in filename for char in '/\\"')
+    ):
+        raise InvalidMessage(
+            f"{where}.filename", 'must be 1 to 255 printable characters, no / \\ "'
+        )
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or not stem or not extension:
+        raise InvalidMessage(f"{where}.filename", "must have an extension (SES needs one)")
+    if extension.lower() in UNSUPPORTED_EXTENSIONS:
+        raise InvalidMessage(f"{where}.filename", "extension is one SES refuses to send")
+    content_type = value.get("content_type")
+    if content_type is not None and (
+        not isinstance(content_type, str)
+        or len(content_type) > 78
+        or not _CONTENT_TYPE.fullmatch(content_type)
+    ):
+        raise InvalidMessage(
+            f"{where}.content_type", "must be a MIME type/subtype, at most 78 characters"
+        )
+    disposition = value.get("disposition")
+    if disposition is not None and (
+        not isinstance(disposition, str) or disposition not in _DISPOSITIONS
+    ):
+        raise InvalidMessage(f"{where}.disposition", 'must be "attachment" or "inline"')
+    content_id = value.get("content_id")
+    if content_id is not None and (
+        not isinstance(content_id, str) or not _CONTENT_ID.fullmatch(content_id)
+    ):
+        raise InvalidMessage(
+            f"{where}.content_id", "must be 1 to 78 printable ASCII characters, no space or <>"
+        )
+    return Attachment(
+        key=key,
+        filename=filename,
+        content_type=content_type,
+        disposition=_DISPOSITIONS.get(disposition),
+        content_id=content_id,
+    )

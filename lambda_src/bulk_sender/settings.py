@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -30,6 +31,10 @@ class Settings:
     max_calls_in_flight: int = 4
     retry_backoff_base_seconds: int = 30
     retry_backoff_max_seconds: int = 900
+    endpoint_id: str | None = None
+    allowed_tenants: frozenset[str] = frozenset()
+    attachment_bucket: str | None = None
+    function_memory_mb: int = 0  # Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE; 0: unknown
     # None: a message may name any set (no ALLOWED_CONFIGURATION_SETS given).
     allowed_configuration_sets: frozenset[str] | None = None
     template_prefix: str = ""
@@ -76,7 +81,26 @@ class Settings:
             max_calls_in_flight=max(1, int(number("MAX_CALLS_IN_FLIGHT", 4))),
             retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
             retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
+            endpoint_id=_endpoint_id(text("ENDPOINT_ID")),
+            allowed_tenants=frozenset(
+                filter(None, map(str.strip, env.get("ALLOWED_TENANTS", "").split(",")))
+            ),
+            attachment_bucket=text("ATTACHMENT_BUCKET"),
+            function_memory_mb=int(number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0)),
         )
+
+
+# A multi-region endpoint id is a DNS name under SES's endpoints domain (botocore's rule set
+# checks isValidHostLabel; a bad one would fail every call after it was claimed).
+_ENDPOINT_ID = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _endpoint_id(raw: str | None) -> str | None:
+    if raw is not None and not _ENDPOINT_ID.fullmatch(raw):
+        raise SettingsError("ENDPOINT_ID must be a multi-region endpoint id (DNS labels)")
+    return raw
 
 
 def parse_configuration_sets(raw: str | None, default: str | None) -> frozenset[str] | None:

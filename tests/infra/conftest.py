@@ -45,6 +45,12 @@ VARIANT_CONTEXT = {
     "default_template": "welcome",
     "default_tags": '{"source":"newsletter"}',
     "batch_size": "300",
+    # Sending options (DESIGN section 11): an existing endpoint, tenants, authorization.
+    "tenants": "brand-a,brand-b",
+    "authorized_identity_arns": "arn:aws:ses:eu-west-1:111122223333:identity/partner.example",
+    "endpoint_id": "abcd1234.ef5",
+    "endpoint_secondary_region": "us-east-1",
+    "open_tracking": "false",
     "sandbox_recipients": "ann@example.org,news@example.org,verified.example",
     "allowed_configuration_sets": "marketing,alerts",
     "template_prefix": "shop-",
@@ -171,7 +177,7 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _once(
         tmp_path_factory,
         "cdk.out.variant",
-        lambda outdir: synthesize(context, outdir, nag=False),
+        lambda outdir: synthesize(context, outdir, nag=True),
     )
 
 

@@ -1,5 +1,7 @@
 """The function's code asset: lambda_src plus the Powertools pinned in requirements.txt."""
 
+import gzip
+import json
 import re
 from pathlib import Path
 
@@ -55,12 +57,43 @@ def test_the_asset_holds_every_file_of_lambda_src_unchanged(asset):
     assert not list(asset.rglob("__pycache__"))
 
 
-def test_the_asset_leaves_the_sdk_to_the_runtime(asset):
-    # Given the decision recorded in stacks/lambda_asset.py: the runtime's boto3 already has
-    # every SES field the code uses, so boto3/botocore are not bundled
-    # Then the asset does not carry them (it would shadow the runtime's SDK)
-    assert not (asset / "boto3").exists()
-    assert not (asset / "botocore").exists()
+def _bundled_version(asset: Path, distribution: str) -> str:
+    (dist_info,) = asset.glob(f"{distribution}-*.dist-info")
+    metadata = (dist_info / "METADATA").read_text(encoding="utf-8")
+    return re.search(r"^Version: (\S+)$", metadata, re.MULTILINE).group(1)
+
+
+def test_the_asset_runs_the_sdk_pinned_in_requirements(asset):
+    # Given the request fields the sender sends (tenants, endpoints, attachments, tracking),
+    # newer than a runtime's SDK may be: the asset carries the pinned boto3 and botocore
+    for distribution in ("boto3", "botocore"):
+        assert _bundled_version(asset, distribution) == _pin(distribution)
+    # And its botocore knows every SendBulkEmail field the sender uses
+    (path,) = (asset / "botocore" / "data" / "sesv2").glob("*/service-2.json*")
+    text = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    shapes = json.loads(text)["shapes"]
+    members = shapes["SendBulkEmailRequest"]["members"]
+    assert {
+        "TenantName",
+        "EndpointId",
+        "ConfigurationOverrides",
+        "FromEmailAddressIdentityArn",
+        "FeedbackForwardingEmailAddressIdentityArn",
+    } <= set(members)
+    assert "Attachments" in shapes["Template"]["members"]
+
+
+ELF_MACHINE_AARCH64 = 183
+
+
+def test_the_asset_holds_the_pinned_aws_crt_built_for_the_functions_architecture(asset):
+    # Given SigV4a (multi-region endpoints) needs the AWS CRT, a binary wheel
+    assert _bundled_version(asset, "awscrt") == _pin("awscrt")
+    # Then its native library is a Linux ELF for arm64, the function's architecture
+    (library,) = asset.glob("_awscrt*.so")
+    header = library.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == ELF_MACHINE_AARCH64
 
 
 @pytest.mark.parametrize(

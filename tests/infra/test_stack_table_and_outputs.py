@@ -12,6 +12,7 @@ OUTPUTS = {
     "EventsTopicArn",
     "AlarmsTopicArn",
     "DashboardUrl",
+    "AttachmentBucketName",
     # The DKIM records of each domain the stack creates (cdk.json's placeholder example.com).
     "DkimRecordsExampleCom",
 }
