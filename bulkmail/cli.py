@@ -294,7 +294,7 @@ def enqueue(
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
     bodies = attachments.attach_files(
-        bodies, attach or [], campaign=campaign_name, stack=stack, dry_run=dry_run
+        bodies, attach or [], campaign=campaign_name, stack=stack, local=local, dry_run=dry_run
     )
     refused = len(rows) - len(bodies)
     ids = [row.id for row in rows if row.id is not None]

@@ -141,6 +141,15 @@ def test_a_campaign_drains_through_the_local_session_and_its_dlq_can_be_redriven
     result = cli("enqueue", str(path), "--local", *options)
     assert "30 already sent in this campaign: skipped by the sender" in result.stdout
 
+    # And a campaign with an attachment finds the local attachment bucket through --local
+    note = tmp_path / "note.txt"
+    note.write_text("hello\n", encoding="utf-8")
+    one = tmp_path / "one.csv"
+    one.write_text("email,name\nann@example.org,Ann\n", encoding="utf-8")
+    result = cli("enqueue", str(one), "--local", *options, "--attach", str(note))
+    assert result.exit_code == 0, result.output
+    wait_for("the attachment's email", lambda: sent() == 31)
+
     # When the session gets Ctrl-C, then it stops cleanly and removes its state file
     wait_for("the redriven messages back", lambda: depth(outputs["QueueUrl"]) == 0)
     process.send_signal(signal.SIGINT)
