@@ -143,10 +143,10 @@ TemplatePrefixOption = Annotated[
     ),
 ]
 QueueUrlOption = Annotated[
-    str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack).")
+    str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack, --local).")
 ]
 DlqUrlOption = Annotated[
-    str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (or --stack).")
+    str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (or --stack, --local).")
 ]
 
 
@@ -234,7 +234,7 @@ def enqueue(
             "--attach",
             metavar="FILE",
             help="Attach FILE to every email (repeatable): uploaded once to the stack's "
-            "attachment bucket (--stack), then referenced by each message.",
+            "attachment bucket (--stack or --local), then referenced by each message.",
         ),
     ] = None,
 ) -> None:

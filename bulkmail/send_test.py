@@ -69,7 +69,7 @@ def send_test(
     ],
     rows: Annotated[int, typer.Option("--rows", min=1, max=50, help="How many rows.")] = 3,
     queue_url: Annotated[
-        str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack).")
+        str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack, --local).")
     ] = None,
     stack: target.StackOption = None,
     local: target.LocalOption = False,
