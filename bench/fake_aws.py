@@ -186,6 +186,10 @@ def dynamodb_answers() -> dict[str, Answer]:
         "UpdateItem": lambda request: (200, {}),
         "DeleteItem": lambda request: (200, {}),
         "TransactWriteItems": lambda request: (200, {}),
+        "BatchExecuteStatement": lambda request: (
+            200,
+            {"Responses": [{"TableName": "bulk-email-idempotency"} for _ in request["Statements"]]},
+        ),
         "BatchWriteItem": lambda request: (200, {"UnprocessedItems": {}}),
     }
 

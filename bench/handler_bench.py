@@ -147,8 +147,25 @@ def _cached_addresses(warm: WarmHandler) -> Iterator[None]:
         message._address = original
 
 
+@contextlib.contextmanager
+def _partiql_claims(warm: WarmHandler) -> Iterator[None]:
+    """A call's claims as PartiQL BatchExecuteStatement (25 a request), not a transaction."""
+    from bench.partiql_ledger import PartiqlLedger
+
+    sender = warm.sender
+    original = sender.ledger
+    sender.ledger = PartiqlLedger(
+        original._db, original._table, ttl_seconds=original._ttl, claim_seconds=900
+    )
+    try:
+        yield
+    finally:
+        sender.ledger = original
+
+
 WHAT_IFS = {
     "cached_addresses": _cached_addresses,
+    "partiql_claims": _partiql_claims,
 }
 
 

@@ -172,6 +172,8 @@ class WarmHandler:
                 self.sender = handler.sender()
             devnull = self._stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
             for log_handler in handler.logger.handlers:
+                if getattr(log_handler.stream, "closed", False):  # bound under a closed stdout
+                    log_handler.stream = sys.stdout
                 previous_stream = log_handler.setStream(devnull)
                 self._stack.callback(log_handler.setStream, previous_stream)
         except BaseException:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from bench import capacity
+
 WIDTH = 92
 
 
@@ -59,6 +61,8 @@ def render(
     ]
     out += _method(found, plan)
     out += _misses(found)
+    out += _ledger(found["ledger"])
+    out += _capacity(found["capacity"])
     out += _profile(found["handler"])
     imports = found["imports"]
     import_lines = ", ".join(f"{name} {ms:.0f} ms" for name, ms in imports["beyond_boto3"])
@@ -198,22 +202,6 @@ def _misses(found: dict[str, Any]) -> list[str]:
                 ),
                 "",
             ]
-    if "ledger" in handler:
-        ledger = handler["ledger"]
-        out += [
-            para(
-                "**Not a target: the idempotency ledger**, on by default in the stack, claims",
-                "each id with a conditional PutItem and completes a call's ids with",
-                f"BatchWriteItem: {ledger['records']:,} messages took {ledger['wall_s']:.2f} s",
-                f"and {ledger['cpu_us_per_message']:.0f} us of CPU a message ({_ddb(ledger)}",
-                "requests, DynamoDB faked at 5 ms), against about 2,700 us and 4,000 requests",
-                "when completions were one UpdateItem each. Claiming a call's ids in one",
-                "TransactWriteItems would cut the claims too (a prototype measured 124",
-                "requests); moto copies the whole table for each item of a transaction, which",
-                "made the chaos test too slow to keep, so claims stay one conditional write each.",
-            ),
-            "",
-        ]
     return out if len(out) > 2 else []
 
 
@@ -223,9 +211,123 @@ def _load_note(run: dict[str, Any]) -> str:
     return "."
 
 
-def _ddb(run: dict[str, Any]) -> str:
-    total = sum(v for k, v in run["other_calls"].items() if k.startswith("dynamodb"))
-    return f"{total:,}"
+def _ddb(run: dict[str, Any]) -> int:
+    return sum(v for k, v in run["other_calls"].items() if k.startswith("dynamodb"))
+
+
+def _ledger(ledger: dict[str, Any]) -> list[str]:
+    off, on, partiql = ledger["off"], ledger["on"], ledger["partiql"]
+    n = on["records"]
+    cpu_gap = partiql["cpu_us_per_message"] / on["cpu_us_per_message"] - 1
+    return [
+        "## The idempotency ledger: claims per call, and which route",
+        "",
+        para(
+            f"**5. Ledger.** The same {n:,}-message event as part 1, three fresh processes in",
+            "a row: `IDEMPOTENCY_TABLE` unset; set (the stack's default), with the core's",
+            "claims; set, with the claims swapped for PartiQL (bench/partiql_ledger.py). The",
+            "ledger's DynamoDB client is the core's own (`ledger_client()`: parameter",
+            "validation off, like SES's), answered by the fake at 5 ms, every claim granted.",
+            f"CPU per message: {off['cpu_us_per_message']:.0f} us off,",
+            f"{on['cpu_us_per_message']:.0f} us on",
+            f"({on['cpu_us_per_message'] / off['cpu_us_per_message']:.2f}x),",
+            f"{partiql['cpu_us_per_message']:.0f} us with PartiQL claims",
+            f"({partiql['cpu_us_per_message'] / off['cpu_us_per_message']:.2f}x). DynamoDB",
+            f"requests: {_ddb(on):,} (1 per {n / _ddb(on):.1f} messages) against",
+            f"{_ddb(partiql):,} (1 per {n / _ddb(partiql):.1f}). Before this issue the",
+            "ledger claimed each id with its own conditional PutItem: about 1,800 us of CPU",
+            "and 2,082 requests per 2,000 messages (1.04 a message).",
+        ),
+        "",
+        para(
+            "**Why TransactWriteItems.** A call's claims are one TransactWriteItems (up to 100",
+            "actions, all or nothing); completions stay 25 to a BatchWriteItem. CPU does not",
+            "decide between the routes: PartiQL claims cost",
+            f"{cpu_gap:+.0%} against the transaction's CPU a message here (a transaction's",
+            "action carries its condition, a PartiQL statement is a string and its",
+            "parameters): tens of microseconds a message either way, while what bounds an",
+            "invocation is not its CPU (part 6). Requests: a call of",
+            "50 is 1 transaction and 2 completion writes, 3 requests",
+            "(1 per 16.7 messages), where PartiQL needs 2 claim requests (25 statements each):",
+            "4 per call, 1 per 12.5, over the target. A redelivery or a re-enqueued campaign:",
+            "a transaction cancelled by taken ids names each of them with its old item",
+            "(completed: skip; claimed: retry) and claims the rest in a second round; PartiQL's",
+            "INSERT answers DuplicateItem without the item, so every id seen before costs a",
+            "second, conditional UPDATE round to learn which. Failure: a transaction leaves",
+            "nothing half-claimed (a call's claims cannot leak), and its client token makes",
+            "the SDK's retry of a lost answer harmless; 25 separate statements can half",
+            "succeed, and each taken claim must then be released. The price: a transactional",
+            "write costs two write units, so a message costs 3 write units (claim 2, completion",
+            "1) instead of 2: on demand at $0.625 a million write units (us-east-1), 0.19 US",
+            "cents per 1,000 messages instead of 0.13, next to SES's 10 cents.",
+        ),
+        "",
+    ]
+
+
+def _capacity(found: dict[str, Any]) -> list[str]:
+    simulated, assumed = found["simulated"], found["assumed"]
+    defaults = simulated["defaults_900"]["settings"]
+    lines = [
+        "## Sizing and the capacity model",
+        "",
+        para(
+            "**6. Sizing.** Lambda gives CPU in proportion to memory, a full vCPU at 1,769 MB;",
+            "the handler runs its CPU work on one core (the GIL), so one invocation sustains",
+            "at most share x 1e6 / (CPU us per message) recipients per second (one recipient a",
+            "message), from part 5's figures. This assumes a Lambda vCPU as fast as this",
+            "machine's core (see the speed reference above).",
+        ),
+        "",
+        para(
+            "**The capacity model** (bench/capacity.py) simulates a campaign of",
+            f"{capacity.CAMPAIGN:,} messages, on the queue at t = 0, through the whole path:",
+            "the SQS event",
+            "source (five concurrent batches at once, up to 300 more a minute, at most",
+            "`max_concurrency`; ReceiveMessage 10 messages at a time; the batching window for",
+            "a short batch), cold starts (sandbox, then the CPU time of `import handler;",
+            f"handler.sender()` in a fresh process, {found['init_cpu_s']:.2f} s here, scaled by",
+            "the CPU share), each invocation's single CPU at part 5's cost per",
+            "message, its calls `max_calls_in_flight` at a time, each claiming (one",
+            "transaction), pacing through the real TokenBucket at R / `max_concurrency`,",
+            "waiting for SES and completing. R is what the stack paces for: 0.9 x the",
+            "account's MaxSendRate. The share of R is sent / (time of the last send) / R.",
+            "Assumed latencies (not measured: no AWS here):",
+            f"SendBulkEmail {assumed['ses_call_s'] * 1e3:.0f} ms,",
+            f"TransactWriteItems {assumed['transaction_s'] * 1e3:.0f} ms,",
+            f"BatchWriteItem {assumed['batch_write_s'] * 1e3:.0f} ms,",
+            f"ReceiveMessage {assumed['receive_s'] * 1e3:.0f} ms,",
+            f"invoke {assumed['invoke_s'] * 1e3:.0f} ms, sandbox start",
+            f"{assumed['sandbox_s'] * 1e3:.0f} ms; half of a message's CPU before its call.",
+            "Nothing fails in the model.",
+        ),
+        "",
+        para(
+            f"With the defaults (`max_concurrency` {defaults['max_concurrency']},",
+            f"{defaults['function_memory_mb']} MB, batches of {defaults['batch_size']},",
+            f"{defaults['max_calls_in_flight']} calls in flight) the campaign reaches",
+            f"{simulated['defaults_900']['share_of_rate']:.3f} R at R = 900/s. The previous",
+            "default of 2 concurrent invocations reached",
+            f"{simulated['previous_900']['share_of_rate']:.3f} R: each invocation then has to",
+            "send at R / 2 = 450/s, and one invocation does not, whatever its CPU: a batch",
+            "spends its receives, its parsing and one SES round trip per wave of calls",
+            "outside the token bucket, so the invocation's own ceiling (unpaced, in the",
+            "model) is",
+            ", ".join(f"{rate:,.0f}/s at {mb:,} MB" for mb, rate in found["ceiling"].items()),
+            "(its CPU alone would allow",
+            ", ".join(f"{rate:,.0f}/s" for rate in found["sustained"]["on"].values()) + ").",
+            "More concurrent invocations at a share of R each keep the",
+            "whole path at R; five is what the event source starts with, so no ramp-up. At",
+            "R = 2,700/s the defaults reach",
+            f"{simulated['defaults_2700']['share_of_rate']:.3f} R; the README's sizing",
+        ),
+    ]
+    for rate, changes in capacity.SIZED_FOR.items():
+        sim = simulated[f"sized_{rate:.0f}"]
+        named = ", ".join(f"`{key}` {value}" for key, value in changes.items())
+        lines[-1] += " " + para(f"settings ({named}) reach {sim['share_of_rate']:.3f} R.")
+    lines[-1] = para(lines[-1])
+    return [*lines, ""]
 
 
 def _profile(handler: dict[str, Any]) -> list[str]:

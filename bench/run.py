@@ -4,7 +4,11 @@
    baselines (SendEmail per message; SendBulkEmail chunks in sequence) in the same run;
 2. pacing at MAX_SEND_RATE = 200 recipients/s from an empty bucket, over 10 s;
 3. cold start: `import handler` against `import boto3`, in fresh processes;
-4. the CLI's enqueue against the moto server, against one SendMessage per message.
+4. the CLI's enqueue against the moto server, against one SendMessage per message;
+5. the idempotency ledger: CPU and DynamoDB requests per message, on and off, both claim
+   routes (TransactWriteItems, the core's; PartiQL BatchExecuteStatement, a what-if);
+6. sizing and the capacity model: recipients per second per invocation by memory, and a
+   simulated 100,000-message campaign at the stack's defaults (bench/capacity.py).
 
 Targets are printed with a verdict each; nothing here asserts. `--quick` shortens every
 part (about 40 s) and does not write BENCHMARKS.md unless `--out` is given.
@@ -27,7 +31,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` and `lambda_src` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import baselines, enqueue_bench, handler_bench, import_bench, pacing_bench
+from bench import baselines, capacity, enqueue_bench, handler_bench, import_bench, pacing_bench
 from bench.fake_aws import GUARD_ENDPOINT
 from bench.harness import ROOT, setup_process
 from bench.workload import make_event
@@ -37,6 +41,11 @@ CPU_US_TARGET = 50.0
 WALL_TARGET_S = 2.0
 IMPORT_RATIO_TARGET = 1.5
 MEMORY_TARGET_MB = 200.0
+# Targets (issue 14).
+LEDGER_CPU_RATIO_TARGET = 2.5
+LEDGER_MESSAGES_PER_REQUEST_TARGET = 15
+CAMPAIGN_DEFAULTS_TARGET = 0.95  # of R = 900/s
+CAMPAIGN_SIZED_TARGET = 0.9  # of R = 2,700/s, with the README's settings
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,8 @@ class Plan:
     enqueue_rows: int = 1500
     enqueue_sample: int = 200
     what_ifs: bool = True
-    ledger_messages: int = 2000
+    ledger_messages: int = 10_000
+    ledger_repeats: int = 3
     profile_messages: int = 2000
 
 
@@ -64,6 +74,8 @@ QUICK = Plan(
     enqueue_rows=500,
     enqueue_sample=100,
     what_ifs=False,
+    ledger_messages=2000,
+    ledger_repeats=1,
 )
 
 
@@ -111,10 +123,76 @@ def part_handler(plan: Plan, say: Any) -> dict[str, Any]:
         found["cached"] = handler_bench.measure_in_subprocess(
             messages=plan.messages, repeats=2, what_if=["cached_addresses"]
         )
-        found["ledger"] = handler_bench.measure_in_subprocess(
-            messages=plan.ledger_messages, ledger=True
-        )
     return found
+
+
+def part_ledger(plan: Plan, say: Any) -> dict[str, Any]:
+    """Ledger off, on (the core's TransactWriteItems claims) and on with PartiQL claims, on
+    the same event and fake (DynamoDB at 5 ms), one after the other in this run."""
+    say(f"5. ledger: {plan.ledger_messages:,} messages, off / on / on with PartiQL claims")
+    runs = {
+        "off": {},
+        "on": {"ledger": True},
+        "partiql": {"ledger": True, "what_if": ["partiql_claims"]},
+    }
+    return {
+        name: handler_bench.measure_in_subprocess(
+            messages=plan.ledger_messages, repeats=plan.ledger_repeats, **options
+        )
+        for name, options in runs.items()
+    }
+
+
+def part_capacity(found: dict[str, Any], say: Any) -> dict[str, Any]:
+    """The capacity model on this run's CPU figures (ledger on and off, the import time)."""
+    say(f"6. capacity model: {capacity.CAMPAIGN:,} messages, R = 900/s and 2,700/s")
+    ledger = found["ledger"]
+    init_cpu_s = capacity.init_cpu_seconds()
+    defaults = capacity.Settings.defaults()
+    cases = {
+        "defaults_new_account": (defaults, 12.6, True),  # MaxSendRate 14/s
+        "defaults_900": (defaults, 900.0, True),
+        "defaults_900_off": (defaults, 900.0, False),
+        "previous_900": (defaults.but(**capacity.PREVIOUS_DEFAULTS), 900.0, True),
+        "defaults_2700": (defaults, 2700.0, True),
+    }
+    for rate, changes in capacity.SIZED_FOR.items():
+        cases[f"sized_{rate:.0f}"] = (defaults.but(**changes), rate, True)
+    simulated = {
+        name: capacity.simulate(
+            settings,
+            rate=rate,
+            ledger=on,
+            cpu_us_per_message=ledger["on" if on else "off"]["cpu_us_per_message"],
+            init_cpu_s=init_cpu_s,
+        )
+        for name, (settings, rate, on) in cases.items()
+    }
+    sustained = {
+        name: {
+            mb: capacity.sustained_rate(ledger[name]["cpu_us_per_message"], mb)
+            for mb in capacity.MEMORY_SIZES
+        }
+        for name in ("on", "off")
+    }
+    # One invocation's ceiling in the model: unpaced, two slots, half of what they send.
+    ceiling = {
+        mb: capacity.simulate(
+            defaults.but(function_memory_mb=mb, max_concurrency=2),
+            rate=1e9,
+            cpu_us_per_message=ledger["on"]["cpu_us_per_message"],
+            init_cpu_s=init_cpu_s,
+        )["achieved"]
+        / 2
+        for mb in capacity.MEMORY_SIZES
+    }
+    return {
+        "simulated": simulated,
+        "sustained": sustained,
+        "ceiling": ceiling,
+        "assumed": capacity.Assumed().__dict__,
+        "init_cpu_s": init_cpu_s,
+    }
 
 
 def part_pacing(plan: Plan, say: Any) -> dict[str, Any]:
@@ -199,21 +277,16 @@ def rows_for(found: dict[str, Any]) -> list[Row]:
                 f" calls {main['calls'] / base['calls']:.4f}",
             ),
         ]
-    for key, label in (
-        ("cached", "what if: addresses cached"),
-        ("ledger", "idempotency ledger on (DynamoDB 5 ms)"),
-    ):
-        if key in handler:
-            run = handler[key]
-            rows.append(
-                Row(
-                    "1 handler",
-                    label,
-                    f"{run['records']:,} msgs: {run['wall_s']:.2f} s, "
-                    f"{run['cpu_us_per_message']:.0f} us/msg"
-                    + (f", {_ledger_calls(run)} DynamoDB requests" if run["ledger"] else ""),
-                )
+    if "cached" in handler:
+        run = handler["cached"]
+        rows.append(
+            Row(
+                "1 handler",
+                "what if: addresses cached",
+                f"{run['records']:,} msgs: {run['wall_s']:.2f} s, "
+                f"{run['cpu_us_per_message']:.0f} us/msg",
             )
+        )
     pacing = found["pacing"]
     rows += [
         Row(
@@ -273,11 +346,93 @@ def rows_for(found: dict[str, Any]) -> list[Row]:
                 f"calls {enqueue['cli_calls'] / enqueue['loop_calls']:.2f}",
             ),
         ]
+    rows += ledger_rows(found["ledger"]) + capacity_rows(found["capacity"])
     return rows
 
 
-def _ledger_calls(run: dict[str, Any]) -> int:
+def ledger_calls(run: dict[str, Any]) -> int:
     return sum(count for name, count in run["other_calls"].items() if name.startswith("dynamodb"))
+
+
+def ledger_rows(ledger: dict[str, Any]) -> list[Row]:
+    off, on, partiql = ledger["off"], ledger["on"], ledger["partiql"]
+    n = on["records"]
+    rows = [
+        Row(
+            "5 ledger",
+            "CPU per message: off / on / on, PartiQL claims",
+            f"{off['cpu_us_per_message']:.0f} / {on['cpu_us_per_message']:.0f}"
+            f" / {partiql['cpu_us_per_message']:.0f} us ({n:,} msgs)",
+        )
+    ]
+    for run, label, kept in ((on, "TransactWriteItems", True), (partiql, "PartiQL", False)):
+        ratio = run["cpu_us_per_message"] / off["cpu_us_per_message"]
+        per_request = n / ledger_calls(run)
+        calls = ", ".join(
+            f"{name.split('.', 1)[1]} {count}" for name, count in run["other_calls"].items()
+        )
+        suffix = "" if kept else " (what-if)"
+        rows += [
+            Row(
+                "5 ledger",
+                f"CPU on / off, {label} claims{suffix}",
+                f"{ratio:.2f}",
+                f"<= {LEDGER_CPU_RATIO_TARGET:g}" if kept else "",
+                verdict(ratio <= LEDGER_CPU_RATIO_TARGET) if kept else "",
+            ),
+            Row(
+                "5 ledger",
+                f"DynamoDB requests, {label} claims{suffix}",
+                f"{ledger_calls(run):,} ({calls}): 1 per {per_request:.1f} msgs",
+                f"<= 1 per {LEDGER_MESSAGES_PER_REQUEST_TARGET}" if kept else "",
+                verdict(per_request >= LEDGER_MESSAGES_PER_REQUEST_TARGET) if kept else "",
+            ),
+        ]
+    return rows
+
+
+def capacity_rows(found: dict[str, Any]) -> list[Row]:
+    sustained, simulated = found["sustained"], found["simulated"]
+    rows = [
+        Row(
+            "6 sizing",
+            f"recipients/s one invocation's CPU sustains, ledger {name}",
+            " / ".join(f"{rate:,.0f} at {mb:,} MB" for mb, rate in sustained[name].items()),
+        )
+        for name in ("on", "off")
+    ]
+    rows.append(
+        Row(
+            "6 sizing",
+            "one invocation's ceiling in the model (latencies too), ledger on",
+            " / ".join(f"{rate:,.0f} at {mb:,} MB" for mb, rate in found["ceiling"].items()),
+        )
+    )
+
+    def case(name: str, label: str, target: float | None = None) -> Row:
+        sim = simulated[name]
+        settings = sim["settings"]
+        return Row(
+            "6 capacity",
+            f"{label}, R = {sim['rate']:,g}/s" + ("" if sim["ledger"] else ", ledger off"),
+            f"{sim['share_of_rate']:.3f} R ({sim['duration_s']:.0f} s; concurrency"
+            f" {settings['max_concurrency']}, {settings['function_memory_mb']} MB)",
+            f">= {target:g} R" if target else "",
+            verdict(sim["share_of_rate"] >= target) if target else "",
+        )
+
+    rows += [
+        case("defaults_new_account", "defaults"),
+        case("defaults_900", "defaults", CAMPAIGN_DEFAULTS_TARGET),
+        case("defaults_900_off", "defaults"),
+        case("previous_900", "previous defaults"),
+        case("defaults_2700", "defaults"),
+    ]
+    rows += [
+        case(f"sized_{rate:.0f}", "README sizing", CAMPAIGN_SIZED_TARGET)
+        for rate in capacity.SIZED_FOR
+    ]
+    return rows
 
 
 def text_table(rows: list[Row]) -> str:
@@ -365,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     found["pacing"] = part_pacing(plan, say)
     found["imports"] = part_imports(plan, say)
     found["enqueue"] = part_enqueue(plan, say)
+    found["ledger"] = part_ledger(plan, say)
+    found["capacity"] = part_capacity(found, say)
     seconds = time.perf_counter() - started
     found["machine"]["load"] = f"{load_at_start} / {_load()}"
     rows = rows_for(found)

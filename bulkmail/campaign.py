@@ -8,11 +8,16 @@ their row, by line number. JSONL: one whole message per line
 
 Every row then gets, from the options:
 - the tag `campaign` and a deterministic `id` = `{campaign}:{h}`, h = the first 32 hex digits
-  of HMAC-SHA256(id key, the lower-cased recipient address(es)): the same campaign run twice
-  gives the same ids, so the Lambda's idempotency sends each email once; no address in clear.
-  A row that already has an `id` keeps it;
-- with an unsubscribe URL template, the RFC 8058 headers `List-Unsubscribe: <url>` then
-  `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, `{id}` replaced by the URL-encoded id.
+  of HMAC-SHA256(id key, the lower-cased recipient address(es)), computed by the Lambda's own
+  `bulk_sender.recipient_hash` (with `--stack`, the id key is the deployed secret's hash key,
+  so `h` of a one-recipient row is that recipient's suppression key): the same campaign run
+  twice gives the same ids, so the Lambda's idempotency sends each email once; no address in
+  clear. A row that already has an `id` keeps it;
+- with an unsubscribe URL template (for users who host their own endpoint), `{id}` replaced
+  by the URL-encoded id: the header `List-Unsubscribe: <url>`, then, for an https URL only,
+  `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058 allows one-click with HTTPS
+  only: a mailto link gets no Post header), and the same link as `data.unsubscribe_url` for
+  the body, unless the row has one. The sender adds none of its own to such a row.
 
 Then each body is validated with `bulk_sender.message.parse_message` (the Lambda's own code)
 unless `validate` is off, and, with a `render_check` (the CLI's `bulkmail.templates.row_check`),
@@ -22,24 +27,22 @@ its `data` against its template; a refused row keeps its line number and the rea
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 from urllib.parse import quote, urlsplit
 
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message, validate_tags
+from bulk_sender.recipient_hash import HASH_HEX, recipient_hash
 from bulk_sender.sqs_limits import MAX_MESSAGE_BYTES
 from bulkmail.errors import CliError
 
 MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # the queue's maximum message size (the stack sets it)
 SQS_MAX_MESSAGE_BYTES = 1_048_576  # the most any SQS queue takes
-ID_HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real campaign
+ID_HASH_HEX = HASH_HEX  # 128 bits of HMAC-SHA256: no collision in any real campaign
 # Used when neither --id-key nor BULKMAIL_ID_KEY is given: ids stay deterministic, but anyone
 # who knows an address and the campaign name can then recompute its id.
 DEFAULT_ID_KEY = b"bulkmail-default-id-key"
@@ -148,14 +151,20 @@ def load_content(path: Path) -> dict[str, str]:
 
 def message_id(campaign: str, recipients: list[str], key: bytes) -> str:
     """`{campaign}:{h}`: h keyed by `key` over the lower-cased bare addresses."""
-    addresses = sorted(parseaddr(r)[1].strip().lower() for r in recipients)
-    digest = hmac.new(key, ",".join(addresses).encode("utf-8"), hashlib.sha256).hexdigest()
-    return f"{campaign}:{digest[:ID_HASH_HEX]}"
+    return f"{campaign}:{recipient_hash(key, recipients)}"
+
+
+def unsubscribe_link(url_template: str, email_id: str) -> str:
+    return url_template.replace("{id}", quote(email_id, safe=""))
 
 
 def unsubscribe_headers(url_template: str, email_id: str) -> dict[str, str]:
-    url = url_template.replace("{id}", quote(email_id, safe=""))
-    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": UNSUBSCRIBE_POST}
+    """List-Unsubscribe, then List-Unsubscribe-Post for an https link only (RFC 8058)."""
+    url = unsubscribe_link(url_template, email_id)
+    headers = {"List-Unsubscribe": f"<{url}>"}
+    if urlsplit(url).scheme == "https":
+        headers["List-Unsubscribe-Post"] = UNSUBSCRIBE_POST
+    return headers
 
 
 def read_campaign(path: Path, options: CampaignOptions) -> list[Row]:
@@ -368,6 +377,11 @@ class _RowBuilder:
         if options.unsubscribe_url and isinstance(headers, dict) and "id" in doc:
             for name, value in unsubscribe_headers(options.unsubscribe_url, str(doc["id"])).items():
                 headers.setdefault(name, value)
+            data = doc.setdefault("data", {})
+            if isinstance(data, dict):  # the body links the same place
+                data.setdefault(
+                    "unsubscribe_url", unsubscribe_link(options.unsubscribe_url, str(doc["id"]))
+                )
         if not headers:
             del doc["headers"]
 

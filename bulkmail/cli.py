@@ -29,7 +29,7 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperGroup
 
-from bulk_sender.message import Email
+from bulk_sender.message import Email, InvalidMessage
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
@@ -42,6 +42,7 @@ from bulkmail import (
     queues,
     render,
     send_test,
+    suppress,
     target,
     templates,
 )
@@ -113,6 +114,7 @@ template_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(template_app, name="template")
+app.add_typer(suppress.app, name="suppress")
 
 StackOption = target.StackOption
 LocalOption = target.LocalOption
@@ -182,15 +184,17 @@ def enqueue(
         typer.Option(
             envvar="BULKMAIL_ID_KEY",
             show_envvar=True,
-            help="Secret key of the ids' HMAC. Without one a fixed public key is used: ids stay "
-            "deterministic, but anyone knowing an address can recompute its id.",
+            help="Secret key of the ids' HMAC. With --stack, the stack's unsubscribe secret is "
+            "used; without either, a fixed public key: ids stay deterministic, but anyone "
+            "knowing an address can then recompute its id.",
         ),
     ] = None,
     unsubscribe_url: Annotated[
         str | None,
         typer.Option(
-            help="One-click unsubscribe URL with {id} (the URL-encoded message id): adds "
-            "List-Unsubscribe and List-Unsubscribe-Post (RFC 8058)."
+            help="Your own unsubscribe URL with {id} (the URL-encoded message id): adds "
+            "List-Unsubscribe, List-Unsubscribe-Post for https (RFC 8058) and "
+            "data.unsubscribe_url. Without it the stack's sender adds its own signed links."
         ),
     ] = None,
     dry_run: Annotated[
@@ -249,8 +253,10 @@ def enqueue(
     requires is refused (`line N: data: lacks code required by welcome`); a template that
     cannot be found stops it all (exit 2) unless --allow-unchecked-template. Bad rows are
     listed with their line numbers and reasons and not sent; rows the sender already sent
-    in this campaign are counted (it skips them). Ctrl-C stops it with the count so far: the
-    same command again sends nothing twice. Exit code 1 if any row was refused or not
+    in this campaign are counted (it skips them). With --stack (or --local), rows whose
+    recipients are on the suppression list (for the row's `list`, or `all`) are skipped and
+    counted, and the ids are keyed by the stack's secret. Ctrl-C stops it with the count so
+    far: the same command again sends nothing twice. Exit code 1 if any row was refused or not
     enqueued, 2 on bad arguments or input (nothing sent), 130 when interrupted.
 
     Example:
@@ -260,6 +266,13 @@ def enqueue(
             --from 'News <news@example.com>' \\
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
     """
+    campaign.check_file(file)
+    # The suppression list and secret of the stack (or the local run), if it has them.
+    unsubscribes = (
+        suppress.from_stack(stack, local=local, required=False)
+        if (stack or local) and not dry_run
+        else None
+    )
     # Its SES client is made on first need.
     store = templates.TemplateStore(templates_dir, prefix=template_prefix)
     unchecked: dict[str, str] = {}
@@ -268,13 +281,16 @@ def enqueue(
         from_address=from_address,
         template=template,
         content=campaign.load_content(content_file) if content_file else None,
-        id_key=id_key.encode("utf-8") if id_key else campaign.DEFAULT_ID_KEY,
+        id_key=id_key.encode("utf-8")
+        if id_key
+        else (unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY),
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
         configuration_sets=parse_configuration_sets(configuration_sets, None),
-        render_check=None if no_validate else _render_check(store, unchecked),
+        render_check=None
+        if no_validate
+        else _render_check(store, unchecked, unsubscribes.enrich if unsubscribes else None),
     )
-    campaign.check_file(file)
     if queue_url:
         queues.check_queue_url(queue_url)
     if not dry_run and not (queue_url or stack or local):
@@ -297,6 +313,7 @@ def enqueue(
         bodies, attach or [], campaign=campaign_name, stack=stack, local=local, dry_run=dry_run
     )
     refused = len(rows) - len(bodies)
+    bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     ids = [row.id for row in rows if row.id is not None]
     table = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
     if table:
@@ -308,7 +325,11 @@ def enqueue(
         for index, code in report.failed:
             typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
         refused += len(report.failed)
-        typer.echo(f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused} (onto {url})")
+        suppressed = f", suppressed {skipped}" if unsubscribes else ""
+        typer.echo(
+            f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused}{suppressed} "
+            f"(onto {url})"
+        )
     if refused:
         raise typer.Exit(1)
 
@@ -340,12 +361,27 @@ def _report_already_sent(table: str, ids: Sequence[str]) -> None:
 
 
 def _render_check(
-    store: templates.TemplateStore, unchecked: dict[str, str]
+    store: templates.TemplateStore,
+    unchecked: dict[str, str],
+    enrich: Callable[[Email], Email] | None = None,
 ) -> Callable[[Email], str | None]:
+    """The row check (a template it cannot load goes to `unchecked`); with `enrich` (the
+    stack's sender adds unsubscribe links and data), on the email as the sender will send it."""
+
     def skipped(message: str) -> None:
         unchecked.setdefault(message, message)
 
-    return templates.row_check(store, skipped)
+    check = templates.row_check(store, skipped)
+    if enrich is None:
+        return check
+
+    def as_sent(email: Email) -> str | None:
+        try:
+            return check(enrich(email))
+        except InvalidMessage as error:
+            return str(error)
+
+    return as_sent
 
 
 def _refuse_unchecked(unchecked: dict[str, str], allowed: bool) -> None:
@@ -695,12 +731,18 @@ def demo(
             seed=seed,
             settings=settings,
             on_progress=show,
+            then=local.unsubscribe_loop,
         )
     typer.echo("")
     for line in summary.lines():
         typer.echo(line)
     typer.echo(f"handler logs: {log_path}")
-    if not (summary.drained and summary.rows_balance and summary.enqueued_balance):
+    if not (
+        summary.drained
+        and summary.rows_balance
+        and summary.enqueued_balance
+        and summary.follow_up_ok
+    ):
         raise typer.Exit(1)
 
 

@@ -16,6 +16,7 @@ from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_ar
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
 from stacks.template_files import by_ses_name, load_templates
+from stacks.unsubscribe import Unsubscribe
 
 DESCRIPTION = "Serverless bulk email sender: SQS -> Lambda -> SES v2 SendBulkEmail"
 
@@ -64,6 +65,10 @@ class BulkEmailStack(Stack):
                 )
             ],
         )
+        unsubscribe = Unsubscribe(self, "Unsubscribe", settings=settings)
+        unsubscribe.grant_sender(sender.role)
+        for name, value in unsubscribe.sender_environment().items():
+            sender.function.add_environment(name, value)
         # Tenants, multi-region endpoint, sending authorization, tracking and attachments.
         options = SendOptions(
             self,
@@ -128,6 +133,15 @@ class BulkEmailStack(Stack):
             ),
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+            "UnsubscribeUrl": (unsubscribe.url, "One-click unsubscribe endpoint (RFC 8058)"),
+            "SuppressionTableName": (
+                unsubscribe.table.table_name,
+                "Suppression list: keyed recipient hashes and lists, no address",
+            ),
+            "UnsubscribeSecretArn": (
+                unsubscribe.secret.secret_arn,
+                "Secret that signs unsubscribe links and keys recipient hashes (and ids)",
+            ),
             "AttachmentBucketName": (
                 options.attachment_bucket.bucket_name,
                 "S3 bucket of the files messages attach (attachments[].key)",

@@ -123,6 +123,16 @@ RUNBOOK = {
         action="Pause campaigns; send only to recipients who opted in, and make unsubscribing "
         "easy (List-Unsubscribe headers); check which campaign drew complaints.",
     ),
+    "LedgerWriteFailures": AlarmRunbook(
+        title="Ledger write failures",
+        meaning="The idempotency ledger could not record that some emails were sent (or "
+        "dead-lettered), even after retrying until the invocation's deadline: those emails "
+        "were sent once, but the same id enqueued again after their claims expire would be "
+        "sent again.",
+        action="Look for ledger_complete_failed in the function's log and at the idempotency "
+        "table's throttles and errors (DynamoDB metrics); until it clears, do not re-enqueue "
+        "a campaign that is under way.",
+    ),
 }
 
 
@@ -227,6 +237,14 @@ class Monitoring(Construct):
                 threshold=complaint_rate_alarm_threshold,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             ),
+            "LedgerWriteFailures": self._alarm(
+                "LedgerWriteFailures",
+                self._handler_metric(
+                    METRIC_NAMES.LEDGER_WRITE_FAILURES, cloudwatch.Stats.SUM, period=ALARM_PERIOD
+                ),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
         }
 
         self.dashboard = cloudwatch.Dashboard(
@@ -303,14 +321,18 @@ class Monitoring(Construct):
         return alarm
 
     def _handler_metric(
-        self, name: str, statistic: str, label: str | None = None
+        self,
+        name: str,
+        statistic: str,
+        label: str | None = None,
+        period: Duration = LIVE_PERIOD,
     ) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=self._namespace,
             metric_name=name,
             dimensions_map={SERVICE_DIMENSION: self._service},
             statistic=statistic,
-            period=LIVE_PERIOD,
+            period=period,
             label=label or name,
         )
 

@@ -30,7 +30,8 @@ ACCOUNT_ACTIONS = ("ses:GetAccount",)
 TEMPLATE_READ_ACTIONS = ("ses:GetEmailTemplate",)
 DLQ_ACTIONS = ("sqs:SendMessage",)
 # What bulk_sender.ledger calls, and only that (tests/infra/test_stack_iam.py runs the
-# ledger and checks the two agree).
+# ledger and checks the two agree). Claims and releases are Put and Delete actions of a
+# TransactWriteItems, which IAM authorises as PutItem and DeleteItem.
 TABLE_ACTIONS = (
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",

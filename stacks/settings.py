@@ -178,6 +178,9 @@ class Settings:
     oldest_message_age_alarm_seconds: int
     bounce_rate_alarm_threshold: float
     complaint_rate_alarm_threshold: float
+    unsubscribe_rate_limit: int
+    unsubscribe_burst_limit: int
+    unsubscribe_mailto: str
     authorized_identity_arns: tuple[str, ...]
     tenants: tuple[str, ...]
     create_tenants: bool
@@ -253,6 +256,13 @@ class Settings:
             complaint_rate_alarm_threshold=_as_float(
                 "complaint_rate_alarm_threshold", get("complaint_rate_alarm_threshold"), 0, 1
             ),
+            unsubscribe_rate_limit=_as_int(
+                "unsubscribe_rate_limit", get("unsubscribe_rate_limit"), 1, 10_000
+            ),
+            unsubscribe_burst_limit=_as_int(
+                "unsubscribe_burst_limit", get("unsubscribe_burst_limit"), 1, 5_000
+            ),
+            unsubscribe_mailto=_as_str("unsubscribe_mailto", get("unsubscribe_mailto")),
             authorized_identity_arns=_as_str_list(
                 "authorized_identity_arns", get("authorized_identity_arns")
             ),
@@ -329,6 +339,9 @@ class Settings:
         self._check_send_options()
         if self.alarm_email and (self.alarm_email.count("@") != 1 or " " in self.alarm_email):
             raise SettingsError("context key 'alarm_email' must be empty or one address")
+        mailto = self.unsubscribe_mailto
+        if mailto and (not mailto.startswith("mailto:") or not mailto.isascii() or " " in mailto):
+            raise SettingsError("context key 'unsubscribe_mailto' must be empty or a mailto: URI")
 
     def _check_send_options(self) -> None:
         """Sending authorization, tenants and the multi-region endpoint (DESIGN section 11)."""

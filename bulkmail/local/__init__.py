@@ -21,7 +21,9 @@ client's SendMessageBatch, the DLQ writer's only call: entries come back `Failed
 whole call raises when every entry of it drew a failure).
 """
 
+from bulkmail.local.http import serve, unsubscribe_endpoint
 from bulkmail.local.invoke import FlakyDlqWrites, LambdaContext, emf_counters, sqs_event
+from bulkmail.local.loop import one_click, unsubscribe_loop
 from bulkmail.local.poller import Poller, read_dlq
 from bulkmail.local.provision import provision
 from bulkmail.local.run import DEMO_OPTIONS, Faults, LocalRun, demo_rows, run_local
@@ -42,8 +44,12 @@ __all__ = [
     "Summary",
     "demo_rows",
     "emf_counters",
+    "one_click",
     "provision",
     "read_dlq",
     "run_local",
+    "serve",
     "sqs_event",
+    "unsubscribe_endpoint",
+    "unsubscribe_loop",
 ]

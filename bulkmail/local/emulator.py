@@ -12,7 +12,8 @@ makes a seeded share of calls and entries fail, `set_max_send_rate()` sets what 
 answers, and `start_server()` runs moto's server on 127.0.0.1 with all of this installed.
 `install()` also speeds up moto's SQS, which scans the whole queue on most calls: its clock
 reads `time.time()` instead of building datetimes (the same UTC epoch seconds), and a receive
-checks retention without computing every queue attribute per message (O(depth) each).
+checks retention without computing every queue attribute per message (O(depth) each); and
+moto's DynamoDB transactions, which copy the table per item (bulkmail.local.transactions).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend
+
+from bulkmail.local import transactions
 
 __all__ = [
     "DEFAULT_ENTRY_STATUSES",
@@ -271,6 +274,7 @@ def install() -> None:
         setattr(DomainDispatcherApplication, _SIGV4A_ATTR, True)
     sqs_models.unix_time = _unix_time
     sqs_models.unix_time_millis = _unix_time_millis
+    transactions.install()  # the ledger's claims, without moto's copy of the table per item
 
 
 _SIGV4A = "AWS4-ECDSA-P256-SHA256 "

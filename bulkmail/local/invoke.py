@@ -79,13 +79,23 @@ def fresh_handler(
         if settings.log_file
         else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     )
-    previous = stream_handler.setStream(log_stream)
+    previous = swap_stream(stream_handler, log_stream)
     try:
         yield sqs
     finally:
-        stream_handler.setStream(previous)
+        swap_stream(stream_handler, previous)
         log_stream.close()
         handler._sender = None
+
+
+def swap_stream(stream_handler: Any, stream: Any) -> Any:
+    """Point a log handler at `stream`; the previous one. Powertools binds its handler to the
+    sys.stdout of the moment the handler module is first imported, which may be a stream
+    closed since (a CliRunner's): that one is replaced, not flushed as setStream would."""
+    if getattr(stream_handler.stream, "closed", False):
+        previous, stream_handler.stream = stream_handler.stream, stream
+        return previous
+    return stream_handler.setStream(stream)
 
 
 @dataclass

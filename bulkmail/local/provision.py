@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import boto3
 
+from bulk_sender.suppression import HASH_KEY, LIST_KEY
 from bulkmail import queues
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
@@ -66,6 +68,9 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "MAX_CONCURRENCY": "1",
         "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
         "RETRY_BACKOFF_BASE_SECONDS": "0",
+        "UNSUBSCRIBE_SECRET_ARN": urls["UnsubscribeSecretArn"],
+        "SUPPRESSION_TABLE": urls["SuppressionTableName"],
+        **({"UNSUBSCRIBE_URL": urls["UnsubscribeUrl"]} if "UnsubscribeUrl" in urls else {}),
         "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
         "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
         "ATTACHMENT_BUCKET": urls["AttachmentBucketName"],
@@ -75,9 +80,10 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
 def provision(settings: LocalSettings) -> dict[str, str]:
     """What the stack provisions, on the emulator: queues, identity, templates, set, table.
 
-    Returns the stack's outputs it emulates (QueueUrl, QueueArn, DlqUrl, DlqArn,
-    ConfigurationSetName, EventsTopicArn, AlarmsTopicArn, AttachmentBucketName) and
-    IdempotencyTableName.
+    Returns the stack's outputs it emulates: QueueUrl, QueueArn, DlqUrl, DlqArn,
+    ConfigurationSetName, EventsTopicArn, AlarmsTopicArn, AttachmentBucketName,
+    SuppressionTableName, UnsubscribeSecretArn (the endpoint's UnsubscribeUrl comes with its
+    server: bulkmail.local.http), and IdempotencyTableName.
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -103,12 +109,31 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=settings.suppression_table_name,
+        KeySchema=[
+            {"AttributeName": HASH_KEY, "KeyType": "HASH"},
+            {"AttributeName": LIST_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": HASH_KEY, "AttributeType": "S"},
+            {"AttributeName": LIST_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    # Generated here as the stack's is at deploy time: never a fixed value.
+    secret = boto3.client("secretsmanager").create_secret(
+        Name=settings.unsubscribe_secret_name, SecretString=secrets.token_urlsafe(48)
+    )
     location = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
     boto3.client("s3").create_bucket(
         Bucket=settings.attachment_bucket, CreateBucketConfiguration=location
     )
     sns = boto3.client("sns")
     return {
+        "SuppressionTableName": settings.suppression_table_name,
+        "UnsubscribeSecretArn": secret["ARN"],
         "QueueUrl": queue_url,
         "QueueArn": queues.queue_arn(sqs, queue_url),
         "DlqUrl": dlq_url,

@@ -14,6 +14,7 @@ from pathlib import Path
 from bulkmail import queues
 from bulkmail.campaign import CampaignOptions, Row, read_campaign
 from bulkmail.local import emulator as emu
+from bulkmail.local.http import unsubscribe_endpoint
 from bulkmail.local.invoke import fresh_handler
 from bulkmail.local.poller import Poller, read_dlq
 from bulkmail.local.provision import handler_env, local_env, provision, reset_moto, running_emulator
@@ -26,7 +27,7 @@ DEMO_OPTIONS = CampaignOptions(
     from_address="Example News <news@example.com>",
     template="welcome",
     id_key=b"local-demo-key",
-    unsubscribe_url="https://example.com/unsubscribe?id={id}",
+    # No --unsubscribe-url: the sender adds the signed links to the local endpoint.
 )
 
 
@@ -55,6 +56,7 @@ def run_local(
     settings: LocalSettings | None = None,
     emulator: emu.Emulator | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    then: Callable[[LocalRun, Summary], None] | None = None,
 ) -> Summary:
     """Enqueue `rows` and run the real handler until the queue drains; what happened.
 
@@ -63,6 +65,8 @@ def run_local(
     share of failed entries and of throttled calls (`entry_faults` / `call_faults` set them
     apart); `crash_rate` and `dlq_fail_rate` are the chaos knobs (module doc); `seed` fixes
     every random choice. Starts its own emulator unless one is given; its state is reset.
+    `then(local_run, summary)` runs afterwards on the same emulator (the demo's unsubscribe
+    loop, bulkmail.local.loop), adding to the summary's `follow_up`.
     """
     chaos = Faults(
         entry_rate=faults if entry_faults is None else entry_faults,
@@ -73,7 +77,10 @@ def run_local(
         seed=seed,
     )
     with LocalRun(settings, chaos, emulator=emulator) as local_run:
-        return local_run.run(rows, on_progress)
+        summary = local_run.run(rows, on_progress)
+        if then is not None:
+            then(local_run, summary)
+        return summary
 
 
 class LocalRun:
@@ -121,6 +128,7 @@ class LocalRun:
         emu.reset()
         emu.set_max_send_rate(settings.account_send_rate)
         self.urls = provision(settings)
+        self.urls["UnsubscribeUrl"] = self._exit.enter_context(unsubscribe_endpoint()).url
         os.environ.update(handler_env(settings, self.urls))
         emu.set_faults(
             faults.entry_rate, faults.call_rate, faults.seed, entry_statuses=faults.entry_statuses
@@ -143,11 +151,16 @@ class LocalRun:
             seed=self.faults.seed,
             crash_rate=self.faults.crash_rate,
         )
+        # What this run sent and dead-lettered, not an earlier run on the same emulator.
+        sent_before = len(emu.sent_emails(self.settings.region))
+        dead_before = {m["MessageId"] for m in read_dlq(self.sqs, self.urls["DlqUrl"])}
         summary = poller.run(on_progress, setup_seconds=self.setup_seconds)
         summary.dlq_write_faults = self._dlq_writes.failed
         summary.faults_injected = emu.fault_counts()
-        summary.sent = emu.sent_emails(self.settings.region)
-        summary.dead_letters = read_dlq(self.sqs, self.urls["DlqUrl"])
+        summary.sent = emu.sent_emails(self.settings.region)[sent_before:]
+        summary.dead_letters = [
+            m for m in read_dlq(self.sqs, self.urls["DlqUrl"]) if m["MessageId"] not in dead_before
+        ]
         summary.endpoint_url = self.endpoint_url
         return summary
 

@@ -22,6 +22,8 @@ class LocalSettings:
     queue_name: str = "bulk-email-local"
     dlq_name: str = "bulk-email-local-dlq"
     table_name: str = "bulk-email-local-idempotency"
+    suppression_table_name: str = "bulk-email-local-suppression"
+    unsubscribe_secret_name: str = "bulk-email-local-unsubscribe"
     attachment_bucket: str = "bulk-email-local-attachments"
     batch_size: int = 100
     batching_window_seconds: float = 0.5

@@ -46,6 +46,9 @@ class Summary:
     drained: bool = False
     endpoint_url: str = ""
     settings: LocalSettings = field(default_factory=LocalSettings)
+    # What a follow-up step printed (the demo's unsubscribe loop), and whether it held.
+    follow_up: list[str] = field(default_factory=list)
+    follow_up_ok: bool = True
 
     @property
     def dead_by_reason(self) -> Counter[str]:
@@ -62,6 +65,11 @@ class Summary:
         return self.metrics[metric_names.EMAILS_RETRIED]
 
     @property
+    def suppressed(self) -> int:
+        """Emails the sender did not send because a recipient unsubscribed."""
+        return self.metrics[metric_names.EMAILS_SUPPRESSED]
+
+    @property
     def calls(self) -> int:
         return self.metrics[metric_names.SEND_BULK_EMAIL_CALLS]
 
@@ -75,7 +83,7 @@ class Summary:
 
     @property
     def enqueued_balance(self) -> bool:
-        return self.enqueued == len(self.sent) + len(self.dead_letters)
+        return self.enqueued == len(self.sent) + self.suppressed + len(self.dead_letters)
 
     def lines(self, *, refused_shown: int = 5) -> list[str]:
         """The printed summary, with the two equations and whether they hold."""
@@ -88,6 +96,7 @@ class Summary:
             *(f"  line {row.line}: {row.error}" for row in self.refused[:refused_shown]),
             *([f"  ... and {refused - refused_shown} more"] if refused > refused_shown else []),
             f"sent                 {sent}  (sent twice: {self.sent_twice})",
+            f"suppressed           {self.suppressed}  (a recipient unsubscribed)",
             f"retried              {self.retried}  (deliveries answered with a retry)",
             f"dead-lettered        {dead}" + (f"  ({reasons})" if reasons else ""),
             f"SendBulkEmail calls  {self.calls}",
@@ -104,9 +113,10 @@ class Summary:
             f"set-up {self.setup_seconds:.1f}s not counted)",
             f"rows = enqueued + refused:        {self.rows} = {self.enqueued} + {refused}"
             f"  {_holds(self.rows_balance)}",
-            f"enqueued = sent + dead-lettered:  {self.enqueued} = {sent} + {dead}"
-            f"  {_holds(self.enqueued_balance)}",
+            f"enqueued = sent + suppressed + dead-lettered:  {self.enqueued} = {sent} + "
+            f"{self.suppressed} + {dead}  {_holds(self.enqueued_balance)}",
         ]
+        lines += self.follow_up
         if not self.drained:
             lines.append(f"the queue did not drain within {self.settings.max_run_seconds:g}s")
         return lines

@@ -27,7 +27,7 @@ from bulk_sender import metric_names as m
 from bulk_sender.attachments import AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
-from bulk_sender.ledger import Claim, DynamoLedger, NullLedger
+from bulk_sender.ledger import Claim, DynamoLedger, NullLedger, ledger_client
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
 from bulk_sender.outcomes import (
     Outcome,
@@ -42,6 +42,7 @@ from bulk_sender.pacing import TokenBucket, account_rate
 from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, redact
 from bulk_sender.settings import Settings
+from bulk_sender.unsubscribe import Unsubscribes
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,18 @@ class Limiter(Protocol):
 
 
 class Ledger(Protocol):
+    """Idempotency (ledger.py). `complete` and `mark_dead_lettered` retry within the time
+    given and return how many writes still failed (LedgerWriteFailures)."""
+
     def claim(
         self, ids: Sequence[str], *, hold_seconds: float | None = None
     ) -> Mapping[str, Claim]: ...
-    def complete(self, ids: Sequence[str]) -> None: ...
+    def complete(self, ids: Sequence[str], *, within_seconds: float | None = None) -> int: ...
     def release(self, ids: Sequence[str]) -> None: ...
     def dead_lettered(self, sqs_message_ids: Sequence[str]) -> set[str]: ...
-    def mark_dead_lettered(self, sqs_message_ids: Sequence[str]) -> None: ...
+    def mark_dead_lettered(
+        self, sqs_message_ids: Sequence[str], *, within_seconds: float | None = None
+    ) -> int: ...
 
 
 # A pre-flight check (e.g. missing template data): None, or (ErrorCode, reason).
@@ -160,6 +166,7 @@ class CallReport:
     throttled: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     remaining_ms: Callable[[], int] | None = None
+    ledger_write_failures: int = 0
 
 
 @dataclass
@@ -184,6 +191,7 @@ class BulkSender:
         ledger: Ledger | None = None,
         limiter: Limiter | None = None,
         preflight: Preflight | None = None,
+        unsubscribes: Unsubscribes | None = None,
         claim_seconds: int = 900,
     ) -> None:
         self.settings = settings
@@ -192,7 +200,7 @@ class BulkSender:
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
         if ledger is None and settings.idempotency_table:
             ledger = DynamoLedger(
-                dynamodb or boto3.client("dynamodb"),
+                dynamodb or ledger_client(settings.max_calls_in_flight + 2),
                 settings.idempotency_table,
                 ttl_seconds=settings.idempotency_ttl_seconds,
                 claim_seconds=claim_seconds,
@@ -201,6 +209,7 @@ class BulkSender:
         self._limiter = limiter
         self._limiter_is_fallback = False
         self.preflight: Preflight = preflight or TemplateCheck(self.ses)
+        self.unsubscribes = unsubscribes or Unsubscribes(settings, dynamodb=dynamodb)
         self.defaults = Defaults(
             from_address=settings.default_from,
             template=settings.default_template,
@@ -261,8 +270,8 @@ class BulkSender:
                 results[index] = Result(Outcome.DUPLICATE, "AlreadyDeadLettered")
                 continue
             try:
-                email = parse_message(
-                    record.body, message_id=record.message_id, defaults=self.defaults
+                email = self.unsubscribes.enrich(
+                    parse_message(record.body, message_id=record.message_id, defaults=self.defaults)
                 )
                 failed_check = self.preflight(email)
             except InvalidMessage as error:
@@ -281,7 +290,13 @@ class BulkSender:
             else:
                 emails.append((index, email))
 
-        emails = self._read_attachments(emails, results)
+        # One batched suppression read for the whole batch, before anything is grouped.
+        checked = self.unsubscribes.check(emails)
+        results.update(dict.fromkeys(checked.suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
+        results.update(
+            dict.fromkeys(checked.unavailable, Result(Outcome.RETRY, "SuppressionUnavailable"))
+        )
+        emails = self._read_attachments(checked.kept, results)
         calls = plan_calls(emails)
         if calls:
             if self._limiter_is_fallback:
@@ -294,12 +309,14 @@ class BulkSender:
         counts: Counter = Counter({name: 0 for name in m.COUNTERS})
         counts[m.SEND_BULK_EMAIL_CALLS] = sum(r.calls for r in reports)
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
+        counts[m.LEDGER_WRITE_FAILURES] = sum(r.ledger_write_failures for r in reports)
         failures = self._dead_letter(records, results, counts, emails)
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried)
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
         # Already sent, or a redelivery of a record already dead-lettered: acknowledged.
         counts[m.DUPLICATES_SKIPPED] = sum(r.outcome is Outcome.DUPLICATE for r in results.values())
+        counts[m.EMAILS_SUPPRESSED] = len(checked.suppressed)
         self._back_off(records, results, retried + failures)
         if len(results) != len(records):  # never: every record must have an outcome
             raise RuntimeError("a record was left without an outcome")
@@ -363,8 +380,9 @@ class BulkSender:
         report.results.update(results)
 
         by_index = dict(to_send)
-        self.ledger.complete(
-            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT]
+        report.ledger_write_failures += self.ledger.complete(
+            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT],
+            within_seconds=self._ledger_time(),
         )
         self.ledger.release(
             [by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY]
@@ -388,6 +406,14 @@ class BulkSender:
             return False
         reserve_ms = SES_CALL_MS + after_calls_ms(self._records - self._sent)
         return remaining_ms() - wait_seconds * 1000 < reserve_ms
+
+    def _ledger_time(self) -> float | None:
+        """Seconds a ledger write may spend on its retries: the time left, less what the work
+        after the calls keeps for every record not sent yet (after_calls_ms)."""
+        remaining_ms = self._remaining_ms
+        if remaining_ms is None:
+            return None
+        return max(0, remaining_ms() - after_calls_ms(self._records - self._sent)) / 1000
 
     def _sqs_call_fits(self) -> bool:
         """An SQS call after the SendBulkEmail calls starts only if it can end, at worst, in
@@ -561,7 +587,9 @@ class BulkSender:
         # A written dead letter frees its id (a fixed message may be enqueued again) and is
         # remembered by SQS message id, so a redelivery of it is not dead-lettered twice.
         self.ledger.release([ids[i] for i in dead if i in ids])
-        self.ledger.mark_dead_lettered([records[i].message_id for i in written])
+        counts[m.LEDGER_WRITE_FAILURES] += self.ledger.mark_dead_lettered(
+            [records[i].message_id for i in written], within_seconds=self._ledger_time()
+        )
         counts[m.EMAILS_DEAD_LETTERED] = len(written)
         counts[m.INVALID_MESSAGES] = sum(results[i].code in INVALID_CODES for i in written)
         return not_written

@@ -5,20 +5,35 @@ DynamoDB conditional writes rather than Powertools' idempotency utility: that ut
 wraps one function call (or one record) and stores its return value, while here one
 SendBulkEmail call carries up to 50 records whose claims must all be taken before the call
 and settled one by one from its per-entry results.
+
+A call's claims are one `TransactWriteItems` (bench/ measured it against PartiQL
+`BatchExecuteStatement`; BENCHMARKS.md says why this one). What the code relies on, from the
+DynamoDB API reference (TransactWriteItems, CancellationReason, TransactionCanceledException):
+- up to 100 actions, all or nothing: when one condition fails nothing is written;
+- the cancellation reasons are ordered as the request's actions; an action that did not
+  cause the cancellation has the code "None"; a failed condition is "ConditionalCheckFailed"
+  and, with `ReturnValuesOnConditionCheckFailure=ALL_OLD`, carries the item as it was; an
+  action on an item another transaction is writing is "TransactionConflict";
+- `ClientRequestToken` (botocore fills it in) makes the SDK's own retries of one request
+  idempotent for 10 minutes: a retry after a lost answer does not claim twice;
+- each action costs two write units (prepare and commit).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from typing import Any
 
-from bulk_sender.records import redact
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +50,8 @@ class NullLedger:
     def claim(self, ids: Iterable[str], *, hold_seconds: float | None = None) -> dict[str, Claim]:
         return dict.fromkeys(ids, Claim.CLAIMED)
 
-    def complete(self, ids: Iterable[str]) -> None:
-        pass
+    def complete(self, ids: Iterable[str], *, within_seconds: float | None = None) -> int:
+        return 0
 
     def release(self, ids: Iterable[str]) -> None:
         pass
@@ -44,8 +59,10 @@ class NullLedger:
     def dead_lettered(self, sqs_message_ids: Iterable[str]) -> set[str]:
         return set()
 
-    def mark_dead_lettered(self, sqs_message_ids: Iterable[str]) -> None:
-        pass
+    def mark_dead_lettered(
+        self, sqs_message_ids: Iterable[str], *, within_seconds: float | None = None
+    ) -> int:
+        return 0
 
 
 IN_PROGRESS = "IN_PROGRESS"
@@ -53,17 +70,64 @@ COMPLETED = "COMPLETED"
 DEAD_LETTERED = "DEAD_LETTERED"
 # Dead letters are remembered by SQS message id, not by `id`: a redelivery of the same SQS
 # message (its invocation died after the DLQ write) is acknowledged, while a redrive from
-# the DLQ (a new SQS message) is sent again.
-DEAD_LETTER_KEY = "dlq#{}"
+# the DLQ (a new SQS message) is sent again. Their keys hold a tab, which no message `id`
+# can (ids are printable, message.py), so the two key spaces never meet. Marks written
+# before this key (`dlq#...`) are not read: at worst a message dead-lettered just before
+# the upgrade and then redelivered is written to the DLQ twice; it is never sent twice.
+DEAD_LETTER_KEY = "dlq\t{}"
+MAX_TRANSACTION_ITEMS = 100
 MAX_BATCH_WRITE_ITEMS = 25
-BATCH_WRITE_ATTEMPTS = 3
+MAX_BATCH_GET_KEYS = 100
+# Every retry loop is bounded and backs off exponentially (BACKOFF_BASE x 2^n, at most
+# BACKOFF_CAP seconds); completions also stop at the caller's time limit.
+TRANSACTION_ROUNDS = 3
+WRITE_ATTEMPTS = 8
+READ_ATTEMPTS = 4
+BACKOFF_BASE = 0.05
+BACKOFF_CAP = 1.0
+CONNECT_TIMEOUT = 2
+READ_TIMEOUT = 5
+# Reasons that say "this id, not the transaction": it is decided (see claim) or not ours.
+CONDITION_FAILED = "ConditionalCheckFailed"
+CONFLICT = "TransactionConflict"
+NO_ERROR = (None, "None")
+
+# A claim's `expires_at` is its end; a completion's is the end of its TTL: one condition
+# covers both (items of the previous form carried the same end in `claim_expires_at`).
+_CLAIM_CONDITION = "attribute_not_exists(id) OR expires_at < :now"
+
+
+def ledger_client(max_pool: int = 10) -> Any:
+    """DynamoDB for the ledger: the core built every request from validated ids, so botocore's
+    parameter validation is off (as on SES: bench/ measured its cost); botocore's standard
+    retries (throttling, 5xx, connection errors) stay on, bounded: claims carry an idempotency
+    token and completions are plain Puts, so a retried request cannot claim or send twice."""
+    return boto3.client(
+        "dynamodb",
+        config=Config(
+            retries={"total_max_attempts": 3, "mode": "standard"},
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+            max_pool_connections=max_pool,
+            parameter_validation=False,
+        ),
+    )
+
+
+def backoff(attempt: int) -> float:
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
 
 
 class DynamoLedger:
-    """One item per message id: `status`, `owner`, `claim_expires_at`, `expires_at` (TTL).
-    Claims are conditional PutItems (one per id, in parallel: DynamoDB has no conditional
-    batch write but transactions, which cost twice and cancel whole); completions and dead
-    letters are unconditional, so they go 25 to a BatchWriteItem.
+    """One item per message id: `status`, `expires_at` (the claim's end, or the TTL of a
+    completion: DynamoDB's TTL attribute either way) and, while claimed, `owner`.
+
+    Claims: one conditional Put per id, all of a call's ids in one TransactWriteItems. Ids
+    whose condition fails (completed, or claimed by a live claim) cancel the transaction and
+    are decided by the reason's old item; the others are claimed again in a second round.
+    Releases are conditional Deletes the same way (only the claim this ledger took, by its
+    owner token). Completions and dead-letter marks are unconditional, so they go 25 to a
+    BatchWriteItem (one write unit each).
 
     A claim lasts until its invocation's deadline (`hold_seconds`, else `claim_seconds`): a
     claim whose invocation died expires then and the id can be claimed again. Expiry is
@@ -78,55 +142,212 @@ class DynamoLedger:
         ttl_seconds: int,
         claim_seconds: int,
         clock: Callable[[], float] = time.time,
-        workers: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._db = dynamodb
         self._table = table
         self._ttl = ttl_seconds
         self._claim_seconds = claim_seconds
         self._clock = clock
-        self._owner = uuid.uuid4().hex  # this container; claims are released only by it
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ledger")
+        self._sleep = sleep
+        self._container = uuid.uuid4().hex
+        self._claims = itertools.count()
+        self._lock = threading.Lock()
+        self._held: dict[str, str] = {}  # id -> owner token of the claim this ledger holds
+        self._stranded: dict[str, str] = {}  # releases that failed, tried again on next use
+
+    # -- claims ---------------------------------------------------------------------------
 
     def claim(self, ids: Iterable[str], *, hold_seconds: float | None = None) -> dict[str, Claim]:
         """Claim each id for `hold_seconds` (the invocation's remaining time), by default
-        `claim_seconds`: conditional PutItems, in parallel."""
+        `claim_seconds`. Raises (ClientError, BotoCoreError) when the ledger cannot say; then
+        no claim of these ids is left behind (any it may have taken is released)."""
+        self._release_stranded()
         hold = math.ceil(hold_seconds if hold_seconds is not None else self._claim_seconds)
         unique = list(dict.fromkeys(ids))
-        results = self._pool.map(lambda message_id: self._claim_one(message_id, hold), unique)
-        return dict(zip(unique, results, strict=True))
+        owner = f"{self._container}:{next(self._claims)}"
+        claims: dict[str, Claim] = {}
+        try:
+            for start in range(0, len(unique), MAX_TRANSACTION_ITEMS):
+                chunk = unique[start : start + MAX_TRANSACTION_ITEMS]
+                claims.update(self._claim_chunk(chunk, hold, owner))
+        except (BotoCoreError, ClientError):
+            # A request whose answer was lost may have committed: release what may be ours.
+            maybe_ours = [i for i in unique if claims.get(i, Claim.CLAIMED) is Claim.CLAIMED]
+            with self._lock:
+                for message_id in maybe_ours:
+                    self._held.pop(message_id, None)
+            self._release_tokens(dict.fromkeys(maybe_ours, owner))
+            raise
+        return claims
 
-    def complete(self, ids: Iterable[str]) -> None:
-        """Mark ids sent: unconditional Puts (the claims are ours), 25 a BatchWriteItem. A
-        failure is logged and the messages acknowledged anyway (no resend)."""
-        expires = {"N": str(int(self._clock()) + self._ttl)}
-        items = [{"id": {"S": i}, "status": {"S": COMPLETED}, "expires_at": expires} for i in ids]
-        self._put_all(items, "ledger_complete_failed")
+    def _claim_chunk(self, ids: list[str], hold: int, owner: str) -> dict[str, Claim]:
+        now = int(self._clock())
+        decided: dict[str, Claim] = {}
+        pending = ids
+        for round_ in range(TRANSACTION_ROUNDS):
+            reasons = self._transact([self._claim_action(i, now, hold, owner) for i in pending])
+            if reasons is None:
+                with self._lock:
+                    self._held.update(dict.fromkeys(pending, owner))
+                decided.update(dict.fromkeys(pending, Claim.CLAIMED))
+                return decided
+            again = []
+            for message_id, reason in zip(pending, reasons, strict=True):
+                code = reason.get("Code")
+                if code == CONDITION_FAILED:
+                    status = (reason.get("Item") or {}).get("status", {}).get("S")
+                    decided[message_id] = (
+                        Claim.COMPLETED if status == COMPLETED else Claim.IN_FLIGHT
+                    )
+                elif code == CONFLICT:  # another invocation is writing it right now
+                    decided[message_id] = Claim.IN_FLIGHT
+                else:  # "None" (cancelled by another id), or throttled: try again
+                    again.append(message_id)
+            if not again:
+                return decided
+            if len(again) == len(pending):  # nothing decided: throttling, back off
+                self._sleep(backoff(round_))
+            pending = again
+        raise ClientError(
+            {"Error": {"Code": "LedgerBusy", "Message": f"{len(pending)} claims undecided"}},
+            "TransactWriteItems",
+        )
+
+    def _claim_action(self, message_id: str, now: int, hold: int, owner: str) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    "id": {"S": message_id},
+                    "status": {"S": IN_PROGRESS},
+                    "owner": {"S": owner},
+                    "expires_at": {"N": str(now + hold)},
+                },
+                "ConditionExpression": _CLAIM_CONDITION,
+                "ExpressionAttributeValues": {":now": {"N": str(now)}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def _transact(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """None when written; the cancellation reasons (one per action) when cancelled."""
+        try:
+            self._db.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons")
+            if not reasons or len(reasons) != len(actions):
+                raise
+            return reasons
+        return None
+
+    # -- releases -------------------------------------------------------------------------
 
     def release(self, ids: Iterable[str]) -> None:
-        for _ in self._pool.map(self._release_one, list(ids)):
-            pass
+        """Give back claims this ledger holds (their entries are retried). A release that
+        fails is kept and tried again on this ledger's next claim; the claim also expires by
+        itself at its invocation's deadline."""
+        with self._lock:
+            tokens = {i: self._held.pop(i) for i in dict.fromkeys(ids) if i in self._held}
+        self._release_tokens(tokens)
+
+    def _release_stranded(self) -> None:
+        with self._lock:
+            tokens, self._stranded = self._stranded, {}
+        if tokens:
+            self._release_tokens(tokens)
+
+    def _release_tokens(self, tokens: dict[str, str]) -> None:
+        items = list(tokens.items())
+        for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
+            chunk = dict(items[start : start + MAX_TRANSACTION_ITEMS])
+            left = self._release_chunk(chunk)
+            if left:
+                log.warning("ledger_release_failed", extra={"claims": len(left)})
+                with self._lock:
+                    self._stranded.update(left)
+
+    def _release_chunk(self, tokens: dict[str, str]) -> dict[str, str]:
+        """Conditional Deletes in one transaction; returns the ones not done."""
+        pending = dict(tokens)
+        for round_ in range(TRANSACTION_ROUNDS):
+            try:
+                reasons = self._transact([self._release_action(*kv) for kv in pending.items()])
+            except (BotoCoreError, ClientError):
+                self._sleep(backoff(round_))
+                continue
+            if reasons is None:
+                return {}
+            for (message_id, _), reason in zip(list(pending.items()), reasons, strict=True):
+                if reason.get("Code") == CONDITION_FAILED:  # not our claim any more: done
+                    del pending[message_id]
+                elif reason.get("Code") not in NO_ERROR:  # conflict, throttling: back off
+                    self._sleep(backoff(round_))
+            if not pending:
+                return {}
+        return pending
+
+    def _release_action(self, message_id: str, owner: str) -> dict[str, Any]:
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": {"id": {"S": message_id}},
+                # Only claims carry an owner (a completion replaces the whole item), and each
+                # claim its own token: this deletes that claim and nothing else.
+                "ConditionExpression": "#owner = :owner",
+                "ExpressionAttributeNames": {"#owner": "owner"},
+                "ExpressionAttributeValues": {":owner": {"S": owner}},
+            }
+        }
+
+    # -- completions and dead letters -----------------------------------------------------
+
+    def complete(self, ids: Iterable[str], *, within_seconds: float | None = None) -> int:
+        """Mark ids sent: unconditional Puts (the claims are ours), 25 a BatchWriteItem,
+        retried with backoff for at most `within_seconds`. Returns how many could not be
+        written (the messages are acknowledged anyway: no resend; the caller counts them)."""
+        ids = list(ids)
+        with self._lock:
+            for message_id in ids:
+                self._held.pop(message_id, None)
+        expires = {"N": str(int(self._clock()) + self._ttl)}
+        items = [{"id": {"S": i}, "status": {"S": COMPLETED}, "expires_at": expires} for i in ids]
+        return self._put_all(items, "ledger_complete_failed", within_seconds)
 
     def dead_lettered(self, sqs_message_ids: Iterable[str]) -> set[str]:
-        """Which of these SQS messages this ledger saw written to the DLQ already."""
+        """Which of these SQS messages this ledger saw written to the DLQ already. Keys
+        DynamoDB leaves unprocessed are asked again (bounded, with backoff), then taken as
+        not dead-lettered: at worst a letter is written twice."""
         keys = [DEAD_LETTER_KEY.format(i) for i in dict.fromkeys(sqs_message_ids)]
         found: set[str] = set()
-        for start in range(0, len(keys), 100):
-            request = {
+        for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
+            request: dict[str, Any] | None = {
                 self._table: {
-                    "Keys": [{"id": {"S": key}} for key in keys[start : start + 100]],
+                    "Keys": [
+                        {"id": {"S": key}} for key in keys[start : start + MAX_BATCH_GET_KEYS]
+                    ],
                     "ProjectionExpression": "id",
                 }
             }
-            while request:
+            for attempt in range(READ_ATTEMPTS):
+                if attempt:
+                    self._sleep(backoff(attempt - 1))
                 response = self._db.batch_get_item(RequestItems=request)
                 found.update(item["id"]["S"] for item in response["Responses"][self._table])
                 request = response.get("UnprocessedKeys") or None
+                if not request:
+                    break
+            else:
+                log.warning("ledger_lookup_incomplete", extra={"keys": len(keys)})
         return {key.removeprefix(DEAD_LETTER_KEY.format("")) for key in found}
 
-    def mark_dead_lettered(self, sqs_message_ids: Iterable[str]) -> None:
-        """Remember dead letters by SQS message id. A failure is logged: at worst a
-        redelivery of the record is dead-lettered a second time."""
+    def mark_dead_lettered(
+        self, sqs_message_ids: Iterable[str], *, within_seconds: float | None = None
+    ) -> int:
+        """Remember dead letters by SQS message id; returns how many could not be written (at
+        worst a redelivery of such a record is dead-lettered a second time)."""
         expires = {"N": str(int(self._clock()) + self._ttl)}
         items = [
             {
@@ -136,67 +357,34 @@ class DynamoLedger:
             }
             for i in sqs_message_ids
         ]
-        self._put_all(items, "ledger_mark_failed")
+        return self._put_all(items, "ledger_mark_failed", within_seconds)
 
-    def _claim_one(self, message_id: str, hold: int) -> Claim:
-        now = int(self._clock())
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "id": {"S": message_id},
-                    "status": {"S": IN_PROGRESS},
-                    "owner": {"S": self._owner},
-                    "claim_expires_at": {"N": str(now + hold)},
-                    "expires_at": {"N": str(now + hold)},
-                },
-                ConditionExpression=(
-                    "attribute_not_exists(id) OR expires_at < :now"
-                    " OR (#status = :in_progress AND claim_expires_at < :now)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":now": {"N": str(now)},
-                    ":in_progress": {"S": IN_PROGRESS},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-            return Claim.CLAIMED
-        except self._db.exceptions.ConditionalCheckFailedException as error:
-            old = error.response.get("Item") or {}
-            if old.get("status", {}).get("S") == COMPLETED:
-                return Claim.COMPLETED
-            return Claim.IN_FLIGHT
-
-    def _put_all(self, items: list[dict[str, Any]], failure_event: str) -> None:
-        """Unconditional Puts, 25 a BatchWriteItem, unprocessed ones sent again (twice)."""
+    def _put_all(
+        self, items: Sequence[dict[str, Any]], failure_event: str, within: float | None
+    ) -> int:
+        """Unconditional Puts, 25 a BatchWriteItem; unprocessed items and failed requests
+        are sent again with backoff, at most WRITE_ATTEMPTS times and within `within`
+        seconds. Returns the number of items not written."""
+        started = self._clock()
+        failed = 0
         for start in range(0, len(items), MAX_BATCH_WRITE_ITEMS):
-            batch = items[start : start + MAX_BATCH_WRITE_ITEMS]
-            requests = [{"PutRequest": {"Item": item}} for item in batch]
-            try:
-                for attempt in range(BATCH_WRITE_ATTEMPTS):
+            requests = [
+                {"PutRequest": {"Item": item}}
+                for item in items[start : start + MAX_BATCH_WRITE_ITEMS]
+            ]
+            for attempt in range(WRITE_ATTEMPTS):
+                try:
                     response = self._db.batch_write_item(RequestItems={self._table: requests})
                     requests = (response.get("UnprocessedItems") or {}).get(self._table, [])
-                    if not requests:
-                        break
-                    time.sleep(0.05 * 2**attempt)
-                else:
-                    log.warning(failure_event, extra={"items": len(requests)})
-            except Exception:
-                log.exception(failure_event, extra={"items": len(requests)})
-
-    def _release_one(self, message_id: str) -> None:
-        try:
-            self._db.delete_item(
-                TableName=self._table,
-                Key={"id": {"S": message_id}},
-                ConditionExpression="#status = :in_progress AND #owner = :owner",
-                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":in_progress": {"S": IN_PROGRESS},
-                    ":owner": {"S": self._owner},
-                },
-            )
-        except Exception:
-            # The claim expires by itself at its invocation's deadline; the retry waits.
-            log.warning("ledger_release_failed", extra={"id": redact(message_id)}, exc_info=True)
+                except (BotoCoreError, ClientError):
+                    log.warning(failure_event, extra={"items": len(requests)}, exc_info=True)
+                delay = backoff(attempt)
+                if not requests or attempt + 1 == WRITE_ATTEMPTS:
+                    break
+                if within is not None and self._clock() - started + delay > within:
+                    break
+                self._sleep(delay)
+            if requests:
+                failed += len(requests)
+                log.error(failure_event, extra={"items": len(requests), "final": True})
+        return failed

@@ -18,6 +18,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from bulk_sender.recipient_hash import ALL_LISTS, check_list
 from bulk_sender.template_names import fits, ses_template_name
 
 MAX_RECIPIENTS = 50
@@ -41,6 +42,7 @@ FIELDS = frozenset(
         "feedback_to",
         "configuration_set",
         "id",
+        "list",
     }
 ) | frozenset(OPTION_FIELDS)
 CONTENT_FIELDS = frozenset({"subject", "text", "html"})
@@ -130,6 +132,7 @@ class Email:
     reply_to: tuple[str, ...]
     feedback_to: str | None
     configuration_set: str | None
+    list_name: str = ALL_LISTS  # the `list` field: what an unsubscribe from it covers
     options: SendOptions = field(default_factory=lambda: NO_OPTIONS)
 
     @property
@@ -206,6 +209,7 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         configuration_set=_configuration_set(
             doc.get("configuration_set", defaults.configuration_set), defaults.configuration_sets
         ),
+        list_name=_list(doc.get("list", ALL_LISTS)),
         options=_options(doc, from_address, feedback_to, defaults),
     )
 
@@ -387,6 +391,13 @@ def _id(value: Any) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= 256 or not value.isprintable():
         raise InvalidMessage("id", "must be 1 to 256 printable characters")
     return value
+
+
+def _list(value: Any) -> str:
+    try:
+        return check_list(value)
+    except ValueError as error:
+        raise InvalidMessage("list", str(error).removeprefix("list ")) from None
 
 
 def _configuration_set(value: Any, allowed: frozenset[str] | None) -> str | None:

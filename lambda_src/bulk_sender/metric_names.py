@@ -8,8 +8,11 @@ EMAILS_RETRIED = "EmailsRetried"
 EMAILS_DEAD_LETTERED = "EmailsDeadLettered"
 INVALID_MESSAGES = "InvalidMessages"
 DUPLICATES_SKIPPED = "DuplicatesSkipped"
+EMAILS_SUPPRESSED = "EmailsSuppressed"
 SEND_BULK_EMAIL_CALLS = "SendBulkEmailCalls"
 THROTTLED_CALLS = "ThrottledCalls"
+# Completions (and dead-letter marks) the ledger could not write after its retries.
+LEDGER_WRITE_FAILURES = "LedgerWriteFailures"
 SEND_BULK_EMAIL_LATENCY = "SendBulkEmailLatency"
 
 # Counters: added once per invocation with their totals (unit Count).
@@ -19,8 +22,10 @@ COUNTERS = (
     EMAILS_DEAD_LETTERED,
     INVALID_MESSAGES,
     DUPLICATES_SKIPPED,
+    EMAILS_SUPPRESSED,
     SEND_BULK_EMAIL_CALLS,
     THROTTLED_CALLS,
+    LEDGER_WRITE_FAILURES,
 )
 # Latency: one value per SendBulkEmail call (unit Milliseconds).
 LATENCIES = (SEND_BULK_EMAIL_LATENCY,)

@@ -11,6 +11,7 @@ class Outcome(Enum):
     DEAD = "dead"  # to the DLQ now, not retried
     SPLIT = "split"  # whole call refused: halve it to find the entries at fault
     DUPLICATE = "duplicate"  # its idempotency key was already sent: acknowledged
+    SUPPRESSED = "suppressed"  # a recipient unsubscribed: acknowledged, not sent
 
 
 # Entry statuses that no retry can fix. Any status not listed (including new ones SES may

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from bulk_sender.message import InvalidMessage, validate_tags
 from bulk_sender.template_names import PREFIX_PATTERN
@@ -31,6 +32,12 @@ class Settings:
     max_calls_in_flight: int = 4
     retry_backoff_base_seconds: int = 30
     retry_backoff_max_seconds: int = 900
+    # Unsubscribes (bulk_sender/unsubscribe.py): the endpoint, an optional mailto, the
+    # secret the links are signed with, the suppression table.
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
+    unsubscribe_secret_arn: str | None = None
+    suppression_table: str | None = None
     endpoint_id: str | None = None
     allowed_tenants: frozenset[str] = frozenset()
     attachment_bucket: str | None = None
@@ -81,6 +88,7 @@ class Settings:
             max_calls_in_flight=max(1, int(number("MAX_CALLS_IN_FLIGHT", 4))),
             retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
             retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
+            **unsubscribe_settings(text),
             endpoint_id=_endpoint_id(text("ENDPOINT_ID")),
             allowed_tenants=frozenset(
                 filter(None, map(str.strip, env.get("ALLOWED_TENANTS", "").split(",")))
@@ -130,3 +138,25 @@ def _tags_from_json(raw: str | None) -> dict[str, str]:
         return validate_tags(tags)
     except InvalidMessage as error:
         raise SettingsError(f"DEFAULT_TAGS: {error.rule}") from None
+
+
+def unsubscribe_settings(text: Callable[[str], str | None]) -> dict[str, str | None]:
+    """UNSUBSCRIBE_URL (https, or http on this machine), UNSUBSCRIBE_MAILTO, the secret's ARN
+    and SUPPRESSION_TABLE; links and suppression need the secret."""
+    url, mailto = text("UNSUBSCRIBE_URL"), text("UNSUBSCRIBE_MAILTO")
+    secret, table = text("UNSUBSCRIBE_SECRET_ARN"), text("SUPPRESSION_TABLE")
+    if url is not None:
+        parts = urlsplit(url)
+        local = parts.hostname in ("127.0.0.1", "localhost") and parts.scheme == "http"
+        if not (parts.scheme == "https" or local) or not parts.netloc or parts.query:
+            raise SettingsError("UNSUBSCRIBE_URL must be an https:// URL without a query")
+    if mailto is not None and not mailto.startswith("mailto:"):
+        raise SettingsError("UNSUBSCRIBE_MAILTO must be a mailto: URI")
+    if (url or table) and secret is None:
+        raise SettingsError("UNSUBSCRIBE_URL and SUPPRESSION_TABLE need UNSUBSCRIBE_SECRET_ARN")
+    return {
+        "unsubscribe_url": url,
+        "unsubscribe_mailto": mailto,
+        "unsubscribe_secret_arn": secret,
+        "suppression_table": table,
+    }

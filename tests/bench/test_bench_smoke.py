@@ -9,7 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench import baselines, enqueue_bench, handler_bench, import_bench, pacing_bench, run
+from bench import (
+    baselines,
+    capacity,
+    enqueue_bench,
+    handler_bench,
+    import_bench,
+    pacing_bench,
+    run,
+)
+from bench.harness import ROOT
 from bench.workload import expected_calls, group_sizes, make_event
 
 SMALL = 120
@@ -30,6 +39,7 @@ def found():
         found = in_process_parts()
         found["imports"] = imports.result()
         found["enqueue"] = enqueue.result()
+    found["capacity"] = run.part_capacity(found, lambda _: None)
     return found
 
 
@@ -48,7 +58,13 @@ def in_process_parts():
             ),
             "profile": handler_bench.run_handler(60, latency=0.0, profile=5)["profile"],
             "cached": handler_bench.run_handler(60, latency=0.0, what_if=("cached_addresses",)),
-            "ledger": handler_bench.run_handler(60, latency=0.0, ledger=True),
+        },
+        "ledger": {
+            "off": handler_bench.run_handler(60, latency=0.0),
+            "on": handler_bench.run_handler(60, latency=0.0, ledger=True),
+            "partiql": handler_bench.run_handler(
+                60, latency=0.0, ledger=True, what_if=("partiql_claims",)
+            ),
         },
         "pacing": pacing_bench.run_pacing(200.0, 0.5, latency=0.001),
     }
@@ -79,15 +95,18 @@ def test_the_handler_makes_the_expected_calls_and_accounts_for_every_record(foun
 
 
 @pytest.mark.parametrize(
-    ("key", "requests"),
+    ("part", "key", "requests"),
     [
-        ("cached", {}),
-        # one conditional claim per message, one completion batch per call (5 calls)
-        ("ledger", {"dynamodb.PutItem": 60, "dynamodb.BatchWriteItem": 5}),
+        ("handler", "cached", {}),
+        ("ledger", "off", {}),
+        # one claim transaction and one completion batch per call (5 calls of at most 25)
+        ("ledger", "on", {"dynamodb.TransactWriteItems": 5, "dynamodb.BatchWriteItem": 5}),
+        # PartiQL: one claim request per 25 statements, the same completions
+        ("ledger", "partiql", {"dynamodb.BatchExecuteStatement": 5, "dynamodb.BatchWriteItem": 5}),
     ],
 )
-def test_the_what_ifs_send_the_same_and_say_what_they_called(found, key, requests):
-    result = found["handler"][key]
+def test_the_what_ifs_send_the_same_and_say_what_they_called(found, part, key, requests):
+    result = found[part][key]
     assert result["calls"] == result["expected_calls"]
     assert result["sent"] == result["accounted"] == 60
     assert result["other_calls"] == requests
@@ -108,6 +127,34 @@ def test_the_baselines_make_their_calls(found):
     assert bulk["calls"] == expected_calls(group_sizes(SMALL))
     assert bulk["measured_sent"] == SMALL
     assert positive(email["wall_s"], email["cpu_us_per_message"], bulk["wall_s"])
+
+
+def test_the_capacity_model_sends_the_whole_campaign_in_each_case(found):
+    simulated = found["capacity"]["simulated"]
+    assert {"defaults_900", "defaults_2700", "sized_2700"} <= set(simulated)
+    for case in simulated.values():
+        assert case["sent"] == case["messages"] == capacity.CAMPAIGN
+        # never above R by more than the first calls, which go at once (the buckets start
+        # empty and a call takes its tokens as debt)
+        first_calls = case["settings"]["max_concurrency"] * 50
+        assert 0 < case["share_of_rate"] <= 1 + first_calls / (case["rate"] * case["duration_s"])
+    # More concurrent invocations at the same R never make the model slower to send
+    assert simulated["defaults_900"]["share_of_rate"] >= simulated["previous_900"]["share_of_rate"]
+    sustained = found["capacity"]["sustained"]["on"]
+    assert list(sustained) == [512, 1024, 1769]
+    assert sustained[512] < sustained[1024] < sustained[1769]
+
+
+def test_the_readme_sizing_section_names_the_modelled_settings():
+    # Given the settings the capacity model checks for each account rate
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Sizing for") + 1 :]
+    section = section[: section.index("\n## ", 1)]
+    # Then the README's sizing section names each of them
+    for rate, changes in capacity.SIZED_FOR.items():
+        assert f"{rate:,.0f}" in section
+        for key, value in changes.items():
+            assert f"`{key}` {value}" in section or f"{key}={value}" in section
 
 
 def test_pacing_sends_everything_and_measures_a_rate(found):

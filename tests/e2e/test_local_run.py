@@ -117,7 +117,14 @@ def test_enqueued_campaign_is_sent_once_and_bad_rows_are_refused_or_dead_lettere
     assert sent_to == Counter(valid_recipients())
     first = next(email for email in summary.sent if email["to"] == ["user00@example.org"])
     assert first["template"] == "welcome"
+    # ... with the local endpoint's signed one-click link in its headers and in its data
+    link = first["data"].pop("unsubscribe_url")
     assert first["data"] == {"name": "User 0"}
+    assert link.startswith(local.urls["UnsubscribeUrl"] + "?t=all.")
+    assert list(first["headers"].items()) == [
+        ("List-Unsubscribe", f"<{link}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
     assert first["tags"] == {"campaign": "e2e"}
     assert first["configuration_set"] == SETTINGS.configuration_set
     # ... and each raw message is on the DLQ, invalid, with its reason
@@ -207,7 +214,11 @@ def test_demo_command_prints_the_summary_and_its_equations(tmp_path: Path) -> No
     # Then it ends well and prints the figures and both equations, holding
     assert result.exit_code == 0, result.output
     assert "rows = enqueued + refused:        47 = 46 + 1  holds" in result.stdout
-    assert "enqueued = sent + dead-lettered:  46 = 39 + 7  holds" in result.stdout
+    assert "enqueued = sent + suppressed + dead-lettered:  46 = 39 + 0 + 7  holds" in result.stdout
+    # And the unsubscribe loop: one recipient's link POSTed, the follow-up skips them
+    assert "POST List-Unsubscribe=One-Click to http://127.0.0.1:" in result.stdout
+    assert "-> 200" in result.stdout
+    assert "follow-up campaign to the first 20 recipients: sent 19, suppressed 1" in result.stdout
     assert "SendBulkEmail calls" in result.stdout
     assert "emails/s" in result.stdout
     assert (tmp_path / "demo.log").read_text(encoding="utf-8")  # the handler's JSON logs

@@ -94,8 +94,10 @@ class Synthesized:
             if resource["Type"] == resource_type
         }
 
-    def one(self, resource_type: str) -> tuple[str, dict[str, Any]]:
-        found = self.resources(resource_type)
+    def one(self, resource_type: str, path_fragment: str = "") -> tuple[str, dict[str, Any]]:
+        """The one resource of that type (whose logical id contains the fragment, if given)."""
+        fragment = re.sub(r"[^A-Za-z0-9]", "", path_fragment)
+        found = {k: v for k, v in self.resources(resource_type).items() if fragment in k}
         assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
         return next(iter(found.items()))
 

@@ -21,7 +21,7 @@ def _pin(distribution: str) -> str:
 
 @pytest.fixture(scope="module")
 def asset(synth) -> Path:
-    _, function = synth.one("AWS::Lambda::Function")
+    _, function = synth.one("AWS::Lambda::Function", "Sender")
     key = function["Properties"]["Code"]["S3Key"]
     path = synth.outdir / f"asset.{key.removesuffix('.zip')}"
     assert path.is_dir(), f"the function's asset is staged at {path}"

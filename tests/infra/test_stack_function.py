@@ -27,12 +27,15 @@ ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "UNSUBSCRIBE_URL",
+    "UNSUBSCRIBE_SECRET_ARN",
+    "SUPPRESSION_TABLE",
     "ATTACHMENT_BUCKET",
 }
 
 
 def _function(synth):
-    return synth.one("AWS::Lambda::Function")
+    return synth.one("AWS::Lambda::Function", "Sender")
 
 
 def test_the_function_runs_the_handler_on_python_3_14_arm64(synth, context):
@@ -68,7 +71,7 @@ def test_the_environment_is_the_one_the_handler_reads(synth, context):
     assert env["DLQ_URL"] == ref(synth.logical_id("AWS::SQS::Queue", "QueuesDlq"))
     assert env["QUEUE_URL"] == ref(synth.logical_id("AWS::SQS::Queue", "QueuesQueue"))
     assert env["CONFIGURATION_SET_NAME"] == ref(synth.one("AWS::SES::ConfigurationSet")[0])
-    assert env["IDEMPOTENCY_TABLE"] == ref(synth.one("AWS::DynamoDB::Table")[0])
+    assert env["IDEMPOTENCY_TABLE"] == ref(synth.one("AWS::DynamoDB::Table", "Idempotency")[0])
     assert env["IDEMPOTENCY_TTL_SECONDS"] == str(context["idempotency_ttl_seconds"])
     assert json.loads(env["DEFAULT_TAGS"]) == context["default_tags"]
     assert env["MAX_SEND_RATE"] == str(context["max_send_rate"])
@@ -82,7 +85,7 @@ def test_the_environment_is_the_one_the_handler_reads(synth, context):
 
 def test_optional_defaults_reach_the_environment_when_set(variant):
     # Given an app whose context sets a default sender, template and tags (as -c text)
-    _, function = variant.one("AWS::Lambda::Function")
+    _, function = variant.one("AWS::Lambda::Function", "Sender")
     env = function["Properties"]["Environment"]["Variables"]
     # Then the function gets them
     assert env["DEFAULT_FROM"] == "News <news@example.org>"
@@ -112,8 +115,8 @@ def test_the_mapping_scales_to_the_same_concurrency_the_handler_paces_for(synth,
     # When the mapping's maximum concurrency and the function's MAX_CONCURRENCY are read
     scaling = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
     pacing = function["Properties"]["Environment"]["Variables"]["MAX_CONCURRENCY"]
-    # Then both are the context's max_concurrency (default 2)
-    assert scaling == int(pacing) == context["max_concurrency"] == 2
+    # Then both are the context's max_concurrency (default 5)
+    assert scaling == int(pacing) == context["max_concurrency"] == 5
 
 
 def test_the_default_batch_fills_several_calls_and_fits_the_invocation_payload(context):

@@ -11,7 +11,7 @@ from tests.infra.cfn import arn_of, as_list, by_sid, granting, statements, text
 
 @pytest.fixture(scope="module")
 def policy(synth):
-    _, role_policy = synth.one("AWS::IAM::Policy")
+    _, role_policy = synth.one("AWS::IAM::Policy", "Sender")
     return role_policy
 
 
@@ -25,13 +25,13 @@ def _ses_arn(resource):
 
 def test_the_role_has_no_managed_policy_and_this_one_policy(synth, policy):
     # Given the function's role
-    _, role = synth.one("AWS::IAM::Role")
+    _, role = synth.one("AWS::IAM::Role", "Sender")
     # Then it is assumed by Lambda, carries no managed policy, only the statements below
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"
     }
     assert "ManagedPolicyArns" not in role["Properties"]
-    assert len(statements(policy)) == 9
+    assert len(statements(policy)) == 11
 
 
 def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates(
@@ -58,7 +58,7 @@ def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates
 def test_send_bulk_email_follows_the_identities_of_the_context(variant):
     # Given an app whose context lists an address and a domain (as -c text), and the sandbox's
     # verified recipients (one of them also a sending identity)
-    _, variant_policy = variant.one("AWS::IAM::Policy")
+    _, variant_policy = variant.one("AWS::IAM::Policy", "Sender")
     statement = by_sid(variant_policy, "SendBulkEmailFromTheSendingIdentities")
     # Then the identities and the recipients, each once and nothing else, are in the statement
     identities = [r for r in _resources(statement) if ":identity/" in r]
@@ -71,7 +71,7 @@ def test_send_bulk_email_follows_the_identities_of_the_context(variant):
 def test_send_bulk_email_covers_exactly_the_allowed_configuration_sets(synth, variant):
     # Given the default app and one that allows two more configuration sets
     for app, extra in ((synth, []), (variant, ["alerts", "marketing"])):
-        _, app_policy = app.one("AWS::IAM::Policy")
+        _, app_policy = app.one("AWS::IAM::Policy", "Sender")
         statement = by_sid(app_policy, "SendBulkEmailFromTheSendingIdentities")
         own = app.one("AWS::SES::ConfigurationSet")[0]
         # Then the statement covers the stack's own set and exactly those listed
@@ -80,7 +80,7 @@ def test_send_bulk_email_covers_exactly_the_allowed_configuration_sets(synth, va
             _ses_arn(f"configuration-set/{name}") for name in [f"${{{own}}}", *extra]
         )
         # And the function is told the same list, so it refuses any other before a call
-        _, function = app.one("AWS::Lambda::Function")
+        _, function = app.one("AWS::Lambda::Function", "Sender")
         env = function["Properties"]["Environment"]["Variables"]
         assert text(env["ALLOWED_CONFIGURATION_SETS"]).split(",") == [
             f"${{{own}}}",
@@ -130,7 +130,7 @@ def test_the_function_consumes_the_queue_and_changes_visibility_there_only(synth
 def test_dynamodb_access_is_the_ledgers_item_actions_on_the_idempotency_table(synth, policy):
     # Given the idempotency statement
     statement = by_sid(policy, "ClaimAndRecordIdempotencyKeys")
-    table = synth.one("AWS::DynamoDB::Table")[0]
+    table = synth.one("AWS::DynamoDB::Table", "Idempotency")[0]
     # Then it claims, records, looks up and releases items of that table, nothing else
     assert sorted(as_list(statement["Action"])) == [
         "dynamodb:BatchGetItem",
@@ -144,7 +144,7 @@ def test_dynamodb_access_is_the_ledgers_item_actions_on_the_idempotency_table(sy
         for s in statements(policy)
         if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
     ]
-    assert dynamodb == [statement]
+    assert dynamodb == [statement, by_sid(policy, "CheckTheSuppressionList")]
 
 
 def test_the_function_writes_its_own_log_group_only(synth, policy):
@@ -164,6 +164,14 @@ def test_no_statement_uses_a_wildcard_action(policy):
             assert "*" not in action, action
 
 
+TRANSACT_PERMISSIONS = {
+    "Put": "PutItem",
+    "Delete": "DeleteItem",
+    "Update": "UpdateItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
 def test_the_ledger_calls_only_what_the_policy_grants():
     # Given the ledger run through every method against in-process moto, counting calls
     with mock_aws():
@@ -175,13 +183,25 @@ def test_the_ledger_calls_only_what_the_policy_grants():
             BillingMode="PAY_PER_REQUEST",
         )
         called: set[str] = set()
-        client.meta.events.register(
-            "before-call.dynamodb.*", lambda model, **_: called.add(f"dynamodb:{model.name}")
-        )
+
+        def record(model, params, **_):
+            # A transaction needs no IAM action of its own: each of its actions needs the
+            # permission of the single-item operation (PutItem, DeleteItem, UpdateItem;
+            # ConditionCheckItem for ConditionCheck). DynamoDB developer guide, "Using IAM
+            # with DynamoDB transactions".
+            if model.name == "TransactWriteItems":
+                for action in params["TransactItems"]:
+                    (kind,) = action
+                    called.add(f"dynamodb:{TRANSACT_PERMISSIONS[kind]}")
+            else:
+                called.add(f"dynamodb:{model.name}")
+
+        client.meta.events.register("before-parameter-build.dynamodb.*", record)
         ledger = DynamoLedger(client, "ledger", ttl_seconds=60, claim_seconds=60)
         ledger.claim(["a", "b"])
         ledger.complete(["a"])
         ledger.release(["b"])
+        ledger.claim(["a", "c"])  # "a" cancels the first round: a second round claims "c"
         ledger.mark_dead_lettered(["sqs-1"])
         ledger.dead_lettered(["sqs-1"])
     # Then every operation it used is granted, and nothing granted goes unused

@@ -93,7 +93,7 @@ def test_the_dashboard_shows_the_queue_the_dlq_and_the_function(synth, widgets):
     lines = _metrics(widgets)
     queue = synth.logical_id("AWS::SQS::Queue", "QueuesQueue")
     dlq = synth.logical_id("AWS::SQS::Queue", "QueuesDlq")
-    function = synth.one("AWS::Lambda::Function")[0]
+    function = synth.one("AWS::Lambda::Function", "Sender")[0]
     sqs = {(line[1], line[3]) for line in lines if line[0] == "AWS/SQS"}
     lam = {(line[1], _options(line).get("stat")) for line in lines if line[0] == "AWS/Lambda"}
     # Then the queue's depth and age, and the DLQ's depth are drawn
@@ -174,9 +174,9 @@ def test_a_log_query_lists_the_latest_dead_lettered_messages(synth, widgets):
 def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
     # Given the alarm status widget
     (status,) = [w for w in widgets if w["type"] == "alarm"]
-    # Then it shows all six alarms
+    # Then it shows all seven alarms
     assert (
-        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 6
+        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 7
     )
 
 
@@ -193,6 +193,7 @@ def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
             ">",
         ),
         ("FunctionErrors", "AWS/Lambda", "Errors", "Sum", None, ">="),
+        ("LedgerWriteFailures", "BulkEmail", "LedgerWriteFailures", "Sum", None, ">="),
         (
             "BounceRate",
             "AWS/SES",
@@ -239,7 +240,7 @@ def test_each_metric_alarm_watches_its_metric_and_notifies_the_alarms_topic(
         queue = synth.logical_id("AWS::SQS::Queue", fragment)
         assert dimensions == {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}
     if namespace == "AWS/Lambda":
-        assert dimensions == {"FunctionName": ref(synth.one("AWS::Lambda::Function")[0])}
+        assert dimensions == {"FunctionName": ref(synth.one("AWS::Lambda::Function", "Sender")[0])}
 
 
 def test_the_reputation_alarms_fire_at_half_of_ses_review_levels(context):

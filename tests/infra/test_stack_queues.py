@@ -12,7 +12,7 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 def test_the_queue_hides_a_batch_for_at_least_six_function_timeouts(synth):
     # Given the synthesized stack
     queue = synth.template["Resources"][synth.logical_id("AWS::SQS::Queue", "QueuesQueue")]
-    _, function = synth.one("AWS::Lambda::Function")
+    _, function = synth.one("AWS::Lambda::Function", "Sender")
     # When the queue's visibility timeout is compared with the function's timeout
     visibility = queue["Properties"]["VisibilityTimeout"]
     timeout = function["Properties"]["Timeout"]

@@ -12,6 +12,9 @@ OUTPUTS = {
     "EventsTopicArn",
     "AlarmsTopicArn",
     "DashboardUrl",
+    "UnsubscribeUrl",
+    "SuppressionTableName",
+    "UnsubscribeSecretArn",
     "AttachmentBucketName",
     # The DKIM records of each domain the stack creates (cdk.json's placeholder example.com).
     "DkimRecordsExampleCom",
@@ -20,20 +23,18 @@ OUTPUTS = {
 
 def test_the_idempotency_table_is_on_demand_encrypted_recoverable_and_expiring(synth):
     # Given the synthesized stack
-    # Then its one table is keyed by the message id, billed per request, encrypted,
+    # Then its idempotency table is keyed by the message id, billed per request, encrypted,
     # recoverable to a point in time, and expires items by expires_at
-    synth.assertions.resource_count_is("AWS::DynamoDB::Table", 1)
-    synth.assertions.has_resource_properties(
-        "AWS::DynamoDB::Table",
-        {
-            "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
-            "BillingMode": "PAY_PER_REQUEST",
-            "SSESpecification": {"SSEEnabled": True},
-            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-            "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
-        },
-    )
+    _, table = synth.one("AWS::DynamoDB::Table", "Idempotency")
+    expected = {
+        "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "SSESpecification": {"SSEEnabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+    }
+    assert {key: table["Properties"].get(key) for key in expected} == expected
     assert (PARTITION_KEY, TTL_ATTRIBUTE) == ("id", "expires_at")
 
 

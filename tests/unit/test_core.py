@@ -641,8 +641,8 @@ class DeadLetteredBefore:
 
         return dict.fromkeys(ids, Claim.CLAIMED)
 
-    def complete(self, ids):
-        pass
+    def complete(self, ids, *, within_seconds=None):
+        return 0
 
     def release(self, ids):
         pass
@@ -650,8 +650,9 @@ class DeadLetteredBefore:
     def dead_lettered(self, sqs_message_ids):
         return self.seen & set(sqs_message_ids)
 
-    def mark_dead_lettered(self, sqs_message_ids):
+    def mark_dead_lettered(self, sqs_message_ids, *, within_seconds=None):
         self.seen |= set(sqs_message_ids)
+        return 0
 
 
 def test_a_redelivered_record_already_dead_lettered_is_acknowledged_and_counted(caplog):

@@ -88,8 +88,10 @@ def test_the_handler_answers_the_partial_batch_response_and_emits_one_metrics_bl
         m.EMAILS_DEAD_LETTERED: [2.0],
         m.INVALID_MESSAGES: [1.0],
         m.DUPLICATES_SKIPPED: [0.0],
+        m.EMAILS_SUPPRESSED: [0.0],
         m.SEND_BULK_EMAIL_CALLS: [1.0],
         m.THROTTLED_CALLS: [0.0],
+        m.LEDGER_WRITE_FAILURES: [0.0],
     }
 
 
