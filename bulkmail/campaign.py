@@ -47,6 +47,7 @@ ID_HASH_HEX = HASH_HEX  # 128 bits of HMAC-SHA256: no collision in any real camp
 # who knows an address and the campaign name can then recompute its id.
 DEFAULT_ID_KEY = b"bulkmail-default-id-key"
 CAMPAIGN_TAG = "campaign"
+EMAIL_COLUMN = "email"  # the canonical name of the address column
 # Header names taken for the address column, compared lower-cased without spaces, - and _.
 EMAIL_ALIASES = ("email", "emailaddress", "mail", "mailaddress", "recipient", "to")
 DELIMITERS = ",;\t|"  # sniffed from the header row: the one it holds most of

@@ -42,6 +42,7 @@ from bulkmail import (
     queues,
     render,
     send_test,
+    status,
     suppress,
     target,
     templates,
@@ -114,6 +115,7 @@ template_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(template_app, name="template")
+app.command("status")(status.status)
 app.add_typer(suppress.app, name="suppress")
 
 StackOption = target.StackOption
@@ -232,6 +234,22 @@ def enqueue(
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="SendMessageBatch calls in flight.")
     ] = 4,
+    only_failed: Annotated[
+        bool,
+        typer.Option(
+            "--only-failed",
+            help="Send again only the rows whose email was dead-lettered for a reason a retry "
+            "can fix, or bounced transiently (per the status table); never a permanent bounce, "
+            "a complaint or a suppression. Running it twice sends nothing twice.",
+        ),
+    ] = False,
+    status_table: Annotated[
+        str | None,
+        typer.Option(
+            "--status-table",
+            help="The campaign status table (or --stack): enqueued is counted there.",
+        ),
+    ] = None,
     attach: Annotated[
         list[Path] | None,
         typer.Option(
@@ -313,6 +331,13 @@ def enqueue(
         bodies, attach or [], campaign=campaign_name, stack=stack, local=local, dry_run=dry_run
     )
     refused = len(rows) - len(bodies)
+    table = None
+    if only_failed:
+        table = status.table_name(status_table, stack)
+    elif not dry_run:
+        table = status_table or (status.stack_table(stack) if stack else None)
+    if only_failed:
+        bodies = _only_failed(table, campaign_name, bodies)
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     ids = [row.id for row in rows if row.id is not None]
     table = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
@@ -330,6 +355,10 @@ def enqueue(
             f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused}{suppressed} "
             f"(onto {url})"
         )
+        if table and report.enqueued:
+            dynamodb = status.dynamodb_client()
+            if not status.record_enqueued(dynamodb, table, campaign_name, report.enqueued):
+                typer.echo("warning: enqueued not counted in the status table", err=True)
     if refused:
         raise typer.Exit(1)
 
@@ -358,6 +387,19 @@ def _report_already_sent(table: str, ids: Sequence[str]) -> None:
         return
     if sent:
         typer.echo(f"{sent} already sent in this campaign: skipped by the sender")
+
+
+def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
+    """The bodies `--only-failed` sends again (bulkmail.status.select_failed), said so."""
+    dynamodb = status.dynamodb_client()
+    outcomes = status.read_outcomes(dynamodb, table, name, status.keys_to_look_up(bodies))
+    selection = status.select_failed(bodies, outcomes)
+    left = ", ".join(f"{reason} {n}" for reason, n in sorted(selection.skipped.items()))
+    typer.echo(
+        f"only failed: {len(selection.bodies)} of {len(bodies)} rows sent again"
+        + (f"; left alone: {left}" if left else "")
+    )
+    return selection.bodies
 
 
 def _render_check(
@@ -742,6 +784,7 @@ def demo(
         and summary.rows_balance
         and summary.enqueued_balance
         and summary.follow_up_ok
+        and summary.status_balance
     ):
         raise typer.Exit(1)
 

@@ -4,7 +4,10 @@
 `python -m bulkmail.sample examples/campaign.csv`. Every 250th row (from row 17 on) is bad, in
 turn: not an address, a non-ASCII local part, a domain that is not a DNS name, and a
 recipient already on an earlier row (same campaign id). A few rows show what the schema
-accepts: a display name, a non-ASCII name in `data`, an internationalised domain.
+accepts: a display name, a non-ASCII name in `data`, an internationalised domain. Every 100th
+row (from row 42 on) is one of SES's mailbox simulator addresses, in turn: a hard bounce, a
+complaint, an out-of-office reply, an address on the suppression list, a plain success (SES
+and the local emulator answer each as SES documents, so `status` shows each outcome).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ SAMPLE_ROWS = 1000
 FIRST = ("Ann", "Bob", "Chloé", "Dmitri", "Emma", "Farid", "Grace", "Hiro", "Inès", "Jonas")
 LAST = ("Adams", "Berg", "Costa", "Dubois", "Evans", "Fischer", "García", "Hansen", "Ito", "Jung")
 BAD_EVERY, BAD_FROM = 250, 17
+SIMULATOR_EVERY, SIMULATOR_FROM = 100, 42
+SIMULATOR = ("bounce", "complaint", "ooto", "suppressionlist", "success")
 
 
 def _ascii(text: str) -> str:
@@ -28,6 +33,9 @@ def recipient(index: int) -> tuple[str, str]:
     first, last = FIRST[index % len(FIRST)], LAST[(index // len(FIRST)) % len(LAST)]
     name = f"{first} {last}"
     address = f"{_ascii(first)}.{_ascii(last)}.{index:04d}@example.org"
+    if index % SIMULATOR_EVERY == SIMULATOR_FROM:
+        kind = SIMULATOR[(index // SIMULATOR_EVERY) % len(SIMULATOR)]
+        return f"{kind}+{index:04d}@simulator.amazonses.com", name
     if index % 97 == 5:
         return f"{name} <{address}>", name
     if index % 193 == 7:

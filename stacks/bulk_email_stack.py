@@ -5,12 +5,13 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, App, CfnOutput, Duration, Stack, Validations
 from constructs import Construct
 
+from stacks.campaign_status import CampaignStatus
 from stacks.idempotency import IdempotencyTable
 from stacks.monitoring import Monitoring
 from stacks.notification_key import NotificationKey
 from stacks.queues import SendQueues
 from stacks.send_options import SendOptions
-from stacks.sender_function import SenderFunction
+from stacks.sender_function import ARCHITECTURE, RUNTIME, SenderFunction
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
@@ -38,6 +39,14 @@ class BulkEmailStack(Stack):
         ses_events = SesEvents(
             self, "Ses", topic_key=key, archive_retention=settings.event_archive_retention
         )
+        status = CampaignStatus(
+            self,
+            "Status",
+            settings=settings,
+            configuration_set_name=ses_events.configuration_set_name,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+        )
         templates = SesTemplates(
             self, "Templates", templates=load_templates(), prefix=settings.template_prefix
         )
@@ -56,6 +65,7 @@ class BulkEmailStack(Stack):
             queue=queues.queue,
             dlq=queues.dlq,
             table=table,
+            status_table=status.table,
             configuration_set_name=ses_events.configuration_set_name,
             # In the sandbox SES also authorizes the send against each recipient's identity.
             identity_arns=[
@@ -105,6 +115,7 @@ class BulkEmailStack(Stack):
             dlq=queues.dlq,
             function=sender.function,
             function_log_group=sender.log_group,
+            status_log_group=status.log_group,
             function_timeout=Duration.seconds(settings.function_timeout_seconds),
             max_concurrency=settings.max_concurrency,
             configuration_set_name=ses_events.configuration_set_name,
@@ -133,6 +144,10 @@ class BulkEmailStack(Stack):
             ),
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+            "StatusTableName": (
+                status.table.table_name,
+                "Campaign status: each email's latest outcome, each campaign's counts",
+            ),
             "UnsubscribeUrl": (unsubscribe.url, "One-click unsubscribe endpoint (RFC 8058)"),
             "SuppressionTableName": (
                 unsubscribe.table.table_name,

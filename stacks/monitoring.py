@@ -45,6 +45,19 @@ BY_CAMPAIGN = tuple(
     )
 )
 DEAD_LETTERED_LOG_MESSAGE = "dead_lettered"
+CAMPAIGN_COUNTS_LOG_MESSAGE = "campaign_counts"
+# The funnel's columns: (label, field of a campaign_counts line's `counts`). The sender logs
+# what it received, sent, dead-lettered; the events function each outcome's net change.
+FUNNEL = (
+    ("enqueued", "received"),
+    ("sent", "sent_total"),
+    ("delivered", "n:delivered"),
+    ("bounced", "n:bounced_permanent"),
+    ("soft_bounced", "n:bounced_transient"),
+    ("complained", "n:complained"),
+    ("delayed_now", "n:delayed"),
+    ("dead_lettered", "dead_lettered_total"),
+)
 
 LIVE_PERIOD = Duration.minutes(1)
 SES_PERIOD = Duration.minutes(5)
@@ -158,6 +171,7 @@ class Monitoring(Construct):
         dlq: sqs.IQueue,
         function: lambda_.IFunction,
         function_log_group: logs.ILogGroup,
+        status_log_group: logs.ILogGroup,
         function_timeout: Duration,
         max_concurrency: int,
         configuration_set_name: str,
@@ -270,6 +284,7 @@ class Monitoring(Construct):
         self._ses_rows(
             bounce_rate, complaint_rate, bounce_rate_alarm_threshold, complaint_rate_alarm_threshold
         )
+        self._campaign_rows(function_log_group, status_log_group)
         self.dashboard.add_widgets(
             cloudwatch.LogQueryWidget(
                 title="Latest dead-lettered messages",
@@ -506,6 +521,35 @@ class Monitoring(Construct):
                 )
                 for metric in BY_CAMPAIGN
             )
+        )
+
+    def _campaign_rows(self, sender_logs: logs.ILogGroup, status_logs: logs.ILogGroup) -> None:
+        """The funnel of each campaign of the time range, summed from the `campaign_counts`
+        lines the sender and the events function log per batch (bulk_sender.status_table),
+        and the events function's own counters."""
+        stages = ", ".join(f"sum(`counts.{field}`) as {label}" for label, field in FUNNEL)
+        self.dashboard.add_widgets(
+            cloudwatch.LogQueryWidget(
+                title="Campaign funnel (campaigns of the time range)",
+                log_group_names=[sender_logs.log_group_name, status_logs.log_group_name],
+                query_lines=[
+                    f'filter message = "{CAMPAIGN_COUNTS_LOG_MESSAGE}"',
+                    f"stats {stages} by campaign",
+                    "sort sent desc",
+                    "limit 50",
+                ],
+                width=16,
+                height=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Events function: SES events",
+                left=[
+                    self._handler_metric(name, cloudwatch.Stats.SUM)
+                    for name in METRIC_NAMES.EVENT_COUNTERS
+                ],
+                width=8,
+                height=6,
+            ),
         )
 
 

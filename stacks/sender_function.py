@@ -38,6 +38,8 @@ TABLE_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:PutItem",
 )
+# What bulk_sender.status_table calls (campaign status: dead letters, counts).
+STATUS_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 
@@ -57,6 +59,7 @@ class SenderFunction(Construct):
         queue: sqs.IQueue,
         dlq: sqs.IQueue,
         table: dynamodb.ITable,
+        status_table: dynamodb.ITable,
         configuration_set_name: str,
         identity_arns: list[str],
     ) -> None:
@@ -116,6 +119,11 @@ class SenderFunction(Construct):
                 actions=list(TABLE_ACTIONS),
                 resources=[table.table_arn],
             ),
+            iam.PolicyStatement(
+                sid="RecordCampaignStatus",
+                actions=list(STATUS_TABLE_ACTIONS),
+                resources=[status_table.table_arn],
+            ),
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
@@ -130,6 +138,10 @@ class SenderFunction(Construct):
             ),
             "IDEMPOTENCY_TABLE": table.table_name,
             "IDEMPOTENCY_TTL_SECONDS": str(settings.idempotency_ttl_seconds),
+            "STATUS_TABLE": status_table.table_name,
+            "STATUS_TTL_SECONDS": str(settings.status_ttl_seconds),
+            # The queue's redrive threshold: a retry at the last receive is a dead letter.
+            "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
             "MAX_SEND_RATE": _number(settings.max_send_rate),
             # The event source mapping's maximum concurrency, from the same context key.
             "MAX_CONCURRENCY": str(settings.max_concurrency),

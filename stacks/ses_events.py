@@ -35,6 +35,8 @@ SES_EVENT_METRICS = {
     ses.EmailSendingEvent.RENDERING_FAILURE: "RenderingFailure",
     ses.EmailSendingEvent.OPEN: "Open",
     ses.EmailSendingEvent.CLICK: "Click",
+    ses.EmailSendingEvent.DELIVERY_DELAY: "DeliveryDelay",
+    ses.EmailSendingEvent.SUBSCRIPTION: "Subscription",
 }
 # What the Events topic carries: what someone may have to act on.
 TOPIC_EVENTS = (

@@ -174,6 +174,7 @@ class Settings:
     retry_backoff_max_seconds: int
     idempotency_ttl_seconds: int
     event_archive_retention_days: int
+    status_ttl_days: int
     alarm_email: str
     oldest_message_age_alarm_seconds: int
     bounce_rate_alarm_threshold: float
@@ -243,6 +244,7 @@ class Settings:
             event_archive_retention_days=_as_int(
                 "event_archive_retention_days", get("event_archive_retention_days"), 1, 3653
             ),
+            status_ttl_days=_as_int("status_ttl_days", get("status_ttl_days"), 1, 3650),
             alarm_email=_as_str("alarm_email", get("alarm_email")),
             oldest_message_age_alarm_seconds=_as_int(
                 "oldest_message_age_alarm_seconds",
@@ -396,6 +398,10 @@ class Settings:
     @property
     def event_archive_retention(self) -> logs.RetentionDays:
         return _RETENTION[self.event_archive_retention_days]
+
+    @property
+    def status_ttl_seconds(self) -> int:
+        return self.status_ttl_days * 24 * 3600
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:

@@ -45,9 +45,9 @@ from moto.ses.models import SESBackend, ses_backends
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
-from moto.sqs.models import SQSBackend
+from moto.sqs.models import SQSBackend, sqs_backends
 
-from bulkmail.local import transactions
+from bulkmail.local import ses_events, transactions
 
 __all__ = [
     "DEFAULT_ENTRY_STATUSES",
@@ -57,6 +57,7 @@ __all__ = [
     "install",
     "reset",
     "sent_emails",
+    "set_event_queue",
     "set_faults",
     "set_max_send_rate",
     "start_server",
@@ -186,6 +187,7 @@ class _Settings:
     faults: _Faults = field(default_factory=_Faults)
     max_send_rate: float = DEFAULT_MAX_SEND_RATE
     max_24_hour_send: float = DEFAULT_MAX_24_HOUR_SEND
+    event_queue: str | None = None  # the SQS queue SES events go to (the stack's rule target)
 
 
 _settings = _Settings()
@@ -216,6 +218,13 @@ def set_faults(
         raise ValueError("entry faults need at least one status")
     with _lock:
         _settings.faults = _Faults(entry_rate, call_rate, seed, tuple(entry_statuses), call_error)
+
+
+def set_event_queue(queue_name: str | None) -> None:
+    """Send the SES events of what SendBulkEmail sends (as EventBridge delivers them, one per
+    SQS message) to this queue, as the stack's rule does; None: no events."""
+    with _lock:
+        _settings.event_queue = queue_name
 
 
 def fault_counts() -> dict[str, int]:
@@ -601,6 +610,7 @@ def _send_entry(
         )
     except SesError as err:  # more than 50 recipients, an invalid address
         return {"Status": "INVALID_PARAMETER", "Error": err.message}
+    _publish_events(core, request, message.id, entry)
     _sent(core).append(
         {
             "message_id": message.id,
@@ -625,6 +635,27 @@ def _send_entry(
         }
     )
     return {"Status": "SUCCESS", "MessageId": message.id}
+
+
+def _publish_events(
+    core: SESBackend, request: dict[str, Any], message_id: str, entry: _Entry
+) -> None:
+    """SES's events for one sent email, onto the event queue (the mailbox simulator's rules)."""
+    queue = _settings.event_queue
+    if not queue:
+        return
+    mail = ses_events.Mail(
+        message_id=message_id,
+        source=request["FromEmailAddress"],
+        destination=[a for addresses in entry.destination.values() for a in addresses],
+        tags=entry.tags,
+        configuration_set=request.get("ConfigurationSetName"),
+        region=core.region_name,
+        account_id=core.account_id,
+    )
+    backend = sqs_backends[core.account_id][core.region_name]
+    for event in ses_events.events_for(mail):
+        backend.send_message(queue, json.dumps(event))
 
 
 # --- helpers --------------------------------------------------------------------------------

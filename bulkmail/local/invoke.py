@@ -67,12 +67,15 @@ def fresh_handler(
     settings: LocalSettings, dlq_fail_rate: float, seed: int
 ) -> Iterator[FlakyDlqWrites]:
     """A fresh sender for the real handler (its cache, handler._sender), logs off the terminal."""
+    import events  # the events function, reset the same way
+
     import handler  # after the environment is set: Powertools reads it at import
     from bulk_sender.core import BulkSender
     from bulk_sender.settings import Settings
 
     sqs = FlakyDlqWrites(boto3.client("sqs"), dlq_fail_rate, seed)
     handler._sender = BulkSender(Settings.from_env(), sqs=sqs)
+    events._processor = None
     stream_handler = handler.logger.registered_handler
     log_stream = (
         settings.log_file.open("w", encoding="utf-8")
@@ -86,6 +89,7 @@ def fresh_handler(
         swap_stream(stream_handler, previous)
         log_stream.close()
         handler._sender = None
+        events._processor = None
 
 
 def swap_stream(stream_handler: Any, stream: Any) -> Any:

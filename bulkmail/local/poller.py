@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import random
 import threading
@@ -12,7 +13,8 @@ from contextlib import redirect_stdout
 from typing import Any
 
 from bulk_sender import metric_names
-from bulkmail import queues
+from bulk_sender.campaign_status import campaign_of
+from bulkmail import queues, status
 from bulkmail.campaign import Row
 from bulkmail.local.invoke import LambdaContext, emf_counters, sqs_event
 from bulkmail.local.settings import LocalSettings
@@ -20,9 +22,14 @@ from bulkmail.local.summary import Progress, Summary
 
 log = logging.getLogger(__name__)
 
+EVENTS_BATCH_SIZE = 100  # the stack's events event source mapping
+EVENTS_ROUNDS = 5
+
 
 class Poller:
-    """Lambda's event source mapping, one invocation at a time, enqueuing as it drains."""
+    """Lambda's event source mappings, one invocation at a time, enqueuing as it drains: the
+    sender's on the send queue and, when the urls name one, the events function's on the
+    events queue (SES's events of what was sent)."""
 
     def __init__(
         self,
@@ -71,7 +78,14 @@ class Poller:
                 self._invoke(handler.lambda_handler, batch)
                 if on_progress:
                     on_progress(self._progress(started))
-            elif self._next == len(self._bodies) and self._drained():
+                continue
+            # Lambda runs the events function beside the sender; here it runs when the
+            # sender has nothing to do, so the sending rate is the sender's own.
+            if not summary.send_seconds and self._send_queue_drained():
+                summary.send_seconds = time.monotonic() - started
+            if self._events():
+                continue
+            if self._drained():
                 summary.drained = True
                 if until is None:
                     break
@@ -84,6 +98,7 @@ class Poller:
             else:
                 time.sleep(0.05)
         summary.seconds = time.monotonic() - started
+        summary.send_seconds = summary.send_seconds or summary.seconds
         return summary
 
     def _timed_out(self, started: float) -> bool:
@@ -103,6 +118,8 @@ class Poller:
         self._next += len(chunk)
         report = self._enqueuer.send(chunk)
         self.summary.enqueued += report.enqueued
+        failed = {index for index, _ in report.failed}
+        self._count_enqueued([body for i, body in enumerate(chunk) if i not in failed])
         self.summary.refused += [
             Row(-1, None, f"enqueue: SendMessageBatch failed ({code}) for body {offset + i}")
             for i, code in report.failed
@@ -154,9 +171,89 @@ class Poller:
         done = [m["ReceiptHandle"] for m in batch if m["MessageId"] not in failures]
         queues.delete(self.sqs, self.urls["QueueUrl"], done)
 
+    def _count_enqueued(self, bodies: Sequence[str]) -> None:
+        """What the CLI's enqueue counts in the status table: enqueued, per campaign."""
+        table = self.urls.get("StatusTableName")
+        if not table:
+            return
+        per_campaign: dict[str, int] = {}
+        for body in bodies:
+            try:
+                doc = json.loads(body)
+            except ValueError:
+                continue
+            if not isinstance(doc, dict):
+                continue
+            tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+            message_id = doc.get("id") if isinstance(doc.get("id"), str) else None
+            name = campaign_of(tags, message_id)
+            if name:
+                per_campaign[name] = per_campaign.get(name, 0) + 1
+        dynamodb = status.dynamodb_client()
+        for name, count in per_campaign.items():
+            status.record_enqueued(dynamodb, table, name, count)
+
+    def _events(self) -> int:
+        """The events function, invoked while the events queue holds full batches (a few
+        rounds at most, then the sender's turn): how many events it was given."""
+        handled = 0
+        for _round in range(EVENTS_ROUNDS):
+            count = self._events_batch()
+            handled += count
+            if count < EVENTS_BATCH_SIZE:
+                break
+        return handled
+
+    def _events_batch(self) -> int:
+        """One invocation of the events function with up to a batch of the events queue:
+        the records it did not report in batchItemFailures are deleted."""
+        url = self.urls.get("EventsQueueUrl")
+        if not url:
+            return 0
+        import events
+
+        batch: dict[str, dict[str, Any]] = {}
+        while len(batch) < EVENTS_BATCH_SIZE:
+            received = queues.receive(
+                self.sqs,
+                url,
+                visibility_timeout=self.settings.visibility_timeout_seconds,
+                count=EVENTS_BATCH_SIZE - len(batch),
+            )
+            if not received:
+                break
+            batch.update((message["MessageId"], message) for message in received)
+        if not batch:
+            return 0
+        messages = list(batch.values())
+        event = sqs_event(messages, self.urls["EventsQueueArn"], self.settings.region)
+        output = io.StringIO()
+        try:
+            with redirect_stdout(output):
+                response = events.lambda_handler(
+                    event, LambdaContext(self.settings.function_timeout_seconds)
+                )
+        except Exception:
+            log.exception("events_invocation_failed", extra={"records": len(messages)})
+            return len(messages)
+        finally:
+            self.summary.metrics.update(emf_counters(output.getvalue()))
+        failures = {item.get("itemIdentifier") for item in response.get("batchItemFailures", [])}
+        done = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in failures]
+        queues.delete(self.sqs, url, done)
+        return len(messages)
+
+    def _send_queue_drained(self) -> bool:
+        if self._next < len(self._bodies):
+            return False
+        return not any(queues.queue_depth(self.sqs, self.urls["QueueUrl"]).values())
+
     def _drained(self) -> bool:
-        depth = queues.queue_depth(self.sqs, self.urls["QueueUrl"])
-        return not any(depth.values())
+        if not self._send_queue_drained():
+            return False
+        if self.urls.get("EventsQueueUrl"):
+            return not any(queues.queue_depth(self.sqs, self.urls["EventsQueueUrl"]).values())
+        return True
 
     def _progress(self, started: float) -> Progress:
         dlq = queues.queue_depth(self.sqs, self.urls["DlqUrl"])

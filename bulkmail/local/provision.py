@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import boto3
 
+from bulk_sender.status_table import PARTITION_KEY, SORT_KEY
 from bulk_sender.suppression import HASH_KEY, LIST_KEY
 from bulkmail import queues
 from bulkmail.local import emulator as emu
@@ -64,6 +65,8 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
         "ALLOWED_CONFIGURATION_SETS": settings.configuration_set,
         "TEMPLATE_PREFIX": settings.template_prefix,
         "IDEMPOTENCY_TABLE": settings.table_name,
+        "STATUS_TABLE": settings.status_table_name,
+        "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
         "MAX_SEND_RATE": f"{settings.max_send_rate:g}",
         "MAX_CONCURRENCY": "1",
         "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
@@ -78,12 +81,14 @@ def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]
 
 
 def provision(settings: LocalSettings) -> dict[str, str]:
-    """What the stack provisions, on the emulator: queues, identity, templates, set, table.
+    """What the stack provisions, on the emulator: queues, identity, templates, set, tables,
+    and the events queue SES's events go to (with its DLQ).
 
     Returns the stack's outputs it emulates: QueueUrl, QueueArn, DlqUrl, DlqArn,
     ConfigurationSetName, EventsTopicArn, AlarmsTopicArn, AttachmentBucketName,
-    SuppressionTableName, UnsubscribeSecretArn (the endpoint's UnsubscribeUrl comes with its
-    server: bulkmail.local.http), and IdempotencyTableName.
+    SuppressionTableName, UnsubscribeSecretArn, StatusTableName (the endpoint's UnsubscribeUrl
+    comes with its server: bulkmail.local.http), the events queue's EventsQueueUrl and
+    EventsQueueArn, and IdempotencyTableName.
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -110,6 +115,30 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=settings.status_table_name,
+        KeySchema=[
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    events_dlq_url = sqs.create_queue(QueueName=settings.events_dlq_name)["QueueUrl"]
+    events_redrive = {
+        "deadLetterTargetArn": queues.queue_arn(sqs, events_dlq_url),
+        "maxReceiveCount": 3,
+    }
+    events_url = sqs.create_queue(
+        QueueName=settings.events_queue_name,
+        Attributes={
+            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(events_redrive),
+        },
+    )["QueueUrl"]
     dynamodb.create_table(
         TableName=settings.suppression_table_name,
         KeySchema=[
@@ -142,5 +171,8 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         "EventsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-events")["TopicArn"],
         "AlarmsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-alarms")["TopicArn"],
         "IdempotencyTableName": settings.table_name,  # not a stack output: found by --local
+        "StatusTableName": settings.status_table_name,
+        "EventsQueueUrl": events_url,
+        "EventsQueueArn": queues.queue_arn(sqs, events_url),
         "AttachmentBucketName": settings.attachment_bucket,
     }

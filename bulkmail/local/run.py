@@ -11,7 +11,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bulkmail import queues
+from bulk_sender.status_table import COUNTS_SK, PARTITION_KEY, SORT_KEY
+from bulkmail import queues, status
 from bulkmail.campaign import CampaignOptions, Row, read_campaign
 from bulkmail.local import emulator as emu
 from bulkmail.local.http import unsubscribe_endpoint
@@ -128,6 +129,7 @@ class LocalRun:
         emu.reset()
         emu.set_max_send_rate(settings.account_send_rate)
         self.urls = provision(settings)
+        emu.set_event_queue(settings.events_queue_name)
         self.urls["UnsubscribeUrl"] = self._exit.enter_context(unsubscribe_endpoint()).url
         os.environ.update(handler_env(settings, self.urls))
         emu.set_faults(
@@ -162,7 +164,20 @@ class LocalRun:
             m for m in read_dlq(self.sqs, self.urls["DlqUrl"]) if m["MessageId"] not in dead_before
         ]
         summary.endpoint_url = self.endpoint_url
+        summary.campaigns = read_campaigns(self.urls["StatusTableName"])
         return summary
+
+
+def read_campaigns(table: str) -> dict[str, dict]:
+    """Every campaign's counts item in the (local, small) status table, by campaign."""
+    dynamodb = status.dynamodb_client()
+    found: dict[str, dict] = {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        for item in page.get("Items", []):
+            if item[SORT_KEY]["S"] == COUNTS_SK:
+                name = item[PARTITION_KEY]["S"]
+                found[name] = status.read_counts(dynamodb, table, name)
+    return found
 
 
 def _as_rows(items: Sequence[Row | str]) -> list[Row]:

@@ -11,6 +11,7 @@ from bulkmail import queues
 from bulkmail.campaign import Row
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
+from bulkmail.status import CampaignNumbers
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,25 @@ class Summary:
     invocation_errors: int = 0  # invocations that raised (Lambda retries the whole batch)
     dlq_write_faults: int = 0  # DLQ entries whose write was made to fail (dlq_fail_rate)
     faults_injected: dict[str, int] = field(default_factory=dict)  # by the emulator
-    seconds: float = 0.0  # from the first enqueue to a drained queue
+    seconds: float = 0.0  # from the first enqueue to drained queues (SES events recorded)
+    send_seconds: float = 0.0  # from the first enqueue to a drained send queue
     setup_seconds: float = 0.0
     drained: bool = False
     endpoint_url: str = ""
     settings: LocalSettings = field(default_factory=LocalSettings)
+    campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)  # status table counts
+
+    @property
+    def campaign_numbers(self) -> list[CampaignNumbers]:
+        return [CampaignNumbers(name, counts) for name, counts in sorted(self.campaigns.items())]
+
+    @property
+    def status_balance(self) -> bool:
+        """Each campaign's status adds up, nothing left in flight once the run drained."""
+        return all(
+            n.adds_up and (n.in_flight == 0 or not self.drained) for n in self.campaign_numbers
+        )
+
     # What a follow-up step printed (the demo's unsubscribe loop), and whether it held.
     follow_up: list[str] = field(default_factory=list)
     follow_up_ok: bool = True
@@ -75,7 +90,7 @@ class Summary:
 
     @property
     def throughput(self) -> float:
-        return len(self.sent) / self.seconds if self.seconds else 0.0
+        return len(self.sent) / self.send_seconds if self.send_seconds else 0.0
 
     @property
     def rows_balance(self) -> bool:
@@ -109,14 +124,22 @@ class Summary:
                 faults["DLQ write"] = self.dlq_write_faults
             lines.append(f"faults injected      {', '.join(f'{k} {v}' for k, v in faults.items())}")
         lines += [
-            f"throughput           {self.throughput:.0f} emails/s  ({self.seconds:.1f}s; "
-            f"set-up {self.setup_seconds:.1f}s not counted)",
+            f"throughput           {self.throughput:.0f} emails/s  ({self.send_seconds:.1f}s; "
+            f"set-up {self.setup_seconds:.1f}s not counted; SES events all recorded at "
+            f"{self.seconds:.1f}s)",
             f"rows = enqueued + refused:        {self.rows} = {self.enqueued} + {refused}"
             f"  {_holds(self.rows_balance)}",
             f"enqueued = sent + suppressed + dead-lettered:  {self.enqueued} = {sent} + "
             f"{self.suppressed} + {dead}  {_holds(self.enqueued_balance)}",
         ]
         lines += self.follow_up
+        for numbers in self.campaign_numbers:
+            lines += [
+                "",
+                f"python -m bulkmail status --campaign {numbers.campaign}",
+                *numbers.lines(),
+            ]
+            lines.append(f"  {_holds(numbers.adds_up)}, {numbers.in_flight} in flight")
         if not self.drained:
             lines.append(f"the queue did not drain within {self.settings.max_run_seconds:g}s")
         return lines

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from bulk_sender.campaign_status import ID_TAG, message_key
 from bulk_sender.message import Attachment, Email, SendOptions
 
 MAX_ENTRIES_PER_CALL = 50
@@ -121,8 +122,9 @@ def _entry(email: Email) -> dict[str, Any]:
             "ReplacementTemplate": {"ReplacementTemplateData": email.data_json}
         },
     }
-    if email.tags:
-        entry["ReplacementTags"] = _pairs(email.tags)
+    # The id tag ties SES's events for this email back to it (campaign_status.py).
+    tags = [(name, value) for name, value in email.tags if name != ID_TAG]
+    entry["ReplacementTags"] = _pairs([*tags, (ID_TAG, message_key(email.id))])
     if email.headers:
         entry["ReplacementHeaders"] = _pairs(email.headers)
     return entry

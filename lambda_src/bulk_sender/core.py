@@ -41,7 +41,9 @@ from bulk_sender.outcomes import (
 from bulk_sender.pacing import TokenBucket, account_rate
 from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, redact
+from bulk_sender.send_status import SendStatus
 from bulk_sender.settings import Settings
+from bulk_sender.status_table import StatusTable
 from bulk_sender.unsubscribe import Unsubscribes
 
 log = logging.getLogger(__name__)
@@ -193,19 +195,32 @@ class BulkSender:
         preflight: Preflight | None = None,
         unsubscribes: Unsubscribes | None = None,
         claim_seconds: int = 900,
+        status: SendStatus | None = None,
     ) -> None:
         self.settings = settings
         self.ses = ses or ses_client(settings.max_calls_in_flight + 2)
         self.sqs = sqs or sqs_client()
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
         if ledger is None and settings.idempotency_table:
+            # Shared with the status table (and the suppression list).
+            dynamodb = dynamodb or ledger_client(settings.max_calls_in_flight + 2)
             ledger = DynamoLedger(
-                dynamodb or ledger_client(settings.max_calls_in_flight + 2),
+                dynamodb,
                 settings.idempotency_table,
                 ttl_seconds=settings.idempotency_ttl_seconds,
                 claim_seconds=claim_seconds,
             )
         self.ledger: Ledger = ledger or NullLedger()
+        if status is None:
+            table = None
+            if settings.status_table:
+                table = StatusTable(
+                    dynamodb or ledger_client(settings.max_calls_in_flight + 2),
+                    settings.status_table,
+                    ttl_seconds=settings.status_ttl_seconds,
+                )
+            status = SendStatus(table, max_receive_count=settings.max_receive_count)
+        self.status = status
         self._limiter = limiter
         self._limiter_is_fallback = False
         self.preflight: Preflight = preflight or TemplateCheck(self.ses)
@@ -311,6 +326,7 @@ class BulkSender:
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
         counts[m.LEDGER_WRITE_FAILURES] = sum(r.ledger_write_failures for r in reports)
         failures = self._dead_letter(records, results, counts, emails)
+        self.status.record(records, results, emails, failures)
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried)
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())

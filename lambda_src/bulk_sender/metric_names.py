@@ -30,3 +30,9 @@ COUNTERS = (
 # Latency: one value per SendBulkEmail call (unit Milliseconds).
 LATENCIES = (SEND_BULK_EMAIL_LATENCY,)
 ALL = COUNTERS + LATENCIES
+
+# The events function's counters (SES events from the events queue; added once per invocation).
+SES_EVENTS_RECORDED = "SesEventsRecorded"
+SES_EVENTS_SKIPPED = "SesEventsSkipped"  # of emails the sender did not tag (not ours)
+SES_EVENTS_UNREADABLE = "SesEventsUnreadable"  # not an SES event: retried, then the events DLQ
+EVENT_COUNTERS = (SES_EVENTS_RECORDED, SES_EVENTS_SKIPPED, SES_EVENTS_UNREADABLE)

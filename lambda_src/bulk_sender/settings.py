@@ -32,6 +32,9 @@ class Settings:
     max_calls_in_flight: int = 4
     retry_backoff_base_seconds: int = 30
     retry_backoff_max_seconds: int = 900
+    status_table: str | None = None
+    status_ttl_seconds: int = 90 * 24 * 3600
+    max_receive_count: int = 0  # the queue's; 0: unknown (retries exhausted go unrecorded)
     # Unsubscribes (bulk_sender/unsubscribe.py): the endpoint, an optional mailto, the
     # secret the links are signed with, the suppression table.
     unsubscribe_url: str | None = None
@@ -88,6 +91,9 @@ class Settings:
             max_calls_in_flight=max(1, int(number("MAX_CALLS_IN_FLIGHT", 4))),
             retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
             retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
+            status_table=text("STATUS_TABLE"),
+            status_ttl_seconds=int(number("STATUS_TTL_SECONDS", 90 * 24 * 3600)),
+            max_receive_count=int(number("MAX_RECEIVE_COUNT", 0)),
             **unsubscribe_settings(text),
             endpoint_id=_endpoint_id(text("ENDPOINT_ID")),
             allowed_tenants=frozenset(

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bulkmail.campaign import CampaignOptions, read_campaign
+from bulk_sender.campaign_status import message_key
+from bulkmail.campaign import DEFAULT_ID_KEY, CampaignOptions, message_id, read_campaign
 from bulkmail.cli import app
 from bulkmail.local import LocalRun, LocalSettings, Summary, run_local
 from bulkmail.local import emulator as emu
@@ -125,7 +126,10 @@ def test_enqueued_campaign_is_sent_once_and_bad_rows_are_refused_or_dead_lettere
         ("List-Unsubscribe", f"<{link}>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
     ]
-    assert first["tags"] == {"campaign": "e2e"}
+    assert first["tags"]["campaign"] == "e2e"
+    assert first["tags"]["bulkmail-id"] == message_key(
+        message_id("e2e", ["user00@example.org"], DEFAULT_ID_KEY)
+    )
     assert first["configuration_set"] == SETTINGS.configuration_set
     # ... and each raw message is on the DLQ, invalid, with its reason
     reasons = sorted(

@@ -19,6 +19,9 @@ ENVIRONMENT = {
     "DEFAULT_TAGS",
     "IDEMPOTENCY_TABLE",
     "IDEMPOTENCY_TTL_SECONDS",
+    "STATUS_TABLE",
+    "STATUS_TTL_SECONDS",
+    "MAX_RECEIVE_COUNT",
     "MAX_SEND_RATE",
     "MAX_CONCURRENCY",
     "MAX_CALLS_IN_FLIGHT",
@@ -73,6 +76,9 @@ def test_the_environment_is_the_one_the_handler_reads(synth, context):
     assert env["CONFIGURATION_SET_NAME"] == ref(synth.one("AWS::SES::ConfigurationSet")[0])
     assert env["IDEMPOTENCY_TABLE"] == ref(synth.one("AWS::DynamoDB::Table", "Idempotency")[0])
     assert env["IDEMPOTENCY_TTL_SECONDS"] == str(context["idempotency_ttl_seconds"])
+    assert env["STATUS_TABLE"] == ref(synth.one("AWS::DynamoDB::Table", "Status")[0])
+    assert env["STATUS_TTL_SECONDS"] == str(context["status_ttl_days"] * 86400)
+    assert env["MAX_RECEIVE_COUNT"] == str(context["max_receive_count"])
     assert json.loads(env["DEFAULT_TAGS"]) == context["default_tags"]
     assert env["MAX_SEND_RATE"] == str(context["max_send_rate"])
     assert env["MAX_CALLS_IN_FLIGHT"] == str(context["max_calls_in_flight"])
@@ -95,7 +101,7 @@ def test_optional_defaults_reach_the_environment_when_set(variant):
 
 def test_the_event_source_mapping_reports_batch_item_failures(synth, context):
     # Given the event source mapping
-    _, mapping = synth.one("AWS::Lambda::EventSourceMapping")
+    _, mapping = synth.one("AWS::Lambda::EventSourceMapping", "SenderFunction")
     properties = mapping["Properties"]
     # Then it reads the queue for the function, and takes partial batch responses
     assert properties["EventSourceArn"] == arn_of(
@@ -110,7 +116,7 @@ def test_the_event_source_mapping_reports_batch_item_failures(synth, context):
 
 def test_the_mapping_scales_to_the_same_concurrency_the_handler_paces_for(synth, context):
     # Given the mapping and the function
-    _, mapping = synth.one("AWS::Lambda::EventSourceMapping")
+    _, mapping = synth.one("AWS::Lambda::EventSourceMapping", "SenderFunction")
     _, function = _function(synth)
     # When the mapping's maximum concurrency and the function's MAX_CONCURRENCY are read
     scaling = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
@@ -133,6 +139,6 @@ def test_the_default_batch_fills_several_calls_and_fits_the_invocation_payload(c
 
 def test_a_context_batch_size_given_as_text_is_used(variant):
     # Given an app whose context sets batch_size as the command line does ("300")
-    _, mapping = variant.one("AWS::Lambda::EventSourceMapping")
+    _, mapping = variant.one("AWS::Lambda::EventSourceMapping", "SenderFunction")
     # Then the mapping takes it as a number
     assert mapping["Properties"]["BatchSize"] == 300

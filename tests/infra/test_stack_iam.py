@@ -5,6 +5,7 @@ import pytest
 from moto import mock_aws
 
 from bulk_sender.ledger import DynamoLedger
+from bulk_sender.status_table import WRITE_ACTIONS
 from stacks.sender_function import TABLE_ACTIONS
 from tests.infra.cfn import arn_of, as_list, by_sid, granting, statements, text
 
@@ -31,7 +32,7 @@ def test_the_role_has_no_managed_policy_and_this_one_policy(synth, policy):
         "Service": "lambda.amazonaws.com"
     }
     assert "ManagedPolicyArns" not in role["Properties"]
-    assert len(statements(policy)) == 11
+    assert len(statements(policy)) == 12
 
 
 def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates(
@@ -139,12 +140,16 @@ def test_dynamodb_access_is_the_ledgers_item_actions_on_the_idempotency_table(sy
         "dynamodb:PutItem",
     ]
     assert statement["Resource"] == arn_of(table)
+    # And campaign status: UpdateItem (what bulk_sender.status_table calls) on its table only
+    status = by_sid(policy, "RecordCampaignStatus")
+    assert as_list(status["Action"]) == list(WRITE_ACTIONS) == ["dynamodb:UpdateItem"]
+    assert status["Resource"] == arn_of(synth.one("AWS::DynamoDB::Table", "Status")[0])
     dynamodb = [
         s
         for s in statements(policy)
         if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
     ]
-    assert dynamodb == [statement, by_sid(policy, "CheckTheSuppressionList")]
+    assert dynamodb == [statement, status, by_sid(policy, "CheckTheSuppressionList")]
 
 
 def test_the_function_writes_its_own_log_group_only(synth, policy):

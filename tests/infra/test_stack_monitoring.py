@@ -65,8 +65,8 @@ def test_every_handler_metric_is_on_the_dashboard_and_no_other(widgets, context)
     namespace = context["metrics_namespace"]
     # When the dashboard's metrics in the handler's namespace are collected
     custom = [line for line in _metrics(widgets) if line[0] == namespace]
-    # Then they are exactly the handler's metrics, each with its service dimension
-    assert {line[1] for line in custom} == set(metric_names.ALL)
+    # Then they are exactly the handler's and the events function's, each with its service
+    assert {line[1] for line in custom} == set(metric_names.ALL + metric_names.EVENT_COUNTERS)
     for line in custom:
         assert line[2:4] == ["service", context["service_name"]]
 
@@ -77,7 +77,7 @@ def test_counters_are_summed_and_latency_drawn_as_percentiles(widgets, context):
     # Then every counter is summed (each invocation adds its totals) and latency is p50/p99
     for line in custom:
         statistic = _options(line)["stat"]
-        if line[1] in metric_names.COUNTERS:
+        if line[1] in metric_names.COUNTERS + metric_names.EVENT_COUNTERS:
             assert statistic == "Sum"
         else:
             assert line[1] in metric_names.LATENCIES
@@ -142,6 +142,8 @@ def test_the_dashboard_shows_every_ses_event_of_the_configuration_set(synth, wid
         "RenderingFailure",
         "Open",
         "Click",
+        "DeliveryDelay",
+        "Subscription",
     } == set(SES_EVENT_METRICS.values())
 
 
@@ -161,7 +163,9 @@ def test_the_dashboard_shows_bounce_and_complaint_rates_with_the_alarm_levels(wi
 
 def test_a_log_query_lists_the_latest_dead_lettered_messages(synth, widgets):
     # Given the dashboard's log widget
-    (log_widget,) = [w for w in widgets if w["type"] == "log"]
+    (log_widget,) = [
+        w for w in widgets if w["type"] == "log" and "dead-lettered" in w["properties"]["title"]
+    ]
     query = log_widget["properties"]["query"]
     log_group = synth.logical_id("AWS::Logs::LogGroup", "SenderLogGroup")
     # Then it reads the function's log group for the handler's "dead_lettered" lines
@@ -303,3 +307,18 @@ def test_the_readme_runbook_has_a_line_for_each_alarm():
         assert f"**{runbook.title}**" in fragment
         assert runbook.meaning in fragment
         assert runbook.action in fragment
+
+
+def test_the_campaign_funnel_sums_both_functions_counts_per_campaign(synth, widgets):
+    # Given the funnel's log widget
+    (funnel,) = [w for w in widgets if w["properties"].get("title", "").startswith("Campaign")]
+    query = funnel["properties"]["query"]
+    sender = synth.logical_id("AWS::Logs::LogGroup", "SenderLogGroup")
+    events = synth.logical_id("AWS::Logs::LogGroup", "StatusLogGroup")
+    # Then it reads the sender's and the events function's campaign_counts lines, and sums
+    # each stage of the funnel, enqueued to delivered with bounces and complaints, by campaign
+    assert query.startswith(f"SOURCE '${{{sender}}}' | SOURCE '${{{events}}}'")
+    assert 'filter message = "campaign_counts"' in query
+    for stage in ("enqueued", "sent", "delivered", "bounced", "complained"):
+        assert f" as {stage}" in query
+    assert "by campaign" in query

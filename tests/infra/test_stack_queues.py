@@ -36,7 +36,11 @@ def test_the_queue_redrives_to_the_dlq_after_the_context_receive_count(synth, co
 def test_both_queues_are_encrypted_and_set_their_maximum_message_size(synth):
     # Given the synthesized stack
     # When its queues are read
-    queues = synth.resources("AWS::SQS::Queue")
+    queues = {
+        logical_id: queue
+        for logical_id, queue in synth.resources("AWS::SQS::Queue").items()
+        if logical_id.startswith("Queues")
+    }
     # Then there are two, both encrypted with SQS-managed keys, with the size set explicitly
     assert len(queues) == 2
     for queue in queues.values():

@@ -226,7 +226,7 @@ def test_the_stack_creates_the_endpoint_and_gives_the_function_its_id(endpoint_a
     (policy,) = [
         p
         for logical_id, p in endpoint_app.resources("AWS::IAM::Policy").items()
-        if "SenderRole" not in logical_id and "UnsubscribeRole" not in logical_id
+        if not any(role in logical_id for role in ("SenderRole", "UnsubscribeRole", "StatusRole"))
     ]
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "ses:GetMultiRegionEndpoint"

@@ -31,6 +31,8 @@ DASHBOARD_EVENT_TYPES = {
     "renderingFailure",
     "open",
     "click",
+    "deliveryDelay",
+    "subscription",
 }
 
 
@@ -191,7 +193,7 @@ def test_both_topics_refuse_publishing_without_tls(synth):
 
 def test_a_rule_archives_this_configuration_sets_events_to_a_masked_log_group(synth, context):
     # Given the archive rule and log group
-    _, rule = synth.one("AWS::Events::Rule")
+    _, rule = synth.one("AWS::Events::Rule", "SesArchive")
     archive = synth.logical_id("AWS::Logs::LogGroup", "SesArchive")
     configuration_set = synth.one("AWS::SES::ConfigurationSet")[0]
     # Then the rule matches SES events sent with this configuration set
@@ -225,7 +227,11 @@ def test_the_archive_lets_eventbridge_write_without_a_custom_resource(synth):
     handlers = {
         f["Properties"]["Handler"] for f in synth.resources("AWS::Lambda::Function").values()
     }
-    assert handlers == {"handler.lambda_handler", "unsubscribe.lambda_handler"}
+    assert handlers == {
+        "handler.lambda_handler",
+        "unsubscribe.lambda_handler",
+        "events.lambda_handler",
+    }
 
 
 def test_every_template_file_is_deployed_under_its_file_stem(synth):

@@ -12,6 +12,7 @@ OUTPUTS = {
     "EventsTopicArn",
     "AlarmsTopicArn",
     "DashboardUrl",
+    "StatusTableName",
     "UnsubscribeUrl",
     "SuppressionTableName",
     "UnsubscribeSecretArn",

@@ -559,6 +559,7 @@ def test_default_tags_go_on_the_call_and_merged_tags_on_each_entry():
     assert request["BulkEmailEntries"][0]["ReplacementTags"] == [
         {"Name": "campaign", "Value": "spring"},
         {"Name": "env", "Value": "prod"},
+        {"Name": "bulkmail-id", "Value": "m0"},  # ties SES's events back to the message
     ]
 
 

@@ -46,6 +46,7 @@ def test_a_message_using_every_field_becomes_this_request():
                 "ReplacementTags": [
                     {"Name": "campaign", "Value": "spring"},
                     {"Name": "env", "Value": "prod"},
+                    {"Name": "bulkmail-id", "Value": "spring_3a1"},
                 ],
                 "ReplacementHeaders": [
                     {"Name": "List-Unsubscribe", "Value": "<https://example.com/u?id=c%3A1>"},

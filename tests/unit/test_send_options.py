@@ -240,6 +240,8 @@ def test_a_message_using_every_option_becomes_exactly_these_request_fields():
                 "ReplacementEmailContent": {
                     "ReplacementTemplate": {"ReplacementTemplateData": "{}"}
                 },
+                # The message id, as a tag SES returns in its events (campaign status)
+                "ReplacementTags": [{"Name": "bulkmail-id", "Value": "m1"}],
             }
         ],
     }

@@ -1,0 +1,478 @@
+"""`python -m bulkmail status`: one campaign's numbers, its emails' outcomes, and what to resend.
+
+The status table (the stack's `StatusTableName` output) holds, per campaign, one counts item
+(the CLI's `enqueued`, the sender's totals, how many emails are in each outcome now) and one
+item per email (its latest outcome), keyed by `campaign_status.message_key(id)`: no address.
+`--join` puts the addresses back from the user's own file by recomputing each row's id
+(`bulkmail.campaign.message_id`) and its key.
+
+`enqueue --only-failed` uses `select_failed`: a row is sent again only if its email's latest
+outcome is a dead letter a retry can fix, or a transient bounce (under the next resend id,
+`{id}~{n}`, since the first id is marked sent in the idempotency ledger).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import boto3
+import typer
+
+from bulk_sender import campaign_status as cs
+from bulk_sender.status_table import (
+    COUNT_PREFIX,
+    COUNTS_SK,
+    MESSAGE_PREFIX,
+    PARTITION_KEY,
+    SORT_KEY,
+    StatusTable,
+)
+from bulkmail import campaign, queues
+from bulkmail.errors import CliError
+
+STATUS_TABLE_OUTPUT = "StatusTableName"
+BATCH_GET_KEYS = 100
+EXPORT_COLUMNS = ("id", "outcome", "event", "detail", "at", "opened", "clicked")
+
+
+# --- where the table is ---------------------------------------------------------------------
+
+
+def table_name(option: str | None, stack: str | None, cloudformation: Any = None) -> str:
+    """The status table: `--status-table`, else the stack's StatusTableName output."""
+    if option:
+        return option
+    if not stack:
+        raise CliError("no status table given: use --status-table NAME or --stack NAME")
+    name = queues.stack_outputs(stack, cloudformation).get(STATUS_TABLE_OUTPUT)
+    if not name:
+        raise CliError(f"--stack: stack {stack!r} has no output {STATUS_TABLE_OUTPUT}")
+    return name
+
+
+def stack_table(stack: str, cloudformation: Any = None) -> str | None:
+    """The stack's status table, if it has one (a stack deployed before it has none)."""
+    return queues.stack_outputs(stack, cloudformation).get(STATUS_TABLE_OUTPUT)
+
+
+def _id_key(option: str | None, stack: str | None) -> bytes:
+    """The ids' HMAC key as enqueue had it: --id-key, else the stack's secret, else the
+    public default."""
+    if option:
+        return option.encode("utf-8")
+    from bulkmail import suppress  # the stack's unsubscribe secret keys ids too
+
+    unsubscribes = suppress.from_stack(stack, required=False) if stack else None
+    return unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY
+
+
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb")
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """A DynamoDB item with its values unwrapped (numbers as int/float)."""
+    plain: dict[str, Any] = {}
+    for name, value in item.items():
+        if "N" in value:
+            number = float(value["N"])
+            plain[name] = int(number) if number.is_integer() else number
+        else:
+            plain[name] = next(iter(value.values()))
+    return plain
+
+
+def read_counts(dynamodb: Any, table: str, name: str) -> dict[str, Any]:
+    response = dynamodb.get_item(
+        TableName=table,
+        Key={PARTITION_KEY: {"S": name}, SORT_KEY: {"S": COUNTS_SK}},
+        ConsistentRead=True,
+    )
+    return _plain(response.get("Item", {}))
+
+
+def read_messages(dynamodb: Any, table: str, name: str) -> Iterator[dict[str, Any]]:
+    """Every email item of a campaign (Query, page by page)."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :m)",
+        "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+        "ExpressionAttributeValues": {":pk": {"S": name}, ":m": {"S": MESSAGE_PREFIX}},
+    }
+    while True:
+        response = dynamodb.query(**request)
+        for item in response.get("Items", []):
+            plain = _plain(item)
+            plain["key"] = plain[SORT_KEY][len(MESSAGE_PREFIX) :]
+            yield plain
+        if not response.get("LastEvaluatedKey"):
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def read_outcomes(dynamodb: Any, table: str, name: str, keys: Iterable[str]) -> dict[str, str]:
+    """key -> latest outcome, for those of `keys` the table has (BatchGetItem, 100 a call)."""
+    wanted = sorted(set(keys))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), BATCH_GET_KEYS):
+        request = {
+            table: {
+                "Keys": [
+                    {PARTITION_KEY: {"S": name}, SORT_KEY: {"S": MESSAGE_PREFIX + key}}
+                    for key in wanted[start : start + BATCH_GET_KEYS]
+                ],
+                "ProjectionExpression": "#sk, outcome",
+                "ExpressionAttributeNames": {"#sk": SORT_KEY},
+            }
+        }
+        for _attempt in range(8):
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                plain = _plain(item)
+                if plain.get("outcome"):
+                    found[plain[SORT_KEY][len(MESSAGE_PREFIX) :]] = plain["outcome"]
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**_attempt)
+        if request:
+            raise CliError("the status table kept some keys unprocessed: try again")
+    return found
+
+
+def record_enqueued(dynamodb: Any, table: str, name: str, count: int) -> bool:
+    """Add `count` to the campaign's `enqueued` (the sender's StatusTable, one UpdateItem)."""
+    return StatusTable(dynamodb, table).add_counts(name, {cs.ENQUEUED: count})
+
+
+# --- the numbers ----------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignNumbers:
+    """One campaign's status, from its counts item (see the README's `status` section)."""
+
+    campaign: str
+    counts: Mapping[str, Any]
+    now: float = field(default_factory=time.time)
+
+    def _n(self, bucket: str) -> int:
+        return int(self.counts.get(COUNT_PREFIX + bucket, 0))
+
+    def _total(self, name: str) -> int:
+        return int(self.counts.get(name, 0))
+
+    @property
+    def enqueued(self) -> int:
+        return self._total(cs.ENQUEUED) or self._total(cs.RECEIVED)
+
+    @property
+    def sent(self) -> int:
+        return self._total(cs.SENT_TOTAL)
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        return {bucket: self._n(bucket) for bucket in cs.FINAL}
+
+    @property
+    def bounced(self) -> int:
+        return sum(self._n(bucket) for bucket in cs.BOUNCES)
+
+    @property
+    def in_flight(self) -> int:
+        """Sent, with no delivery, bounce, complaint, reject or rendering failure yet."""
+        return max(0, self.sent - sum(self.outcomes.values()))
+
+    @property
+    def awaiting_events(self) -> int:
+        """Of those in flight, how many SES has said nothing about yet (not even Send)."""
+        return max(0, self.in_flight - self._n(cs.SENT) - self._n(cs.DELAYED))
+
+    @property
+    def dead_by_reason(self) -> dict[str, int]:
+        prefix = f"{COUNT_PREFIX}{cs.DEAD_LETTERED}:"
+        return {
+            name[len(prefix) :]: int(value)
+            for name, value in sorted(self.counts.items())
+            if name.startswith(prefix) and int(value) > 0
+        }
+
+    @property
+    def queued(self) -> int:
+        done = sum(
+            self._total(name)
+            for name in (cs.SENT_TOTAL, cs.DEAD_LETTERED_TOTAL, cs.SUPPRESSED_TOTAL, cs.DUPLICATES)
+        )
+        return max(0, self.enqueued - done)
+
+    @property
+    def rate(self) -> float:
+        first, last = self.counts.get("first_sent_at"), self.counts.get("last_sent_at")
+        if first is None or last is None or last <= first:
+            return 0.0
+        return self.sent / (last - first)
+
+    @property
+    def adds_up(self) -> bool:
+        """sent = delivered + bounced + complained + rejected + rendering failed + in flight,
+        and every email in flight has at least its Send event."""
+        return self.sent == sum(self.outcomes.values()) + self.in_flight and not (
+            self.awaiting_events
+        )
+
+    def lines(self) -> list[str]:
+        if not self.counts:
+            return [
+                f"campaign {self.campaign}: nothing recorded yet (no such campaign, or not sent)"
+            ]
+        outcomes = self.outcomes
+        dead = self.dead_by_reason
+        reasons = ", ".join(f"{code} {n}" for code, n in dead.items())
+        enqueued_note = "" if self._total(cs.ENQUEUED) else "  (first receives by the sender)"
+        rate = self.rate
+        queued = self.queued
+        if not queued:
+            left = "done" if not self.in_flight else "sending done; waiting for SES's events"
+        elif rate:
+            left = f"about {_duration(queued / rate)} at {rate:.1f}/s"
+        else:
+            left = "unknown (nothing sent yet)"
+        permanent = self._n(cs.BOUNCED_PERMANENT)
+        transient = self._n(cs.BOUNCED_TRANSIENT)
+        undetermined = self._n(cs.BOUNCED_UNDETERMINED)
+        bounce_parts = f"permanent {permanent}, transient {transient}" + (
+            f", undetermined {undetermined}" if undetermined else ""
+        )
+        awaiting = self.awaiting_events
+        return [
+            f"campaign {self.campaign}",
+            f"enqueued           {self.enqueued:>8}{enqueued_note}",
+            f"sent               {self.sent:>8}" + (f"  {rate:.1f}/s" if rate else ""),
+            f"  delivered        {outcomes[cs.DELIVERED]:>8}",
+            f"  bounced          {self.bounced:>8}  ({bounce_parts})",
+            f"  complained       {outcomes[cs.COMPLAINED]:>8}",
+            f"  rejected         {outcomes[cs.REJECTED]:>8}",
+            f"  rendering failed {outcomes[cs.RENDERING_FAILED]:>8}",
+            f"  in flight        {self.in_flight:>8}  (delayed {self._n(cs.DELAYED)}"
+            + (f", no SES event yet {awaiting}" if awaiting else "")
+            + ")",
+            f"suppressed         {self._n(cs.SUPPRESSED):>8}",
+            f"dead-lettered      {sum(dead.values()):>8}" + (f"  ({reasons})" if reasons else ""),
+            f"duplicates         {self._total(cs.DUPLICATES):>8}  (already sent: not sent again)",
+            f"still queued       {queued:>8}",
+            f"opened / clicked   {self._total(cs.OPENED):>8} / {self._total(cs.CLICKED)}",
+            f"time left          {left:>8}",
+            "sent = delivered + bounced + complained + rejected + rendering failed + in flight: "
+            f"{self.sent} = {outcomes[cs.DELIVERED]} + {self.bounced} + "
+            f"{outcomes[cs.COMPLAINED]} + {outcomes[cs.REJECTED]} + "
+            f"{outcomes[cs.RENDERING_FAILED]} + {self.in_flight}",
+        ]
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+# --- export and join ------------------------------------------------------------------------
+
+
+def addresses_by_key(path: Path, name: str, id_key: bytes) -> dict[str, str]:
+    """key -> address for every row of the user's file (its resends' keys too)."""
+    found: dict[str, str] = {}
+    for address in _addresses(path):
+        message_id = campaign.message_id(name, [address], id_key)
+        for attempt in range(cs.MAX_RESENDS + 1):
+            found[cs.message_key(cs.resend_id(message_id, attempt))] = address
+    return found
+
+
+def _addresses(path: Path) -> Iterator[str]:
+    if not path.is_file():
+        raise CliError(f"--join: {path}: no such file")
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                to = doc.get("to") if isinstance(doc, dict) else None
+                if isinstance(to, str):
+                    yield to
+        return
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if campaign.EMAIL_COLUMN not in (reader.fieldnames or []):
+            raise CliError(f"--join: {path}: the header row has no `email` column")
+        for row in reader:
+            address = (row.get(campaign.EMAIL_COLUMN) or "").strip()
+            if address:
+                yield address
+
+
+def export(
+    items: Iterable[Mapping[str, Any]], path: Path, addresses: Mapping[str, str] | None = None
+) -> int:
+    """One CSV row per email: id, (email), outcome, last event, detail, time, engagements."""
+    columns = list(EXPORT_COLUMNS)
+    if addresses is not None:
+        columns.insert(1, "email")
+    written = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for item in items:
+            key = item["key"]
+            row = {
+                "id": cs.decode_key(key) or key,
+                "outcome": item.get("outcome", ""),
+                "event": item.get("event", ""),
+                "detail": "" if item.get("detail") == "-" else item.get("detail", ""),
+                "at": item.get("at", ""),
+                "opened": item.get(cs.OPENED, ""),
+                "clicked": item.get(cs.CLICKED, ""),
+            }
+            if addresses is not None:
+                row["email"] = addresses.get(key, "")
+            writer.writerow(row)
+            written += 1
+    return written
+
+
+# --- resend only what failed ----------------------------------------------------------------
+
+
+@dataclass
+class Selection:
+    bodies: list[str]
+    skipped: Counter
+
+
+def select_failed(bodies: Sequence[str], outcome_of: Mapping[str, str]) -> Selection:
+    """The bodies to send again, given every known key's outcome (see the module doc).
+
+    For each row: its latest attempt is the highest resend id the table knows. A retryable
+    dead letter is sent again under that same id (the ledger released it); a transient bounce
+    under the next resend id; anything else, or a row the table does not know, is left alone.
+    """
+    selected: list[str] = []
+    skipped: Counter = Counter()
+    for body in bodies:
+        doc = json.loads(body)
+        base = doc["id"]
+        latest = None
+        for attempt in range(cs.MAX_RESENDS, -1, -1):
+            outcome = outcome_of.get(cs.message_key(cs.resend_id(base, attempt)))
+            if outcome:
+                latest = (attempt, outcome)
+                break
+        if latest is None:
+            skipped["not recorded (still queued, or sent without events yet)"] += 1
+            continue
+        attempt, outcome = latest
+        if not cs.is_resendable(outcome):
+            skipped[outcome] += 1
+            continue
+        if outcome == cs.BOUNCED_TRANSIENT:
+            if attempt >= cs.MAX_RESENDS:
+                skipped[f"{outcome} (resent {cs.MAX_RESENDS} times already)"] += 1
+                continue
+            attempt += 1
+        doc["id"] = cs.resend_id(base, attempt)
+        selected.append(json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+    return Selection(selected, skipped)
+
+
+def keys_to_look_up(bodies: Sequence[str]) -> list[str]:
+    keys = []
+    for body in bodies:
+        base = json.loads(body)["id"]
+        keys += [cs.message_key(cs.resend_id(base, n)) for n in range(cs.MAX_RESENDS + 1)]
+    return keys
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def status(
+    campaign_name: Annotated[str, typer.Option("--campaign", help="The campaign's name.")],
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", help="CloudFormation stack name: its StatusTableName output."),
+    ] = None,
+    status_table: Annotated[
+        str | None, typer.Option("--status-table", help="The status table's name (or --stack).")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh until the campaign is done (Ctrl-C stops).")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=1.0, help="Seconds between refreshes with --watch.")
+    ] = 5.0,
+    export_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--export", help="Write one CSV row per email: id, outcome, last event, time."
+        ),
+    ] = None,
+    join: Annotated[
+        Path | None,
+        typer.Option(
+            "--join",
+            help="With --export: the campaign's own file (CSV `email` column or JSONL `to`); "
+            "puts each email's address back by recomputing its id (same --id-key, or the "
+            "stack's secret with --stack).",
+        ),
+    ] = None,
+    id_key: Annotated[
+        str | None,
+        typer.Option(envvar="BULKMAIL_ID_KEY", help="The ids' HMAC key, as given to enqueue."),
+    ] = None,
+) -> None:
+    """One campaign: enqueued, sent, delivered, bounced, complained, suppressed, dead-lettered
+    by reason, still queued, rate and time left.
+
+    Reads the campaign status table (the stack's StatusTableName output), which the sender and
+    the events function keep; it holds no address.
+
+    Example:
+
+        python -m bulkmail status --stack BulkEmail --campaign spring --export spring.csv \\
+            --join people.csv
+    """
+    campaign.check_campaign_name(campaign_name)
+    if join and not export_file:
+        raise CliError("--join needs --export FILE")
+    table = table_name(status_table, stack)
+    dynamodb = dynamodb_client()
+    while True:
+        numbers = CampaignNumbers(campaign_name, read_counts(dynamodb, table, campaign_name))
+        if watch:
+            typer.echo("\x1b[2J\x1b[H", nl=False)
+        for line in numbers.lines():
+            typer.echo(line)
+        done = numbers.counts and not numbers.queued and not numbers.in_flight
+        if not watch or done:
+            break
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            break
+    if export_file:
+        addresses = None
+        if join:
+            addresses = addresses_by_key(join, campaign_name, _id_key(id_key, stack))
+        written = export(read_messages(dynamodb, table, campaign_name), export_file, addresses)
+        typer.echo(f"exported {written} email(s) to {export_file}")

@@ -1,0 +1,126 @@
+"""The sender's part of campaign status: after a batch's outcomes, per campaign, how many were
+sent, suppressed, dead-lettered (and why) or skipped as duplicates; per email, its dead letter
+or suppression (SES's events say the rest).
+
+One UpdateItem per dead-lettered or suppressed email and one per campaign in the batch. It
+never fails the batch: a write that fails is logged (the emails' outcomes stand; only their
+status lags).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from bulk_sender import campaign_status as cs
+from bulk_sender.message import Email
+from bulk_sender.outcomes import Outcome
+from bulk_sender.records import SqsRecord
+
+log = logging.getLogger(__name__)
+
+ALREADY_SENT = "AlreadySent"
+
+
+class Recorder(Protocol):
+    def record(
+        self, changes: Iterable[cs.Change], totals: Mapping[str, Counter]
+    ) -> list[cs.Change]: ...
+
+
+class SendStatus:
+    """Records a batch's outcomes in the status table (`table` None: status is off)."""
+
+    def __init__(
+        self, table: Recorder | None, *, max_receive_count: int = 0, clock_iso: Any = None
+    ) -> None:
+        self.table = table
+        self.max_receive_count = max_receive_count
+        self._now = clock_iso or _now_iso
+
+    def record(
+        self,
+        records: Sequence[SqsRecord],
+        results: Mapping[int, Any],
+        emails: Sequence[tuple[int, Email]],
+        not_written: Iterable[int],
+    ) -> None:
+        if self.table is None:
+            return
+        try:
+            changes, totals = self.plan(records, results, emails, set(not_written))
+            if changes or totals:
+                self.table.record(changes, totals)
+        except Exception:  # status must never cost a batch its answer
+            log.exception("status_record_failed", extra={"records": len(records)})
+
+    def plan(
+        self,
+        records: Sequence[SqsRecord],
+        results: Mapping[int, Any],
+        emails: Sequence[tuple[int, Email]],
+        not_written: set[int],
+    ) -> tuple[list[cs.Change], dict[str, Counter]]:
+        """Pure: the per-email changes and per-campaign totals of one batch's outcomes."""
+        by_index = dict(emails)
+        totals: dict[str, Counter] = {}
+        changes: list[cs.Change] = []
+        now = self._now()
+        for index, result in results.items():
+            record = records[index]
+            email = by_index.get(index)
+            message_id, campaign = _identity(email, record)
+            if campaign is None or message_id is None:
+                continue
+            counts = totals.setdefault(campaign, Counter())
+            if record.receive_count == 1:
+                counts[cs.RECEIVED] += 1
+            outcome = result.outcome
+            bucket = None
+            if outcome is Outcome.SENT:
+                counts[cs.SENT_TOTAL] += 1
+            elif outcome is Outcome.DUPLICATE and result.code == ALREADY_SENT:
+                counts[cs.DUPLICATES] += 1
+            elif outcome is Outcome.DEAD and index not in not_written:
+                bucket = cs.dead_lettered(result.code)
+                counts[cs.DEAD_LETTERED_TOTAL] += 1
+            elif outcome is Outcome.RETRY and self._last_receive(record):
+                bucket = cs.dead_lettered(cs.RETRIES_EXHAUSTED)  # the redrive policy moves it
+                counts[cs.DEAD_LETTERED_TOTAL] += 1
+            elif outcome is Outcome.SUPPRESSED:
+                bucket = cs.SUPPRESSED
+                counts[cs.SUPPRESSED_TOTAL] += 1
+            if bucket:
+                event = "DeadLetter" if bucket != cs.SUPPRESSED else "Suppressed"
+                detail = bucket.split(":", 1)[1] if ":" in bucket else ""
+                changes.append(
+                    cs.Change(campaign, cs.message_key(message_id), bucket, event, now, detail)
+                )
+        return changes, {name: counts for name, counts in totals.items() if counts}
+
+    def _last_receive(self, record: SqsRecord) -> bool:
+        return bool(self.max_receive_count) and record.receive_count >= self.max_receive_count
+
+
+def _identity(email: Email | None, record: SqsRecord) -> tuple[str | None, str | None]:
+    """(id, campaign) of a record: from its parsed email, else read leniently from its body
+    (an invalid message still counts toward its campaign's dead letters)."""
+    if email is not None:
+        return email.id, cs.campaign_of(dict(email.tags), email.id)
+    try:
+        doc = json.loads(record.body)
+    except (TypeError, ValueError):
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    message_id = doc.get("id") if isinstance(doc.get("id"), str) else record.message_id
+    tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+    return message_id, cs.campaign_of(tags, message_id)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,209 @@
+"""The campaign status table: one item per email's latest outcome, one per campaign's counts.
+
+Keys: `pk` = the campaign; `sk` = `#counts` for the counts item, `m#{message_key}` for an email.
+
+- An email's item holds `outcome` (a campaign_status bucket), `rank`, `event`, `at`, `detail`.
+  It is written with one conditional UpdateItem per outcome: the condition lets only a higher
+  rank (or the same rank, another outcome) replace it, so a duplicate or late event changes
+  nothing, and `ReturnValues=UPDATED_OLD` says which outcome it replaced.
+- The counts item holds, per outcome, how many emails are in it now (`n:{bucket}`: +1 for
+  the new outcome and -1 for the one it replaced, summed per batch into one UpdateItem with
+  ADD), and the sender's and the CLI's totals (`enqueued`, `sent_total`, ...).
+
+Every write sets `expires_at` (the table's TTL attribute) to now + the retention.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bulk_sender.campaign_status import SENT_TOTAL, Change
+
+log = logging.getLogger(__name__)
+
+PARTITION_KEY = "pk"  # the campaign
+SORT_KEY = "sk"
+COUNTS_SK = "#counts"
+MESSAGE_PREFIX = "m#"
+COUNT_PREFIX = "n:"
+TTL_ATTRIBUTE = "expires_at"
+DEFAULT_TTL_SECONDS = 90 * 24 * 3600
+# What this module calls on the table, and only that (the stack grants exactly these).
+WRITE_ACTIONS = ("dynamodb:UpdateItem",)
+
+
+def message_sk(key: str) -> str:
+    return MESSAGE_PREFIX + key
+
+
+@dataclass
+class Applied:
+    """What a set of changes did: the count deltas per campaign, and the changes that failed."""
+
+    deltas: dict[str, Counter]
+    failed: list[Change]
+
+
+class StatusTable:
+    """Writes to the status table (its client injected; parallel UpdateItems)."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        *,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+        workers: int = 8,
+    ) -> None:
+        self.dynamodb = dynamodb
+        self.table = table
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self.workers = workers
+
+    def _expires_at(self) -> str:
+        return str(int(self.clock()) + self.ttl_seconds)
+
+    def apply(self, changes: Iterable[Change]) -> Applied:
+        """Write each change (one UpdateItem each); the count deltas they make."""
+        changes = list(changes)
+        applied = Applied(deltas={}, failed=[])
+        if not changes:
+            return applied
+        with ThreadPoolExecutor(min(self.workers, len(changes))) as pool:
+            outcomes = list(pool.map(self._write, changes))
+        for change, outcome in zip(changes, outcomes, strict=True):
+            if outcome is False:
+                applied.failed.append(change)
+                continue
+            if outcome is None:  # the condition held it back: a duplicate or a late event
+                continue
+            delta = applied.deltas.setdefault(change.campaign, Counter())
+            if change.engagement:
+                delta[change.engagement] += 1
+                continue
+            delta[COUNT_PREFIX + change.bucket] += 1
+            if outcome:
+                delta[COUNT_PREFIX + outcome] -= 1
+        return applied
+
+    def _write(self, change: Change) -> str | bool | None:
+        """The outcome it replaced ("" if none), None if the condition failed, False on error."""
+        key = {PARTITION_KEY: {"S": change.campaign}, SORT_KEY: {"S": message_sk(change.key)}}
+        if change.engagement:
+            request = {
+                "UpdateExpression": "SET #g = :at, #x = :x",
+                "ConditionExpression": "attribute_not_exists(#g)",
+                "ExpressionAttributeNames": {"#g": change.engagement, "#x": TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": {
+                    ":at": {"S": change.at or "-"},
+                    ":x": {"N": self._expires_at()},
+                },
+            }
+        else:
+            request = {
+                "UpdateExpression": "SET #o = :o, #r = :r, #e = :e, #a = :a, #d = :d, #x = :x",
+                "ConditionExpression": (
+                    "attribute_not_exists(#r) OR #r < :r OR (#r = :r AND #o <> :o)"
+                ),
+                "ExpressionAttributeNames": {
+                    "#o": "outcome",
+                    "#r": "rank",
+                    "#e": "event",
+                    "#a": "at",
+                    "#d": "detail",
+                    "#x": TTL_ATTRIBUTE,
+                },
+                "ExpressionAttributeValues": {
+                    ":o": {"S": change.bucket},
+                    ":r": {"N": str(change.rank)},
+                    ":e": {"S": change.event},
+                    ":a": {"S": change.at or "-"},
+                    ":d": {"S": change.detail or "-"},
+                    ":x": {"N": self._expires_at()},
+                },
+                "ReturnValues": "UPDATED_OLD",
+            }
+        try:
+            response = self.dynamodb.update_item(TableName=self.table, Key=key, **request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            log.warning(
+                "status_write_failed",
+                extra={"campaign": change.campaign, "error_code": _code(error)},
+            )
+            return False
+        except BotoCoreError as error:
+            log.warning(
+                "status_write_failed",
+                extra={"campaign": change.campaign, "error_code": type(error).__name__},
+            )
+            return False
+        old = (response.get("Attributes") or {}).get("outcome", {}).get("S", "")
+        return old
+
+    def add_counts(
+        self, campaign: str, counts: Mapping[str, int], *, sent_at: float | None = None
+    ) -> bool:
+        """ADD each non-zero count to the campaign's counts item (one UpdateItem); with
+        `sent_at`, also the first and latest send times (for the rate). False on error."""
+        counts = {name: value for name, value in counts.items() if value}
+        if not counts and sent_at is None:
+            return True
+        names = {"#x": TTL_ATTRIBUTE}
+        values: dict[str, Any] = {":x": {"N": self._expires_at()}}
+        sets = ["#x = :x"]
+        adds = []
+        for index, (name, value) in enumerate(sorted(counts.items())):
+            names[f"#c{index}"] = name
+            values[f":c{index}"] = {"N": str(value)}
+            adds.append(f"#c{index} :c{index}")
+        if sent_at is not None:
+            names.update({"#f": "first_sent_at", "#l": "last_sent_at"})
+            values[":t"] = {"N": f"{sent_at:.3f}"}
+            sets += ["#f = if_not_exists(#f, :t)", "#l = :t"]
+        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={PARTITION_KEY: {"S": campaign}, SORT_KEY: {"S": COUNTS_SK}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except (BotoCoreError, ClientError) as error:
+            log.error(
+                "status_counts_write_failed",
+                extra={"campaign": campaign, "counts": counts, "error_code": _code(error)},
+            )
+            return False
+        return True
+
+    def record(self, changes: Iterable[Change], totals: Mapping[str, Counter]) -> list[Change]:
+        """Apply the changes, then add their deltas and `totals` per campaign: one UpdateItem
+        per email outcome, one per campaign. Returns the changes that could not be written."""
+        applied = self.apply(changes)
+        campaigns = set(applied.deltas) | set(totals)
+        for campaign in sorted(campaigns):
+            counts = Counter(applied.deltas.get(campaign, {}))
+            counts.update(totals.get(campaign, {}))
+            sent = counts.get(SENT_TOTAL, 0)
+            self.add_counts(campaign, counts, sent_at=self.clock() if sent else None)
+            log.info("campaign_counts", extra={"campaign": campaign, "counts": dict(counts)})
+        return applied.failed
+
+
+def _code(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "Unknown")
+    return type(error).__name__

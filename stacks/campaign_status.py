@@ -1,0 +1,168 @@
+"""The events loop: SES's events for the configuration set, through a queue, to the events
+function that records each email's latest outcome and each campaign's counts in the status
+table (lambda_src/events.py, bulk_sender/status_events.py).
+
+EventBridge (the configuration set's destination on the default bus) -> a rule matching this
+configuration set's events of tagged emails -> an encrypted, TLS-only queue with a DLQ -> the
+events function in batches (partial failures reported) -> the status table. Events are read in
+batches because one invocation per SES event would cost as much as the sending itself.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.lambda_asset import sender_code
+from stacks.ses_events import CONFIGURATION_SET_DIMENSION, EVENT_SOURCE
+from stacks.settings import Settings
+
+HANDLER = "events.lambda_handler"
+PARTITION_KEY = "pk"  # bulk_sender.status_table.PARTITION_KEY: the campaign
+SORT_KEY = "sk"
+TTL_ATTRIBUTE = "expires_at"
+ID_TAG = "bulkmail-id"  # bulk_sender.campaign_status.ID_TAG: only tagged emails are ours
+# What bulk_sender.status_table calls, and only that (tests/infra checks the two agree).
+TABLE_WRITE_ACTIONS = ("dynamodb:UpdateItem",)
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+FUNCTION_TIMEOUT = Duration.seconds(60)
+BATCH_SIZE = 100
+BATCHING_WINDOW = Duration.seconds(5)
+MAX_RECEIVE_COUNT = 3
+RETENTION = Duration.days(14)
+
+
+class CampaignStatus(Construct):
+    """The status table, the events queue and its DLQ, the rule, and the events function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        configuration_set_name: str,
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(
+                name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            # Outcomes expire (status_ttl_days); nothing to keep after the stack.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        self.dlq = sqs.Queue(
+            self,
+            "EventsDlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=RETENTION,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "EventsQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=RETENTION,
+            # Lambda's guidance: six times the function timeout, plus the batching window.
+            visibility_timeout=Duration.seconds(
+                6 * FUNCTION_TIMEOUT.to_seconds() + BATCHING_WINDOW.to_seconds()
+            ),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description="This configuration set's SES events of emails the sender tagged",
+            event_pattern=events.EventPattern(
+                source=[EVENT_SOURCE],
+                detail={
+                    "mail": {
+                        "tags": {
+                            CONFIGURATION_SET_DIMENSION: [configuration_set_name],
+                            ID_TAG: events.Match.exists(),
+                        }
+                    }
+                },
+            ),
+            # EventBridge's own failures to deliver end in the same DLQ.
+            targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dlq)],
+        )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=settings.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="The events function: record SES events in the campaign status table",
+        )
+        for statement in (
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=list(LOG_ACTIONS),
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="RecordOutcomesAndCounts",
+                actions=list(TABLE_WRITE_ACTIONS),
+                resources=[self.table.table_arn],
+            ),
+        ):
+            self.role.add_to_policy(statement)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Campaign status: SES events from the events queue to the status table",
+            runtime=runtime,
+            architecture=architecture,
+            handler=HANDLER,
+            code=sender_code(runtime, architecture),
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=256,
+            role=self.role,
+            log_group=self.log_group,
+            environment={
+                "STATUS_TABLE": self.table.table_name,
+                "STATUS_TTL_SECONDS": str(settings.status_ttl_seconds),
+                "POWERTOOLS_SERVICE_NAME": settings.service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+                "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            },
+        )
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=BATCH_SIZE,
+                max_batching_window=BATCHING_WINDOW,
+                report_batch_item_failures=True,
+            )
+        )

@@ -1,0 +1,159 @@
+"""`status`'s numbers and `enqueue --only-failed`'s selection, without AWS."""
+
+import json
+
+from typer.testing import CliRunner
+
+from bulk_sender import campaign_status as cs
+from bulkmail.cli import app
+from bulkmail.status import CampaignNumbers, select_failed
+
+
+def body(message_id):
+    return json.dumps({"id": message_id, "to": "a@example.com", "tags": {"campaign": "c"}})
+
+
+def test_only_failed_picks_retryable_dead_letters_and_transient_bounces_only():
+    # Given rows whose emails ended in each kind of outcome
+    known = {
+        cs.message_key("c:tired"): cs.dead_lettered("RetriesExhausted"),
+        cs.message_key("c:notemplate"): cs.dead_lettered("TEMPLATE_NOT_FOUND"),
+        cs.message_key("c:rejected"): cs.dead_lettered("MESSAGE_REJECTED"),
+        cs.message_key("c:soft"): cs.BOUNCED_TRANSIENT,
+        cs.message_key("c:hard"): cs.BOUNCED_PERMANENT,
+        cs.message_key("c:angry"): cs.COMPLAINED,
+        cs.message_key("c:optout"): cs.SUPPRESSED,
+        cs.message_key("c:fine"): cs.DELIVERED,
+    }
+    ids = ["c:tired", "c:notemplate", "c:rejected", "c:soft", "c:hard", "c:angry", "c:optout"]
+    ids += ["c:fine", "c:unknown"]
+    # When --only-failed selects
+    selection = select_failed([body(i) for i in ids], known)
+    # Then dead letters a retry can fix go again under their id, a transient bounce under the
+    # next resend id, and nothing else
+    assert [json.loads(b)["id"] for b in selection.bodies] == [
+        "c:tired",
+        "c:notemplate",
+        "c:soft~1",
+    ]
+    assert selection.skipped[cs.dead_lettered("MESSAGE_REJECTED")] == 1
+    for outcome in (cs.BOUNCED_PERMANENT, cs.COMPLAINED, cs.SUPPRESSED, cs.DELIVERED):
+        assert selection.skipped[outcome] == 1
+    assert sum(selection.skipped.values()) == 6
+
+
+def test_a_resend_is_judged_by_its_latest_attempt_and_stops_after_the_last():
+    # Given a transient bounce resent once and delivered, and one that bounced at every resend
+    known = {
+        cs.message_key("c:a"): cs.BOUNCED_TRANSIENT,
+        cs.message_key("c:a~1"): cs.DELIVERED,
+        **{cs.message_key(cs.resend_id("c:b", n)): cs.BOUNCED_TRANSIENT for n in range(4)},
+    }
+    # When --only-failed selects, then neither goes again
+    selection = select_failed([body("c:a"), body("c:b")], known)
+    assert selection.bodies == []
+    assert selection.skipped[cs.DELIVERED] == 1
+
+
+def test_status_numbers_add_up_and_tell_the_time_left():
+    # Given a campaign's counts: 100 enqueued, 60 sent over 30 s, 5 dead-lettered
+    counts = {
+        cs.ENQUEUED: 100,
+        cs.SENT_TOTAL: 60,
+        cs.DEAD_LETTERED_TOTAL: 5,
+        "n:delivered": 50,
+        "n:bounced_permanent": 3,
+        "n:bounced_transient": 1,
+        "n:complained": 1,
+        "n:delayed": 2,
+        "n:sent": 3,
+        "n:dead_lettered:MESSAGE_REJECTED": 5,
+        "first_sent_at": 1000.0,
+        "last_sent_at": 1030.0,
+    }
+    numbers = CampaignNumbers("c", counts)
+    # Then in flight is what SES has not settled, queued what the sender has not seen
+    assert numbers.in_flight == 5
+    assert numbers.queued == 35
+    assert numbers.rate == 2.0
+    assert numbers.adds_up
+    text = "\n".join(numbers.lines())
+    assert "(permanent 3, transient 1)" in text
+    assert "MESSAGE_REJECTED 5" in text
+    assert "about 0m18s at 2.0/s" in text
+    assert "60 = 50 + 4 + 1 + 0 + 0 + 5" in text
+
+
+def test_status_says_so_when_events_are_missing():
+    # Given 10 sent and SES's events for only 8 of them
+    numbers = CampaignNumbers("c", {cs.SENT_TOTAL: 10, cs.ENQUEUED: 10, "n:delivered": 8})
+    assert numbers.in_flight == 2
+    assert numbers.awaiting_events == 2
+    assert not numbers.adds_up
+    assert "no SES event yet 2" in "\n".join(numbers.lines())
+
+
+def test_only_failed_needs_the_status_table(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("email\na@example.com\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        [
+            "enqueue", str(path), "--campaign", "c", "--only-failed", "--dry-run",
+            "--from", "s@example.com", "--template", "welcome",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "no status table given: use --status-table NAME or --stack NAME" in result.output
+
+
+def test_status_reads_the_table_watches_until_done_and_exports_each_email(tmp_path):
+    # Given a status table (moto, in process) with a finished campaign of two emails
+    import boto3
+    from moto import mock_aws
+
+    from bulk_sender.status_table import PARTITION_KEY, SORT_KEY, StatusTable
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        dynamodb.create_table(
+            TableName="status",
+            KeySchema=[
+                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+                {"AttributeName": SORT_KEY, "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        table = StatusTable(dynamodb, "status")
+        one, two = cs.message_key("c:one"), cs.message_key("c:two")
+        changes = [
+            cs.Change("c", one, cs.DELIVERED, "Delivery", "2026-01-01T00:00:01Z"),
+            cs.Change(
+                "c", two, cs.BOUNCED_PERMANENT, "Bounce", "2026-01-01T00:00:02Z", "Permanent/x"
+            ),
+        ]
+        table.record(changes, {"c": {cs.ENQUEUED: 2, cs.SENT_TOTAL: 2}})
+        export_path = tmp_path / "c.csv"
+        # When status watches it and exports it
+        result = CliRunner().invoke(
+            app,
+            [
+                "status", "--campaign", "c", "--status-table", "status", "--watch",
+                "--export", str(export_path),
+            ],
+        )  # fmt: skip
+    # Then it printed once (the campaign is done) and wrote one row per email
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("campaign c") == 1
+    assert "2 = 1 + 1 + 0 + 0 + 0 + 0" in result.stdout
+    assert "exported 2 email(s)" in result.stdout
+    rows = export_path.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "id,outcome,event,detail,at,opened,clicked"
+    assert sorted(rows[1:]) == [
+        "c:one,delivered,Delivery,,2026-01-01T00:00:01Z,,",
+        "c:two,bounced_permanent,Bounce,Permanent/x,2026-01-01T00:00:02Z,,",
+    ]
