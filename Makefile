@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 TEST_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
 
-.PHONY: setup test lint format demo synth deploy bench clean
+.PHONY: setup test lint format demo local synth bootstrap deploy bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt $(wildcard package-lock.json)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,8 +33,15 @@ demo: setup
 	@if [ -d bulkmail/local ]; then $(TEST_ENV) $(PY) -m bulkmail demo; \
 	else echo "make demo: the local run is not built yet (issue 5)"; exit 2; fi
 
+local: setup
+	$(PY) -m bulkmail local
+
 synth: setup
 	npx cdk synth --quiet $(ARGS)
+
+# Once per account and Region (cdk.json runs the app with .venv/bin/python: set up first).
+bootstrap: setup
+	npx cdk bootstrap
 
 deploy: setup
 	BULKMAIL_DEPLOY=1 npx cdk deploy $(ARGS)

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from bulk_sender.attachments import MAX_MESSAGE_BYTES, mime_size
 from bulk_sender.message import MAX_ATTACHMENTS, Defaults, InvalidMessage, parse_message
-from bulkmail import queues
+from bulkmail import target
 from bulkmail.errors import CliError
 
 BUCKET_OUTPUT = "AttachmentBucketName"
@@ -35,6 +35,7 @@ def attach_files(
     *,
     campaign: str,
     stack: str | None,
+    local: bool = False,
     dry_run: bool = False,
     s3: Any = None,
     cloudformation: Any = None,
@@ -49,11 +50,13 @@ def attach_files(
         _reference(path, content, campaign) for path, content in zip(files, contents, strict=True)
     ]
     if not dry_run:
-        if not stack:
-            raise CliError("--attach: needs --stack NAME (its attachment bucket)")
-        bucket = queues.stack_outputs(stack, cloudformation).get(BUCKET_OUTPUT)
+        if not (stack or local):
+            raise CliError("--attach: needs --stack NAME or --local (its attachment bucket)")
+        found = target.outputs(stack=stack, local=local, cloudformation=cloudformation)
+        bucket = found.get(BUCKET_OUTPUT)
         if not bucket:
-            raise CliError(f"--attach: stack {stack!r} has no {BUCKET_OUTPUT} output")
+            where = "the local emulator" if local else f"stack {stack!r}"
+            raise CliError(f"--attach: {where} has no {BUCKET_OUTPUT} output")
         s3 = s3 or boto3.client("s3")
         for reference, content in zip(references, contents, strict=True):
             _upload_once(s3, bucket, reference, content)

@@ -1,7 +1,9 @@
 """A campaign file (CSV or JSONL) -> SQS message bodies, each checked with the Lambda's schema.
 
-CSV: a header row with an `email` column; every other column becomes `data`; `from` and
-`template` (or inline `content`) come from the options. JSONL: one whole message per line
+CSV: a header row with an address column (`email`, `Email Address`, `e-mail`, ... in any case:
+EMAIL_ALIASES), its delimiter sniffed from that row; every other column becomes `data`; `from`
+and `template` (or inline `content`) come from the options. Bytes that are not UTF-8 refuse
+their row, by line number. JSONL: one whole message per line
 (DESIGN.md section 3); options fill in `from` / `template` where a line has neither.
 
 Every row then gets, from the options:
@@ -26,10 +28,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 from urllib.parse import quote, urlsplit
 
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message, validate_tags
@@ -38,12 +41,17 @@ from bulk_sender.sqs_limits import MAX_MESSAGE_BYTES
 from bulkmail.errors import CliError
 
 MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # the queue's maximum message size (the stack sets it)
+SQS_MAX_MESSAGE_BYTES = 1_048_576  # the most any SQS queue takes
 ID_HASH_HEX = HASH_HEX  # 128 bits of HMAC-SHA256: no collision in any real campaign
 # Used when neither --id-key nor BULKMAIL_ID_KEY is given: ids stay deterministic, but anyone
 # who knows an address and the campaign name can then recompute its id.
 DEFAULT_ID_KEY = b"bulkmail-default-id-key"
 CAMPAIGN_TAG = "campaign"
-EMAIL_COLUMN = "email"
+EMAIL_COLUMN = "email"  # the canonical name of the address column
+# Header names taken for the address column, compared lower-cased without spaces, - and _.
+EMAIL_ALIASES = ("email", "emailaddress", "mail", "mailaddress", "recipient", "to")
+DELIMITERS = ",;\t|"  # sniffed from the header row: the one it holds most of
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, kept by surrogateescape
 UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 
 
@@ -69,6 +77,8 @@ class CampaignOptions:
             raise CliError("give --template or --content-file, not both")
         if self.unsubscribe_url is not None:
             check_unsubscribe_url(self.unsubscribe_url)
+        if self.validate:
+            check_from_and_template(self.from_address, self.template)
 
     @property
     def defaults(self) -> Defaults:
@@ -87,6 +97,7 @@ class Row:
     line: int
     body: str | None
     error: str | None = None
+    id: str | None = None  # the message id of a row to enqueue
 
     @property
     def refused(self) -> bool:
@@ -101,6 +112,18 @@ def check_campaign_name(name: str) -> None:
         raise CliError("--campaign: must match ^[A-Za-z0-9_-]{1,200}$") from None
     if len(name) > 200:  # `{campaign}:{32 hex}` stays within the id's 256 characters
         raise CliError("--campaign: at most 200 characters")
+
+
+def check_from_and_template(from_address: str | None, template: str | None) -> None:
+    """A bad --from or --template is one argument error, not one refusal per row."""
+    probe: dict[str, Any] = {"to": "probe@example.com", "template": template or "probe"}
+    if from_address is not None:
+        probe["from"] = from_address
+    try:
+        parse_message(json.dumps(probe), message_id="options", defaults=Defaults("p@example.com"))
+    except InvalidMessage as error:
+        if error.field in ("from", "template"):
+            raise CliError(f"--{error.field}: {error.rule}") from None
 
 
 def check_unsubscribe_url(template: str) -> None:
@@ -147,14 +170,23 @@ def unsubscribe_headers(url_template: str, email_id: str) -> dict[str, str]:
 
 def read_campaign(path: Path, options: CampaignOptions) -> list[Row]:
     """Every row of a .csv or .jsonl file, built, decorated and checked (see the module doc)."""
+    reader = check_file(path)
+    builder = _RowBuilder(options)
+    rows = [builder.row(line, doc) for line, doc in reader(path, options)]
+    if not rows:
+        raise CliError(f"{path}: no rows: nothing to enqueue")
+    return rows
+
+
+def check_file(path: Path) -> Callable[[Path, CampaignOptions], Iterator[tuple[int, RawDoc]]]:
+    """A .csv or .jsonl file that exists (its reader), or a one-line CliError."""
     readers = {".csv": _csv_docs, ".jsonl": _jsonl_docs, ".ndjson": _jsonl_docs}
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise CliError(f"{path}: expected a .csv or .jsonl file")
     if not path.is_file():
         raise CliError(f"{path}: no such file")
-    builder = _RowBuilder(options)
-    return [builder.row(line, doc) for line, doc in reader(path, options)]
+    return reader
 
 
 class Refusal(str):
@@ -170,35 +202,68 @@ def _csv_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDo
         raise CliError("a CSV campaign needs --template or --content-file")
     if not options.from_address and options.validate:
         raise CliError("a CSV campaign needs --from")
+    # A cell may be as large as a message (one big template variable): its row is refused
+    # if the message is too large, and only a cell larger than any SQS message stops the file.
+    csv.field_size_limit(max(csv.field_size_limit(), SQS_MAX_MESSAGE_BYTES))
     with _open_text(path) as handle:
-        reader = csv.reader(handle)
+        delimiter = _sniff_delimiter(handle.readline())
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=delimiter)
         try:
-            header = _csv_header(path, next(reader, None))
+            header = next(reader, None)
+            if header is None:
+                return
+            header, email_column = _csv_header(path, header, delimiter)
             for cells in reader:
                 if any(cell.strip() for cell in cells):  # blank lines are skipped
-                    yield reader.line_num, _csv_doc(header, cells, options)
-        except UnicodeDecodeError:
-            raise CliError(f"{path}: line {reader.line_num + 1}: not UTF-8 text") from None
+                    yield reader.line_num, _csv_doc(header, email_column, cells, options)
         except csv.Error as error:
             raise CliError(f"{path}: line {reader.line_num}: {error}") from None
 
 
-def _csv_header(path: Path, header: list[str] | None) -> list[str]:
-    if header is None:
-        raise CliError(f"{path}: empty file: expected a header row with an `email` column")
+def _sniff_delimiter(first_line: str) -> str:
+    """The delimiter the header row holds most of (outside quotes); a comma if none."""
+    unquoted = re.sub(r'"[^"]*"', "", first_line)
+    counts = {delimiter: unquoted.count(delimiter) for delimiter in DELIMITERS}
+    best = max(counts, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+def _csv_header(path: Path, header: list[str], delimiter: str) -> tuple[list[str], str]:
+    """The column names, and the one holding the address (its name as spelled in the file)."""
     header = [name.strip() for name in header]
-    if EMAIL_COLUMN not in header:
-        raise CliError(f"{path}: the header row has no `email` column")
-    if "" in header or len(set(header)) != len(header):
+    if any(_ESCAPED_BYTE.search(name) for name in header):
+        raise CliError(f"{path}: line 1: not UTF-8 text (save the file as UTF-8)")
+    if "" in header or len({name.lower() for name in header}) != len(header):
         raise CliError(f"{path}: the header row has an empty or repeated column name")
-    return header
+    found = [name for name in header if _folded(name) in EMAIL_ALIASES]
+    if not found:
+        columns = ", ".join(repr(name) for name in header)
+        separator = {"\t": "tab"}.get(delimiter, repr(delimiter))
+        raise CliError(
+            f"{path}: no address column (one named email, Email Address, e-mail, mail, to or "
+            f"recipient); the columns found, split on {separator}: {columns}"
+        )
+    if len(found) > 1:
+        raise CliError(f"{path}: several address columns ({', '.join(found)}): keep one")
+    return header, found[0]
 
 
-def _csv_doc(header: list[str], cells: list[str], options: CampaignOptions) -> RawDoc:
+def _folded(name: str) -> str:
+    return re.sub(r"[\s_-]", "", name.lower())
+
+
+def _csv_doc(
+    header: list[str], email_column: str, cells: list[str], options: CampaignOptions
+) -> RawDoc:
     if len(cells) != len(header):
         return Refusal(f"row: {len(cells)} cells, the header has {len(header)}")
     values = dict(zip(header, cells, strict=True))
-    doc: dict[str, Any] = {"to": values.pop(EMAIL_COLUMN).strip()}
+    for name, cell in values.items():
+        if match := _ESCAPED_BYTE.search(cell):
+            byte = ord(match.group()) - 0xDC00
+            return Refusal(f"{name}: not UTF-8 text (byte 0x{byte:02x}; save the file as UTF-8)")
+    doc: dict[str, Any] = {"to": values.pop(email_column).strip()}
     if options.from_address:
         doc["from"] = options.from_address
     if options.content:
@@ -210,15 +275,30 @@ def _csv_doc(header: list[str], cells: list[str], options: CampaignOptions) -> R
 
 
 def _jsonl_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDoc]]:
-    with path.open("rb") as handle:
+    with _open_binary(path) as handle:
         for line_number, raw in enumerate(handle, start=1):
-            text = raw.decode("utf-8", errors="replace").strip()
+            if line_number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as error:
+                byte = raw[error.start]
+                yield (
+                    line_number,
+                    Refusal(
+                        f"body: not UTF-8 text (byte 0x{byte:02x} at column {error.start + 1})"
+                    ),
+                )
+                continue
             if not text:
                 continue
             try:
-                doc = json.loads(raw)
+                doc = json.loads(text)
             except ValueError:
                 doc = None
+            except RecursionError:
+                yield line_number, Refusal("body: nested too deeply")
+                continue
             if not isinstance(doc, dict):
                 yield line_number, text
                 continue
@@ -245,12 +325,24 @@ class _RowBuilder:
         self.lines_by_id: dict[str, int] = {}
 
     def row(self, line: int, doc: RawDoc) -> Row:
+        """The row built and checked; whatever is in it, a refusal rather than an exception."""
+        try:
+            return self._row(line, doc)
+        except RecursionError:
+            return Row(line, None, "body: nested too deeply")
+        except UnicodeError:
+            return Row(line, None, "body: must be valid Unicode (no lone surrogate escapes)")
+        except Exception as error:  # no row may stop the file: say which and why
+            return Row(line, None, f"body: cannot be checked ({type(error).__name__})")
+
+    def _row(self, line: int, doc: RawDoc) -> Row:
         if isinstance(doc, Refusal):
             return Row(line, None, str(doc))
         if isinstance(doc, str):  # not a JSON object: raw, or refused with the schema's reason
             return Row(line, doc) if not self.options.validate else self._refused(line, doc)
         self._decorate(doc)
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        body.encode("utf-8")  # a lone surrogate (an escape in a JSONL line) cannot be sent
         if not self.options.validate:
             return Row(line, body)
         try:
@@ -262,17 +354,17 @@ class _RowBuilder:
             return Row(line, None, reason)
         if len(body.encode("utf-8")) > MAX_BODY_BYTES:
             return Row(line, None, f"body: at most {MAX_BODY_BYTES} bytes (SQS message size)")
-        first = self.lines_by_id.setdefault(doc["id"], line)
+        first = self.lines_by_id.setdefault(email.id, line)
         if first != line:
             return Row(line, None, f"id: same as line {first} (same recipient, same campaign)")
-        return Row(line, body)
+        return Row(line, body, id=email.id)
 
     def _refused(self, line: int, text: str) -> Row:
         try:
             parse_message(text, message_id=f"line-{line}", defaults=self.options.defaults)
         except InvalidMessage as error:
             return Row(line, None, str(error))
-        raise AssertionError("a body that is not a JSON object passed validation")
+        return Row(line, None, "body: must be a JSON object")
 
     def _decorate(self, doc: dict[str, Any]) -> None:
         options = self.options
@@ -308,8 +400,16 @@ def _recipients(doc: Mapping[str, Any]) -> list[str]:
 
 
 def _open_text(path: Path) -> TextIO:
+    """Bytes that are not UTF-8 come through as lone surrogates: refused row by row."""
     try:
-        return path.open(encoding="utf-8-sig", newline="")
+        return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except OSError as error:
+        raise CliError(f"{path}: {error.strerror}") from None
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
     except OSError as error:
         raise CliError(f"{path}: {error.strerror}") from None
 

@@ -11,8 +11,9 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
+import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from rich.console import Console
@@ -33,7 +34,20 @@ from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
 from bulkmail import attach as attachments
-from bulkmail import campaign, queues, quota, render, status, suppress, templates
+from bulkmail import (
+    campaign,
+    doctor,
+    ledger_view,
+    local_command,
+    queues,
+    quota,
+    render,
+    send_test,
+    status,
+    suppress,
+    target,
+    templates,
+)
 from bulkmail import dlq as dlq_tools
 from bulkmail.errors import CliError
 
@@ -105,10 +119,8 @@ app.add_typer(template_app, name="template")
 app.command("status")(status.status)
 app.add_typer(suppress.app, name="suppress")
 
-StackOption = Annotated[
-    str | None,
-    typer.Option("--stack", help="CloudFormation stack name: its outputs give the queue URLs."),
-]
+StackOption = target.StackOption
+LocalOption = target.LocalOption
 TemplatesDirOption = Annotated[
     Path,
     typer.Option(
@@ -136,10 +148,10 @@ TemplatePrefixOption = Annotated[
     ),
 ]
 QueueUrlOption = Annotated[
-    str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack).")
+    str | None, typer.Option("--queue-url", help="The send queue's URL (or --stack, --local).")
 ]
 DlqUrlOption = Annotated[
-    str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (or --stack).")
+    str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (or --stack, --local).")
 ]
 
 
@@ -161,6 +173,7 @@ def enqueue(
     ],
     queue_url: QueueUrlOption = None,
     stack: StackOption = None,
+    local: LocalOption = False,
     from_address: Annotated[
         str | None, typer.Option("--from", help="Sender, e.g. `News <news@example.com>`.")
     ] = None,
@@ -206,6 +219,13 @@ def enqueue(
         ),
     ] = False,
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
+    allow_unchecked_template: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unchecked-template",
+            help="Enqueue even when a template cannot be found or read (its rows unchecked).",
+        ),
+    ] = False,
     template_prefix: TemplatePrefixOption = "",
     configuration_sets: Annotated[
         str | None,
@@ -243,26 +263,29 @@ def enqueue(
             "--attach",
             metavar="FILE",
             help="Attach FILE to every email (repeatable): uploaded once to the stack's "
-            "attachment bucket (--stack), then referenced by each message.",
+            "attachment bucket (--stack or --local), then referenced by each message.",
         ),
     ] = None,
 ) -> None:
     """Put a campaign on the queue: one SQS message per email, checked first.
 
-    CSV: an `email` column; the other columns become the template's `data`; --from and
-    --template (or --content-file) apply to every row. JSONL: one whole message per line
-    (DESIGN.md section 3); --from / --template fill in lines that have none. Every row is
-    checked with the Lambda's own validator, and its data against its template (from
-    --templates-dir, else SES): a row lacking a variable the template requires is refused
-    (`line N: data: lacks code required by welcome`); a template that cannot be found is
-    reported once and not checked. Bad rows are listed with their line numbers and reasons
-    and not sent. With --stack, rows whose recipients are on the suppression list (for the
-    row's `list`, or `all`) are skipped and counted, and the ids are keyed by the stack's
-    secret. Before sending, SES GetAccount is read: a campaign larger than what is left of
-    the 24-hour quota is reported with the time it will take (the sender pauses and resumes
-    by itself), and enqueue asks first unless --yes (--dry-run reports it too). Exit code 1
-    if any row was refused or not enqueued (or the question was declined), 2 on bad
-    arguments or input (nothing sent).
+    CSV: an address column (`email`, `Email Address`, `e-mail`, ... in any case; commas,
+    semicolons, tabs or bars, sniffed from the header); the other columns become the
+    template's `data`; --from and --template (or --content-file) apply to every row. JSONL:
+    one whole message per line (DESIGN.md section 3); --from / --template fill in lines that
+    have none. Every row is checked with the Lambda's own validator, and its data against
+    its template (from --templates-dir, else SES): a row lacking a variable the template
+    requires is refused (`line N: data: lacks code required by welcome`); a template that
+    cannot be found stops it all (exit 2) unless --allow-unchecked-template. Bad rows are
+    listed with their line numbers and reasons and not sent; rows the sender already sent
+    in this campaign are counted (it skips them). With --stack (or --local), rows whose
+    recipients are on the suppression list (for the row's `list`, or `all`) are skipped and
+    counted, and the ids are keyed by the stack's secret. Before sending, SES GetAccount is
+    read: a campaign larger than what is left of the 24-hour
+    quota is reported with the time it will take (the sender pauses and resumes by itself), and
+    enqueue asks first unless --yes (--dry-run reports it too). Ctrl-C stops it with the count so
+    far: the same command again sends nothing twice. Exit code 1 if any row was refused or not
+    enqueued, 2 on bad arguments or input (nothing sent), 130 when interrupted.
 
     Example:
 
@@ -271,8 +294,16 @@ def enqueue(
             --from 'News <news@example.com>' \\
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
     """
-    # The stack's suppression list and secret (issue 15's resolver is to add --local here).
-    unsubscribes = suppress.from_stack(stack, required=False) if stack and not dry_run else None
+    campaign.check_file(file)
+    # The suppression list and secret of the stack (or the local run), if it has them.
+    unsubscribes = (
+        suppress.from_stack(stack, local=local, required=False)
+        if (stack or local) and not dry_run
+        else None
+    )
+    # Its SES client is made on first need.
+    store = templates.TemplateStore(templates_dir, prefix=template_prefix)
+    unchecked: dict[str, str] = {}
     options = campaign.CampaignOptions(
         campaign=campaign_name,
         from_address=from_address,
@@ -286,20 +317,28 @@ def enqueue(
         configuration_sets=parse_configuration_sets(configuration_sets, None),
         render_check=None
         if no_validate
-        else _render_check(
-            templates_dir, template_prefix, unsubscribes.enrich if unsubscribes else None
-        ),
+        else _render_check(store, unchecked, unsubscribes.enrich if unsubscribes else None),
     )
     if queue_url:
         queues.check_queue_url(queue_url)
-    if not dry_run and not (queue_url or stack):
-        raise CliError("no queue given: use --queue-url URL or --stack NAME (or --dry-run)")
-    rows = campaign.read_campaign(file, options)
-    sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, workers)
+    if not dry_run and not (queue_url or stack or local):
+        raise CliError(
+            "no queue given: use --queue-url URL, --stack NAME or --local (or --dry-run)"
+        )
+    if local and dry_run:
+        target.use_local()  # templates from the local emulator's SES
+    sqs, url = (None, "") if dry_run else _send_queue(queue_url, stack, local, workers)
+    if template and not no_validate and not allow_unchecked_template:
+        _check_template(store, template)
+    try:
+        rows = campaign.read_campaign(file, options)
+    except KeyboardInterrupt:
+        _interrupted("while reading the file: nothing enqueued")
+    _refuse_unchecked(unchecked, allow_unchecked_template)
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
     bodies = attachments.attach_files(
-        bodies, attach or [], campaign=campaign_name, stack=stack, dry_run=dry_run
+        bodies, attach or [], campaign=campaign_name, stack=stack, local=local, dry_run=dry_run
     )
     refused = len(rows) - len(bodies)
     table = None
@@ -310,12 +349,16 @@ def enqueue(
     if only_failed:
         bodies = _only_failed(table, campaign_name, bodies)
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
+    ids = [row.id for row in rows if row.id is not None]
+    table = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
+    if table:
+        _report_already_sent(table, ids)
     if bodies:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
     if dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
-        report = _send(sqs, url, bodies, workers)
+        report = _send(sqs, url, bodies, workers, rows=len(rows), refused=refused)
         for index, code in report.failed:
             typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
         refused += len(report.failed)
@@ -340,6 +383,32 @@ def _confirm(question: str) -> None:
     typer.confirm(question, abort=True, err=True)
 
 
+def _check_template(store: templates.TemplateStore, template: str) -> None:
+    """--template exists (a file, else SES), or one line naming it and where it looked."""
+    try:
+        store.load(template)
+    except (ClientError, BotoCoreError) as error:
+        reason = error.response["Error"].get("Code") if isinstance(error, ClientError) else error
+        raise CliError(
+            f"template {template}: not in {store.directory}/, and SES could not be asked "
+            f"({reason}); pass --allow-unchecked-template to send it unchecked"
+        ) from None
+
+
+def _report_already_sent(table: str, ids: Sequence[str]) -> None:
+    """How many of these ids the sender already sent (they are skipped, not sent twice)."""
+    try:
+        sent = ledger_view.already_sent(boto3.client("dynamodb"), table, ids)
+    except (ClientError, BotoCoreError) as error:
+        code = error.response["Error"].get("Code") if isinstance(error, ClientError) else error
+        typer.echo(
+            f"warning: cannot read the idempotency table ({code}): re-runs not counted", err=True
+        )
+        return
+    if sent:
+        typer.echo(f"{sent} already sent in this campaign: skipped by the sender")
+
+
 def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
     """The bodies `--only-failed` sends again (bulkmail.status.select_failed), said so."""
     dynamodb = status.dynamodb_client()
@@ -354,15 +423,17 @@ def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
 
 
 def _render_check(
-    templates_dir: Path, prefix: str, enrich: Callable[[Email], Email] | None = None
+    store: templates.TemplateStore,
+    unchecked: dict[str, str],
+    enrich: Callable[[Email], Email] | None = None,
 ) -> Callable[[Email], str | None]:
-    """The row check; with `enrich` (the stack's sender adds unsubscribe links and data), on
-    the email as the sender will send it."""
+    """The row check (a template it cannot load goes to `unchecked`); with `enrich` (the
+    stack's sender adds unsubscribe links and data), on the email as the sender will send it."""
 
-    def warn(message: str) -> None:
-        typer.echo(f"warning: {message}", err=True)
+    def skipped(message: str) -> None:
+        unchecked.setdefault(message, message)
 
-    check = templates.row_check(templates.TemplateStore(templates_dir, prefix=prefix), warn)
+    check = templates.row_check(store, skipped)
     if enrich is None:
         return check
 
@@ -373,6 +444,28 @@ def _render_check(
             return str(error)
 
     return as_sent
+
+
+def _refuse_unchecked(unchecked: dict[str, str], allowed: bool) -> None:
+    """A template that cannot be checked would dead-letter every row naming it: exit 2."""
+    for message in unchecked:
+        if allowed:
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            raise CliError(
+                f"{message}; nothing enqueued (check --template and --templates-dir, or "
+                "pass --allow-unchecked-template to send anyway)"
+            )
+
+
+def _interrupted(what: str) -> NoReturn:
+    typer.echo("", err=True)
+    typer.echo(
+        f"interrupted {what}. Running the same command again sends nothing twice: the ids "
+        "are the same, and the sender skips those it already sent.",
+        err=True,
+    )
+    raise typer.Exit(130)
 
 
 def _report_refused(rows: Sequence[campaign.Row]) -> None:
@@ -403,21 +496,35 @@ def _progress(label: str) -> Progress:
     )
 
 
-def _send_queue(queue_url: str | None, stack: str | None, workers: int) -> tuple[Any, str]:
+def _send_queue(
+    queue_url: str | None, stack: str | None, local: bool, workers: int
+) -> tuple[Any, str]:
     """An SQS client and the queue's URL, checked to exist (a one-line error if not)."""
-    url = queues.queue_urls({queues.QUEUE_URL: queue_url}, stack)[queues.QUEUE_URL]
+    url = target.resolve({queues.QUEUE_URL: queue_url}, stack=stack, local=local)[queues.QUEUE_URL]
     sqs = queues.sqs_client(max_pool=workers + 2)
     queues.queue_arn(sqs, url)
     return sqs, url
 
 
-def _send(sqs: Any, url: str, bodies: Sequence[str], workers: int) -> queues.SendReport:
-    with _progress("enqueue") as progress:
-        task = progress.add_task("enqueue", total=len(bodies))
-        enqueuer = queues.Enqueuer(
-            sqs, url, workers=workers, on_sent=lambda n: progress.advance(task, n)
+def _send(
+    sqs: Any, url: str, bodies: Sequence[str], workers: int, *, rows: int, refused: int
+) -> queues.SendReport:
+    enqueued = 0
+
+    def sent(count: int) -> None:
+        nonlocal enqueued
+        enqueued += count
+        progress.advance(task, count)
+
+    try:
+        with _progress("enqueue") as progress:
+            task = progress.add_task("enqueue", total=len(bodies))
+            return queues.Enqueuer(sqs, url, workers=workers, on_sent=sent).send(bodies)
+    except KeyboardInterrupt:
+        _interrupted(
+            f"after enqueuing {enqueued} of {len(bodies)} (rows {rows}, refused {refused}, "
+            f"onto {url})"
         )
-        return enqueuer.send(bodies)
 
 
 # --- dlq ------------------------------------------------------------------------------------
@@ -427,26 +534,34 @@ def _send(sqs: Any, url: str, bodies: Sequence[str], workers: int) -> queues.Sen
 def dlq_show(
     dlq_url: DlqUrlOption = None,
     stack: StackOption = None,
+    local: LocalOption = False,
     max_messages: Annotated[
         int, typer.Option("--max", min=1, help="At most this many messages are sampled.")
     ] = 100,
     visibility_timeout: Annotated[
         int,
-        typer.Option(min=1, max=43200, help="Seconds the sampled messages stay hidden."),
+        typer.Option(
+            min=1,
+            max=43200,
+            help="Seconds the sampled messages stay hidden while sampling, should it be "
+            "interrupted (when done, they are made visible again at once).",
+        ),
     ] = 30,
     samples: Annotated[int, typer.Option(min=0, help="Samples shown per ErrorCode.")] = 2,
 ) -> None:
     """Count the DLQ's messages by ErrorCode and show a few with their reasons.
 
-    It samples: it receives up to --max messages with a visibility timeout and does not
-    delete them (they are back on the DLQ when it ends). Messages without ErrorCode were moved
-    by the queue's redrive policy after maxReceiveCount receives: shown as RetriesExhausted.
+    It samples: it receives up to --max messages and does not delete them; when done it
+    makes them visible again at once, so a second `show` or a `redrive` sees them all.
+    Each sample names its campaign tag and message `id`. Messages without ErrorCode were
+    moved by the queue's redrive policy after maxReceiveCount receives: shown as
+    RetriesExhausted.
 
     Example:
 
         python -m bulkmail dlq show --stack BulkEmail
     """
-    url = queues.queue_urls({queues.DLQ_URL: dlq_url}, stack)[queues.DLQ_URL]
+    url = target.resolve({queues.DLQ_URL: dlq_url}, stack=stack, local=local)[queues.DLQ_URL]
     sample = dlq_tools.sample_dlq(
         queues.sqs_client(), url, limit=max_messages, visibility_timeout=visibility_timeout
     )
@@ -459,6 +574,15 @@ def dlq_redrive(
     dlq_url: DlqUrlOption = None,
     queue_url: QueueUrlOption = None,
     stack: StackOption = None,
+    local: LocalOption = False,
+    code: Annotated[
+        str | None,
+        typer.Option(
+            "--code",
+            help="Move only the messages with this ErrorCode (as `dlq show` names them, "
+            "RetriesExhausted included); moves by receive, send, delete.",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     copy: Annotated[
         bool,
@@ -469,7 +593,8 @@ def dlq_redrive(
         ),
     ] = False,
     max_messages: Annotated[
-        int | None, typer.Option("--max", min=1, help="With --copy: move at most this many.")
+        int | None,
+        typer.Option("--max", min=1, help="With --copy or --code: move at most this many."),
     ] = None,
 ) -> None:
     """Move the DLQ's messages back to the send queue, to be sent again.
@@ -483,14 +608,22 @@ def dlq_redrive(
         python -m bulkmail dlq redrive --stack BulkEmail --yes
     """
     given = {queues.DLQ_URL: dlq_url, queues.QUEUE_URL: queue_url}
-    urls = queues.queue_urls(given, stack)
+    urls = target.resolve(given, stack=stack, local=local)
     sqs = queues.sqs_client()
     redrive = dlq_tools.Redrive.plan(sqs, urls[queues.DLQ_URL], urls[queues.QUEUE_URL])
     typer.echo(f"from:        {redrive.dlq_url}")
     typer.echo(f"destination: {redrive.queue_url} ({redrive.queue_arn})")
+    which = f"the messages with ErrorCode {code} of about" if code else "about"
     if not yes:
-        question = f"Move about {redrive.approximate} message(s) to the destination?"
+        question = f"Move {which} {redrive.approximate} message(s) to the destination?"
         typer.confirm(question, abort=True)
+    if code:
+        moved, kept = dlq_tools.copy_messages(sqs, redrive, limit=max_messages, code=code)
+        typer.echo(
+            f"moved {moved} message(s) with ErrorCode {code} to {redrive.queue_url}; "
+            f"{kept} other(s) left on the DLQ"
+        )
+        return
     handle = None if copy else dlq_tools.start_move_task(sqs, redrive)
     if handle:
         typer.echo(
@@ -500,8 +633,14 @@ def dlq_redrive(
         return
     if not copy:
         typer.echo("this endpoint has no SQS message move task: moving by receive, send, delete")
-    moved = dlq_tools.copy_messages(sqs, redrive, limit=max_messages)
+    moved, _ = dlq_tools.copy_messages(sqs, redrive, limit=max_messages)
     typer.echo(f"moved {moved} message(s) to {redrive.queue_url}")
+    if moved < redrive.approximate and max_messages is None:
+        typer.echo(
+            f"note: the DLQ held about {redrive.approximate}; the others were in flight "
+            "(received by another reader): run it again once they are visible",
+            err=True,
+        )
 
 
 # --- template -------------------------------------------------------------------------------
@@ -521,8 +660,13 @@ RegionOption = Annotated[
 ]
 
 
-def _load(name: str, templates_dir: Path, region: str | None, prefix: str) -> templates.Template:
-    return templates.TemplateStore(templates_dir, region=region, prefix=prefix).load(name)
+def _load(
+    name: str, templates_dir: Path, region: str | None, prefix: str, local: bool
+) -> templates.Template:
+    if local:
+        target.use_local()
+    store = templates.TemplateStore(templates_dir, region=None if local else region, prefix=prefix)
+    return store.load(name)
 
 
 @template_app.command("check")
@@ -532,6 +676,7 @@ def template_check(
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
     template_prefix: TemplatePrefixOption = "",
     region: RegionOption = None,
+    local: LocalOption = False,
 ) -> None:
     """List the variables a template requires (outside conditionals) and check data has them.
 
@@ -543,7 +688,7 @@ def template_check(
         python -m bulkmail template check welcome data.json
     """
     data = templates.load_json_object(data_file, "data")
-    template = _load(name, templates_dir, region, template_prefix)
+    template = _load(name, templates_dir, region, template_prefix, local)
     try:
         required = template.required()
     except render.TemplateSyntaxError as error:
@@ -563,6 +708,7 @@ def template_render(
     templates_dir: TemplatesDirOption = templates.DEFAULT_DIR,
     template_prefix: TemplatePrefixOption = "",
     region: RegionOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Render a template's subject, text and HTML with one recipient's data, as SES would.
 
@@ -574,7 +720,7 @@ def template_render(
         python -m bulkmail template render welcome data.json
     """
     data = templates.load_json_object(data_file, "data")
-    template = _load(name, templates_dir, region, template_prefix)
+    template = _load(name, templates_dir, region, template_prefix, local)
     rendered: dict[str, str] = {}
     for part, text in template.parts.items():
         try:
@@ -672,6 +818,11 @@ def demo(
         and summary.status_balance
     ):
         raise typer.Exit(1)
+
+
+app.command("local")(local_command.local)
+app.command("send-test")(send_test.send_test)
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from bulk_sender.dlq import MAX_BATCH_ENTRIES, OWN_ATTRIBUTES, message_batches
 from bulkmail import queues
+from bulkmail.errors import CliError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,10 @@ class DlqSample:
 
 
 def sample_dlq(sqs: Any, dlq_url: str, *, limit: int, visibility_timeout: int) -> DlqSample:
-    """Receive up to `limit` messages; they are not deleted and come back after the timeout."""
+    """Receive up to `limit` messages, then make them visible again at once (not deleted).
+
+    `visibility_timeout` hides them only while sampling (so one is not received twice), and
+    bounds how long they stay hidden should the sampling be interrupted."""
     queues.queue_arn(sqs, dlq_url)  # it exists (a one-line error if not)
     depth = queues.queue_depth(sqs, dlq_url)
     sample = DlqSample(depth["visible"] + depth["in_flight"], visibility_timeout)
@@ -55,7 +60,21 @@ def sample_dlq(sqs: Any, dlq_url: str, *, limit: int, visibility_timeout: int) -
             break
         seen.update(m["MessageId"] for m in fresh)
         sample.messages += fresh
+    make_visible(sqs, dlq_url, [message["ReceiptHandle"] for message in sample.messages])
     return sample
+
+
+def make_visible(sqs: Any, url: str, receipt_handles: list[str]) -> None:
+    """ChangeMessageVisibility to 0 in tens: received messages are back on the queue now."""
+    for start in range(0, len(receipt_handles), MAX_BATCH_ENTRIES):
+        chunk = receipt_handles[start : start + MAX_BATCH_ENTRIES]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for i, handle in enumerate(chunk)
+        ]
+        response = sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+        if response.get("Failed"):
+            log.warning("make_visible_failed", extra={"entries": len(response["Failed"])})
 
 
 def describe_sample(sample: DlqSample, *, per_code: int = 2) -> list[str]:
@@ -63,8 +82,8 @@ def describe_sample(sample: DlqSample, *, per_code: int = 2) -> list[str]:
     timeout = sample.visibility_timeout
     lines = [
         f"DLQ holds about {sample.approximate_total} message(s); sampled "
-        f"{len(sample.messages)} (received with a {timeout}s visibility timeout and NOT "
-        f"deleted: they are back on the DLQ after {timeout}s).",
+        f"{len(sample.messages)} (received, NOT deleted, and visible again now; had this "
+        f"been interrupted they would be back within {timeout}s).",
     ]
     counts = sample.counts
     if not counts:
@@ -91,7 +110,24 @@ def _sample_line(message: dict[str, Any], code: str) -> str:
     failed_at = queues.attribute_text(message, "FailedAt")
     source = queues.attribute_text(message, "SourceMessageId") or message["MessageId"]
     when = f" at {failed_at}" if failed_at else ""
-    return f"  [{code}] message {source}{when}: {reason}"
+    campaign, email_id = _campaign_and_id(message.get("Body", ""))
+    return f"  [{code}] campaign {campaign}, id {email_id}, SQS message {source}{when}: {reason}"
+
+
+def _campaign_and_id(body: str) -> tuple[str, str]:
+    """The body's `campaign` tag and `id`, or `-` where it has none (or is not JSON)."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return "-", "-"
+    if not isinstance(doc, dict):
+        return "-", "-"
+    tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+    campaign, email_id = tags.get("campaign"), doc.get("id")
+    return (
+        campaign if isinstance(campaign, str) else "-",
+        email_id if isinstance(email_id, str) else "-",
+    )
 
 
 # --- redrive --------------------------------------------------------------------------------
@@ -111,6 +147,8 @@ class Redrive:
     def plan(cls, sqs: Any, dlq_url: str, queue_url: str) -> Redrive:
         dlq_arn = queues.queue_arn(sqs, dlq_url)
         queue_arn = queues.queue_arn(sqs, queue_url)
+        if queue_arn == dlq_arn:
+            raise CliError(f"the destination is the DLQ itself ({dlq_url}): give the send queue")
         depth = queues.queue_depth(sqs, dlq_url)
         return cls(dlq_url, dlq_arn, queue_url, queue_arn, depth["visible"] + depth["in_flight"])
 
@@ -140,40 +178,66 @@ def copy_messages(
     limit: int | None = None,
     visibility_timeout: int = 30,
     on_moved: Callable[[int], None] | None = None,
-) -> int:
+    code: str | None = None,
+) -> tuple[int, int]:
     """Receive, send to the destination, then delete from the DLQ: the fallback move.
 
     The body goes unchanged; the handler's four attributes (ErrorCode, ErrorMessage,
     SourceMessageId, FailedAt) are dropped, the message's own attributes kept. A message is
-    deleted from the DLQ only after the destination accepted it.
+    deleted from the DLQ only after the destination accepted it. With `code`, only messages
+    with that ErrorCode move; the others are made visible again at the end. Returns (moved,
+    left alone).
     """
     moved = 0
-    while limit is None or moved < limit:
-        want = MAX_BATCH_ENTRIES if limit is None else min(MAX_BATCH_ENTRIES, limit - moved)
-        received = queues.receive(
-            sqs, redrive.dlq_url, visibility_timeout=visibility_timeout, count=want
-        )
-        if not received:
-            break
-        entries = [
-            {
-                "Id": str(i),
-                "MessageBody": message["Body"],
-                "MessageAttributes": queues.sendable_attributes(
-                    message.get("MessageAttributes") or {}, drop=OWN_ATTRIBUTES
-                ),
-            }
-            for i, message in enumerate(received)
-        ]
-        failed = 0
-        for batch in message_batches(entries):  # ten large bodies exceed one call's bytes
-            response = sqs.send_message_batch(QueueUrl=redrive.queue_url, Entries=batch)
-            sent = [received[int(ok["Id"])]["ReceiptHandle"] for ok in response["Successful"]]
-            moved += queues.delete(sqs, redrive.dlq_url, sent)
-            if on_moved:
-                on_moved(len(sent))
-            failed += len(response.get("Failed", []))
-        if failed:
-            log.warning("redrive_send_failed", extra={"entries": failed})
-            break
-    return moved
+    kept: dict[str, str] = {}  # messages of another code: SQS message id -> receipt handle
+    try:
+        while limit is None or moved < limit:
+            want = MAX_BATCH_ENTRIES if limit is None else min(MAX_BATCH_ENTRIES, limit - moved)
+            received = queues.receive(
+                sqs, redrive.dlq_url, visibility_timeout=visibility_timeout, count=want
+            )
+            if not received:
+                break
+            if code is not None:
+                others = [m for m in received if queues.error_code(m) != code]
+                if others and all(m["MessageId"] in kept for m in received):
+                    break  # round the DLQ once: only messages left alone come back
+                kept.update((m["MessageId"], m["ReceiptHandle"]) for m in others)
+                received = [m for m in received if queues.error_code(m) == code]
+            count, ok = _move(sqs, redrive, received, on_moved) if received else (0, True)
+            moved += count
+            if not ok:
+                break
+    finally:
+        make_visible(sqs, redrive.dlq_url, list(kept.values()))
+    return moved, len(kept)
+
+
+def _move(
+    sqs: Any,
+    redrive: Redrive,
+    received: list[dict[str, Any]],
+    on_moved: Callable[[int], None] | None,
+) -> tuple[int, bool]:
+    """Send these to the destination, then delete them from the DLQ: (moved, none failed)."""
+    entries = [
+        {
+            "Id": str(i),
+            "MessageBody": message["Body"],
+            "MessageAttributes": queues.sendable_attributes(
+                message.get("MessageAttributes") or {}, drop=OWN_ATTRIBUTES
+            ),
+        }
+        for i, message in enumerate(received)
+    ]
+    moved = failed = 0
+    for batch in message_batches(entries):  # ten large bodies exceed one call's bytes
+        response = sqs.send_message_batch(QueueUrl=redrive.queue_url, Entries=batch)
+        sent = [received[int(ok["Id"])]["ReceiptHandle"] for ok in response["Successful"]]
+        moved += queues.delete(sqs, redrive.dlq_url, sent)
+        if on_moved:
+            on_moved(len(sent))
+        failed += len(response.get("Failed", []))
+    if failed:
+        log.warning("redrive_send_failed", extra={"entries": failed})
+    return moved, not failed

@@ -1,4 +1,4 @@
-"""SQS for the CLI: where the queues are (options or stack outputs), sending and receiving."""
+"""SQS for the CLI: sending and receiving (where the queues are: `bulkmail.target`)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.dlq import MAX_BATCH_ENTRIES, message_batches
+from bulkmail import target
 from bulkmail.errors import CliError
 
 log = logging.getLogger(__name__)
 
 RETRIES_EXHAUSTED = "RetriesExhausted"  # shown for DLQ messages without ErrorCode
 # Stack outputs the CLI reads (DESIGN.md section 9).
-QUEUE_URL, DLQ_URL = "QueueUrl", "DlqUrl"
+QUEUE_URL, DLQ_URL = target.QUEUE_URL, target.DLQ_URL
 
 
 def sqs_client(max_pool: int = 10) -> Any:
@@ -28,51 +28,15 @@ def sqs_client(max_pool: int = 10) -> Any:
     return boto3.client("sqs", config=Config(max_pool_connections=max_pool))
 
 
-def stack_outputs(stack: str, cloudformation: Any = None) -> dict[str, str]:
-    """A CloudFormation stack's outputs, by key."""
-    cloudformation = cloudformation or boto3.client("cloudformation")
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ValidationError":
-            raise CliError(
-                f"--stack: no stack named {stack!r} in this account and region"
-            ) from None
-        raise
-    outputs = stacks[0].get("Outputs", []) if stacks else []
-    return {output["OutputKey"]: output["OutputValue"] for output in outputs}
-
-
 def queue_urls(
     given: Mapping[str, str | None], stack: str | None, cloudformation: Any = None
 ) -> dict[str, str]:
-    """The queue URLs by stack output key: each from its option, else from `--stack`.
-
-    `given` maps an output key (QueueUrl, DlqUrl) to its option's value (None if not given).
-    """
-    missing = [key for key, url in given.items() if not url]
-    outputs = stack_outputs(stack, cloudformation) if stack and missing else {}
-    urls: dict[str, str] = {}
-    for key, url in given.items():
-        option = _option_name(key)
-        if not url and not stack:
-            raise CliError(f"no queue given: use {option} URL or --stack NAME")
-        url = url or outputs.get(key)
-        if not url:
-            raise CliError(f"--stack: stack {stack!r} has no output {key}")
-        urls[key] = check_queue_url(url, option)
-    return urls
+    """The queue URLs by stack output key (kept for callers; `bulkmail.target.resolve` is it)."""
+    return target.resolve(given, stack=stack, cloudformation=cloudformation)
 
 
-def check_queue_url(url: str, option: str = "--queue-url") -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.path.count("/") < 2:
-        raise CliError(f"{option}: not an SQS queue URL (https://sqs.REGION.amazonaws.com/ID/NAME)")
-    return url
-
-
-def _option_name(output_key: str) -> str:
-    return {QUEUE_URL: "--queue-url", DLQ_URL: "--dlq-url"}.get(output_key, output_key)
+check_queue_url = target.check_queue_url
+stack_outputs = target.stack_outputs
 
 
 def queue_arn(sqs: Any, url: str) -> str:

@@ -27,7 +27,7 @@ from bulk_sender.settings import Settings
 from bulk_sender.suppression import SuppressionTable, keys_for
 from bulk_sender.unsubscribe import Unsubscribes as SenderUnsubscribes
 from bulk_sender.unsubscribe import load_keys
-from bulkmail import queues
+from bulkmail import target
 from bulkmail.errors import CliError
 
 PROG = "python -m bulkmail"
@@ -84,8 +84,9 @@ class Unsubscribes:
 
 
 def from_stack(
-    stack: str,
+    stack: str | None,
     *,
+    local: bool = False,
     cloudformation: Any = None,
     secrets: Any = None,
     dynamodb: Any = None,
@@ -94,14 +95,13 @@ def from_stack(
     """The suppression table and secret named by the stack's outputs. A stack deployed before
     they existed has none: an error, or None when not `required` (enqueue then checks
     nothing, and its summary has no `suppressed` count)."""
-    outputs = queues.stack_outputs(stack, cloudformation)
+    outputs = target.outputs(stack=stack, local=local, cloudformation=cloudformation)
     missing = [key for key in (SECRET_OUTPUT, TABLE_OUTPUT) if not outputs.get(key)]
     if missing and not required:
         return None
     if missing:
-        raise CliError(
-            f"--stack: stack {stack!r} has no output {missing[0]} (deploy this version first)"
-        )
+        where = "--local: the local emulator" if local else f"--stack: stack {stack!r}"
+        raise CliError(f"{where} has no output {missing[0]} (deploy this version first)")
     unsubscribes = explicit(outputs[TABLE_OUTPUT], outputs[SECRET_OUTPUT], secrets, dynamodb)
     unsubscribes.url = outputs.get(URL_OUTPUT)
     return unsubscribes
@@ -117,12 +117,18 @@ def explicit(
     return Unsubscribes(SuppressionTable(dynamodb or boto3.client("dynamodb"), table), keys)
 
 
-def _resolve(stack: str | None, table: str | None, secret_arn: str | None) -> Unsubscribes:
+def _resolve(
+    stack: str | None, table: str | None, secret_arn: str | None, local: bool = False
+) -> Unsubscribes:
     if table and secret_arn:
+        if local:
+            target.use_local()
         return explicit(table, secret_arn)
-    found = from_stack(stack) if stack else None
+    found = from_stack(stack, local=local) if stack or local else None
     if found is None:
-        raise CliError("no suppression list given: use --stack NAME (or --table and --secret-arn)")
+        raise CliError(
+            "no suppression list given: use --stack NAME or --local (or --table and --secret-arn)"
+        )
     return found
 
 
@@ -189,6 +195,7 @@ def add(
     stack: StackOption = None,
     table: TableOption = None,
     secret_arn: SecretOption = None,
+    local: target.LocalOption = False,
 ) -> None:
     """Suppress addresses on a list (default `all`): no campaign mails them there again.
 
@@ -197,7 +204,7 @@ def add(
         python -m bulkmail suppress add ann@example.org --list news --stack BulkEmailSender
     """
     addresses, name = _checked(addresses), _list_name(list_name)
-    unsubscribes = _resolve(stack, table, secret_arn)
+    unsubscribes = _resolve(stack, table, secret_arn, local)
     new = sum(
         unsubscribes.table.add(unsubscribes.hash(a), name, source=CLI_SOURCE) for a in addresses
     )
@@ -211,6 +218,7 @@ def remove(
     stack: StackOption = None,
     table: TableOption = None,
     secret_arn: SecretOption = None,
+    local: target.LocalOption = False,
 ) -> None:
     """Lift the suppression of addresses on a list (only that list's entry).
 
@@ -219,7 +227,7 @@ def remove(
         python -m bulkmail suppress remove ann@example.org --list news --stack BulkEmailSender
     """
     addresses, name = _checked(addresses), _list_name(list_name)
-    unsubscribes = _resolve(stack, table, secret_arn)
+    unsubscribes = _resolve(stack, table, secret_arn, local)
     lifted = sum(unsubscribes.table.remove(unsubscribes.hash(a), name) for a in addresses)
     typer.echo(f"lifted {lifted} on list {name} ({len(addresses) - lifted} were not suppressed)")
 
@@ -231,6 +239,7 @@ def check(
     stack: StackOption = None,
     table: TableOption = None,
     secret_arn: SecretOption = None,
+    local: target.LocalOption = False,
 ) -> None:
     """Say, for each address, whether a campaign on that list would skip it (one read).
 
@@ -241,7 +250,7 @@ def check(
         python -m bulkmail suppress check ann@example.org --list news --stack BulkEmailSender
     """
     addresses, name = _checked(addresses), _list_name(list_name)
-    unsubscribes = _resolve(stack, table, secret_arn)
+    unsubscribes = _resolve(stack, table, secret_arn, local)
     hashes = [unsubscribes.hash(address) for address in addresses]
     found = unsubscribes.table.suppressed({k for h in hashes for k in keys_for(h, name)})
     suppressed = 0
@@ -262,6 +271,7 @@ def list_(
     stack: StackOption = None,
     table: TableOption = None,
     secret_arn: SecretOption = None,
+    local: target.LocalOption = False,
 ) -> None:
     """Show the suppression list: keyed hashes, lists, when, how. No address is stored, so
     none can be shown: use `check ADDRESS` to look one up.
@@ -271,7 +281,7 @@ def list_(
         python -m bulkmail suppress list --stack BulkEmailSender
     """
     name = _list_name(list_name) if list_name is not None else None
-    unsubscribes = _resolve(stack, table, secret_arn)
+    unsubscribes = _resolve(stack, table, secret_arn, local)
     count = 0
     for item in unsubscribes.table.items():
         if name is not None and item.get("list") != name:

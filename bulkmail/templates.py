@@ -84,8 +84,11 @@ class TemplateStore:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "NotFoundException":
                 raise
+            region = self._client().meta.region_name
             where = f"SES (as {ses_name})" if ses_name != name else "SES"
-            raise CliError(f"template {name}: not in {self.directory}/ nor in {where}") from None
+            raise CliError(
+                f"template {name}: not in {self.directory}/ nor in {where} ({region})"
+            ) from None
         return Template(
             name,
             content.get("Subject") or "",

@@ -66,6 +66,7 @@ __all__ = [
     "set_faults",
     "set_max_send_rate",
     "start_server",
+    "verify_identities",
 ]
 
 DEFAULT_REGION = "eu-west-1"
@@ -290,6 +291,15 @@ def reset() -> None:
         _settings = _Settings()
 
 
+def verify_identities(region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    """Answer every SES identity as verified for sending with DKIM signing on (moto answers
+    unverified and DKIM NOT_STARTED): what a deployed stack has once its DNS records are in."""
+    with _lock:
+        for identity in ses_backends[account_id][region].email_identities.values():
+            identity.verified_for_sending_status = True
+            identity.dkim_attributes.update(SigningEnabled=True, Status="SUCCESS")
+
+
 def install() -> None:
     """Add the missing SES v2 operations to moto, in process and for its server. Idempotent.
 
@@ -438,15 +448,15 @@ class _SesV2Extension(SESV2Response):
         )
 
     def get_configuration_set(self) -> TYPE_RESPONSE:
-        """moto's answer, with SendingOptions.SendingEnabled a boolean (moto 5.2 puts the
-        whole SendingOptions object there, or {} when none was given: sending is enabled)."""
+        """moto's, with SendingOptions.SendingEnabled a boolean (moto answers `{}`)."""
         name = self._get_param("ConfigurationSetName")
         with _as_v2_errors():
-            config_set = self.sesv2_backend.core_backend.describe_configuration_set(name)
-        answer = config_set.to_dict_v2()
-        options = config_set.enabled
-        enabled = options.get("SendingEnabled", True) if isinstance(options, dict) else options
-        answer["SendingOptions"] = {"SendingEnabled": enabled is not False}
+            found = self.sesv2_backend.core_backend.describe_configuration_set(name)
+        answer = found.to_dict_v2()
+        enabled = found.enabled
+        if isinstance(enabled, dict):
+            enabled = enabled.get("SendingEnabled", True)
+        answer["SendingOptions"] = {"SendingEnabled": bool(enabled)}
         return _json(answer)
 
     def create_configuration_set_event_destination(self) -> TYPE_RESPONSE:

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import redirect_stdout
@@ -79,18 +80,27 @@ class Poller:
         self._random = random.Random(f"{seed}:crashes")
 
     def run(
-        self, on_progress: Callable[[Progress], None] | None = None, *, setup_seconds: float = 0
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        *,
+        setup_seconds: float = 0,
+        until: threading.Event | None = None,
     ) -> Summary:
+        """Until the queue drains (and every row is enqueued); with `until`, until it is set
+        (`python -m bulkmail local`: others enqueue), reporting progress once more when the
+        queue goes idle."""
         import handler
 
         summary = self.summary
         summary.setup_seconds = setup_seconds
         started = time.monotonic()
-        while time.monotonic() - started < self.settings.max_run_seconds:
+        busy = False
+        while not (until.is_set() if until else self._timed_out(started)):
             self._top_up()
             self._probe()
             batch = self._gather() if self.mapping.is_enabled else []
             if batch:
+                busy = True
                 self._invoke(handler.lambda_handler, batch)
                 if on_progress:
                     on_progress(self._progress(started))
@@ -103,12 +113,22 @@ class Poller:
                 continue
             if self._drained():
                 summary.drained = True
-                break
+                if until is None:
+                    break
+                if busy and on_progress:
+                    on_progress(self._progress(started))
+                busy = False
+                until.wait(0.2)
+            elif until is not None:  # retried messages come back after the visibility timeout
+                until.wait(0.05)
             else:
-                time.sleep(0.05)  # retried messages come back after the visibility timeout
+                time.sleep(0.05)
         summary.seconds = time.monotonic() - started
         summary.send_seconds = summary.send_seconds or summary.seconds
         return summary
+
+    def _timed_out(self, started: float) -> bool:
+        return time.monotonic() - started >= self.settings.max_run_seconds
 
     def _top_up(self) -> None:
         """Keep the queue shallow: moto's SQS scans the whole queue on every call."""

@@ -86,10 +86,11 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     """What the stack provisions, on the emulator: queues, identity, templates, set, tables,
     and the events queue SES's events go to (with its DLQ).
 
-    Returns the stack's outputs: QueueUrl, QueueArn, DlqUrl, DlqArn, AttachmentBucketName,
+    Returns the stack's outputs it emulates: QueueUrl, QueueArn, DlqUrl, DlqArn,
+    ConfigurationSetName, EventsTopicArn, AlarmsTopicArn, AttachmentBucketName,
     SuppressionTableName, UnsubscribeSecretArn, StatusTableName (the endpoint's UnsubscribeUrl
-    comes with its server: bulkmail.local.http), and the events queue's EventsQueueUrl and
-    EventsQueueArn.
+    comes with its server: bulkmail.local.http), the events queue's EventsQueueUrl and
+    EventsQueueArn, and IdempotencyTableName.
     """
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=settings.dlq_name)["QueueUrl"]
@@ -104,6 +105,7 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     )["QueueUrl"]
     ses = boto3.client("sesv2")
     ses.create_email_identity(EmailIdentity=settings.identity)
+    emu.verify_identities(settings.region)
     ses.create_configuration_set(ConfigurationSetName=settings.configuration_set)
     templates = by_ses_name(load_templates(settings.templates), settings.template_prefix)
     for name, template in templates.items():
@@ -159,6 +161,7 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     boto3.client("s3").create_bucket(
         Bucket=settings.attachment_bucket, CreateBucketConfiguration=location
     )
+    sns = boto3.client("sns")
     return {
         "SuppressionTableName": settings.suppression_table_name,
         "UnsubscribeSecretArn": secret["ARN"],
@@ -166,6 +169,10 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         "QueueArn": queues.queue_arn(sqs, queue_url),
         "DlqUrl": dlq_url,
         "DlqArn": dlq_arn,
+        "ConfigurationSetName": settings.configuration_set,
+        "EventsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-events")["TopicArn"],
+        "AlarmsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-alarms")["TopicArn"],
+        "IdempotencyTableName": settings.table_name,  # not a stack output: found by --local
         "StatusTableName": settings.status_table_name,
         "EventsQueueUrl": events_url,
         "EventsQueueArn": queues.queue_arn(sqs, events_url),

@@ -77,7 +77,17 @@ def assert_one_line_error(result: Any, text: str) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["enqueue"], ["dlq"], ["dlq", "show"], ["dlq", "redrive"], ["demo"]],
+    [
+        [],
+        ["enqueue"],
+        ["dlq"],
+        ["dlq", "show"],
+        ["dlq", "redrive"],
+        ["demo"],
+        ["local"],
+        ["doctor"],
+        ["send-test"],
+    ],
     ids=lambda c: " ".join(c) or "top",
 )
 def test_every_help_says_what_it_does_with_an_example(runner: CliRunner, command: list) -> None:
@@ -115,18 +125,19 @@ def test_no_queue_given_is_a_one_line_error(runner: CliRunner, campaign_csv: Pat
     result = invoke(runner, "enqueue", str(campaign_csv), "--campaign", "spring", *CSV_OPTIONS)
 
     # Then one line names the options to use
-    assert_one_line_error(result, "no queue given: use --queue-url URL or --stack NAME")
+    assert_one_line_error(result, "no queue given: use --queue-url URL, --stack NAME or --local")
 
 
 def test_a_csv_without_an_email_column_is_a_one_line_error(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    # Given a CSV whose header has no `email` column
-    path = write(tmp_path / "bad.csv", "mail,name\nann@example.org,Ann\n")
+    # Given a CSV whose header has no address column
+    path = write(tmp_path / "bad.csv", "contact,name\nann@example.org,Ann\n")
 
-    # When it is checked, then one line says what is wrong with the header
+    # When it is checked, then one line says what is missing and lists the columns found
     result = invoke(runner, "enqueue", str(path), "--campaign", "s", "--dry-run", *CSV_OPTIONS)
-    assert_one_line_error(result, "the header row has no `email` column")
+    assert_one_line_error(result, "no address column (one named email, Email Address")
+    assert "the columns found, split on ',': 'contact', 'name'" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -420,23 +431,110 @@ def dlq_url(sqs: Any) -> str:
     return url
 
 
-def test_dlq_show_counts_by_error_code_and_leaves_the_messages(
+def test_dlq_show_counts_by_error_code_and_leaves_every_message_visible(
     runner: CliRunner, sqs: Any, dlq_url: str
 ) -> None:
-    # When the DLQ is shown
-    result = invoke(runner, "dlq", "show", "--dlq-url", dlq_url, "--visibility-timeout", "5")
+    # When the DLQ is shown twice in a row
+    first = invoke(runner, "dlq", "show", "--dlq-url", dlq_url)
+    second = invoke(runner, "dlq", "show", "--dlq-url", dlq_url)
 
     # Then it counts by ErrorCode, without one as RetriesExhausted, shows samples, says it sampled
-    assert result.exit_code == 0, result.output
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
+    assert first.exit_code == 0, first.output
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", first.stdout, re.MULTILINE))
     assert counts == {"InvalidMessage": "2", "RetriesExhausted": "2", "MESSAGE_REJECTED": "1"}
-    assert "[InvalidMessage] message m-1 at 2025-01-01T00:00:00.000Z: InvalidMessage: reason" in (
-        result.stdout
-    )
-    assert "NOT deleted" in result.stdout
-    # ... and the messages are still on the DLQ (in flight until the visibility timeout)
+    assert "sampled 5 (received, NOT deleted, and visible again now" in first.stdout
+    # ... and the second sees the same five: the first left them all visible
+    assert second.stdout == first.stdout
     attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
-    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "5"
+    assert attributes["ApproximateNumberOfMessages"] == "5"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_dlq_show_names_each_samples_campaign_and_id(runner: CliRunner, sqs: Any) -> None:
+    # Given a dead letter from campaign spring, and one whose body is not JSON
+    url = sqs.create_queue(QueueName="named-dlq")["QueueUrl"]
+    body = {"to": "a@example.org", "tags": {"campaign": "spring"}, "id": "spring:abc"}
+    dlq_message(sqs, url, json.dumps(body), "MESSAGE_REJECTED")
+    dlq_message(sqs, url, "{not json", "InvalidMessage")
+
+    # When the DLQ is shown
+    result = invoke(runner, "dlq", "show", "--dlq-url", url)
+
+    # Then each sample names its campaign and id (a dash where the body has none)
+    assert result.exit_code == 0, result.output
+    assert (
+        "[MESSAGE_REJECTED] campaign spring, id spring:abc, SQS message m-1 at "
+        "2025-01-01T00:00:00.000Z: MESSAGE_REJECTED: reason"
+    ) in result.stdout
+    assert "[InvalidMessage] campaign -, id -, SQS message m-1" in result.stdout
+    assert "a@example.org" not in result.stdout
+
+
+def test_dlq_redrive_right_after_show_moves_everything(
+    runner: CliRunner, sqs: Any, dlq_url: str, queue_url: str
+) -> None:
+    # Given the DLQ was just shown
+    assert invoke(runner, "dlq", "show", "--dlq-url", dlq_url).exit_code == 0
+
+    # When it is redriven, then all five move
+    result = invoke(runner, "dlq", "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "-y")
+    assert result.exit_code == 0, result.output
+    assert f"moved 5 message(s) to {queue_url}" in result.stdout
+
+
+def test_dlq_redrive_says_when_messages_in_flight_were_left(
+    runner: CliRunner, sqs: Any, dlq_url: str, queue_url: str
+) -> None:
+    # Given another reader holds two of the five DLQ messages
+    held = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=2, VisibilityTimeout=300)
+    assert len(held["Messages"]) == 2
+
+    # When the DLQ is redriven, then three move and it says the others were in flight
+    result = invoke(runner, "dlq", "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "-y")
+    assert result.exit_code == 0, result.output
+    assert f"moved 3 message(s) to {queue_url}" in result.stdout
+    assert "note: the DLQ held about 5; the others were in flight" in result.stderr
+
+
+def test_dlq_redrive_by_code_moves_only_those(
+    runner: CliRunner, sqs: Any, dlq_url: str, queue_url: str
+) -> None:
+    # When only the RetriesExhausted messages are redriven
+    result = invoke(
+        runner,
+        "dlq",
+        "redrive",
+        "--dlq-url",
+        dlq_url,
+        "--queue-url",
+        queue_url,
+        "--code",
+        "RetriesExhausted",
+        "-y",
+    )
+
+    # Then those two move, and the three others stay on the DLQ, visible
+    assert result.exit_code == 0, result.output
+    assert "moved 2 message(s) with ErrorCode RetriesExhausted" in result.stdout
+    assert "3 other(s) left on the DLQ" in result.stdout
+    assert sorted(m["Body"] for m in received(sqs, queue_url)) == ['{"n": 3}', '{"n": 4}']
+    left = received(sqs, dlq_url)
+    assert sorted(m["MessageAttributes"]["ErrorCode"]["StringValue"] for m in left) == [
+        "InvalidMessage",
+        "InvalidMessage",
+        "MESSAGE_REJECTED",
+    ]
+
+
+def test_dlq_redrive_into_the_dlq_itself_is_refused(
+    runner: CliRunner, sqs: Any, dlq_url: str
+) -> None:
+    # When the destination given is the DLQ
+    result = invoke(runner, "dlq", "redrive", "--dlq-url", dlq_url, "--queue-url", dlq_url, "-y")
+
+    # Then one line refuses it, and nothing moved
+    assert_one_line_error(result, "the destination is the DLQ itself")
+    assert len(received(sqs, dlq_url)) == 5
 
 
 def test_dlq_redrive_moves_everything_back_without_the_handlers_attributes(

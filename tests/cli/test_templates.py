@@ -251,7 +251,7 @@ def test_a_csv_campaign_row_missing_a_variable_is_refused_by_line(
     ]
 
 
-def test_an_unknown_template_is_reported_once_and_not_checked(
+def test_an_unknown_template_stops_the_campaign_unless_allowed(
     templates_dir: Path, tmp_path: Path, queue_url: str
 ) -> None:
     # Given a campaign naming a template that is neither a file nor in SES
@@ -261,10 +261,78 @@ def test_an_unknown_template_is_reported_once_and_not_checked(
     # When it is enqueued
     result = enqueue(path, queue_url, templates_dir, "--template", "nowhere")
 
-    # Then it says so once and enqueues every row
+    # Then one line names the template and where it looked, and nothing is enqueued
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert f"template nowhere: not in {templates_dir}/ nor in SES (eu-west-1)" in result.stderr
+    assert bodies(boto3.client("sqs"), queue_url) == []
+
+    # When it is enqueued with --allow-unchecked-template, then it warns once and sends all
+    result = enqueue(
+        path, queue_url, templates_dir, "--template", "nowhere", "--allow-unchecked-template"
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr.count("template nowhere cannot be checked") == 1
     assert "rows 2, enqueued 2, refused 0" in result.stdout
+
+
+def test_a_template_ses_cannot_be_asked_about_is_one_line_naming_it(
+    templates_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no credentials at all, and a template that is not a file
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    path = tmp_path / "spring.csv"
+    path.write_text("email,name\nann@example.org,Ann\n", encoding="utf-8")
+
+    # When a dry run names it
+    result = invoke(
+        "enqueue",
+        str(path),
+        "--campaign",
+        "spring",
+        "--dry-run",
+        "--from",
+        SENDER,
+        "--template",
+        "elsewhere",
+        "--templates-dir",
+        str(templates_dir),
+    )
+
+    # Then one line names the template, where it looked, and the way past it
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert f"template elsewhere: not in {templates_dir}/, and SES could not be asked" in (
+        result.stderr
+    )
+    assert "--allow-unchecked-template" in result.stderr
+
+
+def test_a_jsonl_line_naming_an_unknown_template_stops_the_campaign(
+    templates_dir: Path, tmp_path: Path, queue_url: str
+) -> None:
+    # Given JSONL lines, the second naming a template that exists nowhere
+    path = tmp_path / "spring.jsonl"
+    lines = [
+        {
+            "to": "ann@example.org",
+            "from": "news@example.com",
+            "template": "promo",
+            "data": {"name": "Ann", "code": "A"},
+        },
+        {"to": "bob@example.org", "from": "news@example.com", "template": "typo"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+    # When it is enqueued, then exit 2 names the template; nothing is enqueued
+    result = enqueue(path, queue_url, templates_dir)
+    assert result.exit_code == 2, result.output
+    assert "template typo cannot be checked" in result.stderr
+    assert bodies(boto3.client("sqs"), queue_url) == []
 
 
 def test_inline_content_is_checked_and_no_validate_skips_the_check(

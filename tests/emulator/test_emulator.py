@@ -25,6 +25,7 @@ from bulkmail.local.emulator import (
     set_faults,
     set_max_send_rate,
     start_server,
+    verify_identities,
 )
 
 REGION = "eu-west-1"
@@ -409,14 +410,38 @@ def test_a_daily_quota_refuses_past_what_is_left_and_frees_as_the_window_rolls(
     assert [r["Status"] for r in send(ses, [entry("late@example.org")])] == ["SUCCESS"]
 
 
-def test_get_configuration_set_says_whether_the_set_may_send(ses: BaseClient) -> None:
+def test_identities_are_answered_as_a_deployed_stack_has_them_once_verified(
+    ses: BaseClient,
+) -> None:
+    # Given the domain as moto creates it: not verified, DKIM not started
+    before = ses.get_email_identity(EmailIdentity="example.com")
+    assert (before["VerifiedForSendingStatus"], before["DkimAttributes"]["Status"]) == (
+        False,
+        "NOT_STARTED",
+    )
+
+    # When the emulator verifies its identities (the local run does, after provisioning)
+    verify_identities(REGION)
+
+    # Then the domain is verified for sending with DKIM signing on
+    after = ses.get_email_identity(EmailIdentity="example.com")
+    assert after["VerifiedForSendingStatus"] is True
+    assert after["DkimAttributes"]["Status"] == "SUCCESS"
+    assert after["DkimAttributes"]["SigningEnabled"] is True
+
+
+def test_a_configuration_set_answers_whether_sending_is_enabled_as_a_boolean(
+    ses: BaseClient,
+) -> None:
+    # Given a configuration set created without sending options, and one paused
     ses.create_configuration_set(ConfigurationSetName="open")
     ses.create_configuration_set(
-        ConfigurationSetName="closed", SendingOptions={"SendingEnabled": False}
+        ConfigurationSetName="paused", SendingOptions={"SendingEnabled": False}
     )
-    assert ses.get_configuration_set(ConfigurationSetName="open")["SendingOptions"] == {
-        "SendingEnabled": True
+
+    # When each is read, then SendingEnabled is true for the first and false for the other
+    sending = {
+        name: ses.get_configuration_set(ConfigurationSetName=name)["SendingOptions"]
+        for name in ("open", "paused")
     }
-    assert ses.get_configuration_set(ConfigurationSetName="closed")["SendingOptions"] == {
-        "SendingEnabled": False
-    }
+    assert sending == {"open": {"SendingEnabled": True}, "paused": {"SendingEnabled": False}}
