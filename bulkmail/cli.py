@@ -341,18 +341,18 @@ def enqueue(
         bodies, attach or [], campaign=campaign_name, stack=stack, local=local, dry_run=dry_run
     )
     refused = len(rows) - len(bodies)
-    table = None
+    status_name = None  # where `enqueued` is counted (and --only-failed reads the outcomes)
     if only_failed:
-        table = status.table_name(status_table, stack)
+        status_name = status.table_name(status_table, stack, local)
     elif not dry_run:
-        table = status_table or (status.stack_table(stack) if stack else None)
+        status_name = status.optional_table(status_table, stack, local)
     if only_failed:
-        bodies = _only_failed(table, campaign_name, bodies)
+        bodies = _only_failed(status_name, campaign_name, bodies)
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     ids = [row.id for row in rows if row.id is not None]
-    table = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
-    if table:
-        _report_already_sent(table, ids)
+    ledger = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
+    if ledger:
+        _report_already_sent(ledger, ids)
     if bodies:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
     if dry_run:
@@ -367,9 +367,9 @@ def enqueue(
             f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused}{suppressed} "
             f"(onto {url})"
         )
-        if table and report.enqueued:
+        if status_name and report.enqueued:
             dynamodb = status.dynamodb_client()
-            if not status.record_enqueued(dynamodb, table, campaign_name, report.enqueued):
+            if not status.record_enqueued(dynamodb, status_name, campaign_name, report.enqueued):
                 typer.echo("warning: enqueued not counted in the status table", err=True)
     if refused:
         raise typer.Exit(1)

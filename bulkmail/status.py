@@ -34,7 +34,7 @@ from bulk_sender.status_table import (
     SORT_KEY,
     StatusTable,
 )
-from bulkmail import campaign, queues
+from bulkmail import campaign, target
 from bulkmail.errors import CliError
 
 STATUS_TABLE_OUTPUT = "StatusTableName"
@@ -45,31 +45,38 @@ EXPORT_COLUMNS = ("id", "outcome", "event", "detail", "at", "opened", "clicked")
 # --- where the table is ---------------------------------------------------------------------
 
 
-def table_name(option: str | None, stack: str | None, cloudformation: Any = None) -> str:
-    """The status table: `--status-table`, else the stack's StatusTableName output."""
+def table_name(
+    option: str | None, stack: str | None, local: bool = False, cloudformation: Any = None
+) -> str:
+    """The status table: `--status-table`, else the StatusTableName output of `--local` or
+    `--stack` (bulkmail.target, like every command's queues and tables)."""
+    if not (option or stack or local):
+        raise CliError("no status table given: use --status-table NAME, --stack NAME or --local")
+    given = {STATUS_TABLE_OUTPUT: option}
+    found = target.resolve(given, stack=stack, local=local, cloudformation=cloudformation)
+    return found[STATUS_TABLE_OUTPUT]
+
+
+def optional_table(
+    option: str | None, stack: str | None, local: bool = False, cloudformation: Any = None
+) -> str | None:
+    """The status table if there is one (a stack deployed before it has none)."""
     if option:
         return option
-    if not stack:
-        raise CliError("no status table given: use --status-table NAME or --stack NAME")
-    name = queues.stack_outputs(stack, cloudformation).get(STATUS_TABLE_OUTPUT)
-    if not name:
-        raise CliError(f"--stack: stack {stack!r} has no output {STATUS_TABLE_OUTPUT}")
-    return name
+    found = target.outputs(stack=stack, local=local, cloudformation=cloudformation)
+    return found.get(STATUS_TABLE_OUTPUT)
 
 
-def stack_table(stack: str, cloudformation: Any = None) -> str | None:
-    """The stack's status table, if it has one (a stack deployed before it has none)."""
-    return queues.stack_outputs(stack, cloudformation).get(STATUS_TABLE_OUTPUT)
-
-
-def _id_key(option: str | None, stack: str | None) -> bytes:
-    """The ids' HMAC key as enqueue had it: --id-key, else the stack's secret, else the
-    public default."""
+def _id_key(option: str | None, stack: str | None, local: bool = False) -> bytes:
+    """The ids' HMAC key as enqueue had it: --id-key, else the secret of the stack (or of the
+    local run), else the public default."""
     if option:
         return option.encode("utf-8")
     from bulkmail import suppress  # the stack's unsubscribe secret keys ids too
 
-    unsubscribes = suppress.from_stack(stack, required=False) if stack else None
+    unsubscribes = (
+        suppress.from_stack(stack, local=local, required=False) if stack or local else None
+    )
     return unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY
 
 
@@ -412,8 +419,10 @@ def status(
         str | None,
         typer.Option("--stack", help="CloudFormation stack name: its StatusTableName output."),
     ] = None,
+    local: target.LocalOption = False,
     status_table: Annotated[
-        str | None, typer.Option("--status-table", help="The status table's name (or --stack).")
+        str | None,
+        typer.Option("--status-table", help="The status table's name (or --stack, --local)."),
     ] = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="Refresh until the campaign is done (Ctrl-C stops).")
@@ -433,7 +442,7 @@ def status(
             "--join",
             help="With --export: the campaign's own file (CSV `email` column or JSONL `to`); "
             "puts each email's address back by recomputing its id (same --id-key, or the "
-            "stack's secret with --stack).",
+            "stack's secret with --stack or --local).",
         ),
     ] = None,
     id_key: Annotated[
@@ -455,7 +464,7 @@ def status(
     campaign.check_campaign_name(campaign_name)
     if join and not export_file:
         raise CliError("--join needs --export FILE")
-    table = table_name(status_table, stack)
+    table = table_name(status_table, stack, local)
     dynamodb = dynamodb_client()
     while True:
         numbers = CampaignNumbers(campaign_name, read_counts(dynamodb, table, campaign_name))
@@ -473,6 +482,6 @@ def status(
     if export_file:
         addresses = None
         if join:
-            addresses = addresses_by_key(join, campaign_name, _id_key(id_key, stack))
+            addresses = addresses_by_key(join, campaign_name, _id_key(id_key, stack, local))
         written = export(read_messages(dynamodb, table, campaign_name), export_file, addresses)
         typer.echo(f"exported {written} email(s) to {export_file}")

@@ -104,7 +104,8 @@ def test_only_failed_needs_the_status_table(tmp_path):
         ],
     )  # fmt: skip
     assert result.exit_code == 2
-    assert "no status table given: use --status-table NAME or --stack NAME" in result.output
+    expected = "no status table given: use --status-table NAME, --stack NAME or --local"
+    assert expected in result.output
 
 
 def test_status_reads_the_table_watches_until_done_and_exports_each_email(tmp_path):

@@ -5,6 +5,7 @@ mailbox simulator) through the events function, then `status`, `--export --join`
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
+from bulkmail import target
 from bulkmail.cli import app
 from bulkmail.local import LocalRun, LocalSettings
 from bulkmail.local import emulator as emu
@@ -130,3 +132,41 @@ def test_only_failed_resends_what_a_retry_can_fix_and_nothing_twice(
     assert summary.drained
     assert "dead-lettered             0" in shown.stdout
     assert "6 = 5 + 1 + 0 + 0 + 0 + 0" in shown.stdout
+
+
+def test_enqueue_and_status_find_the_local_runs_status_table_with_local(
+    server: emu.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = people(tmp_path, rows=4)
+    monkeypatch.setenv(target.STATE_ENV, str(tmp_path / "local.json"))
+    saved = dict(os.environ)  # --local points this process's clients at the emulator
+    try:
+        with LocalRun(SETTINGS, emulator=server) as local:
+            # Given a local run that wrote its state file, as `python -m bulkmail local` does
+            target.write_local_state(server.endpoint_url, SETTINGS.region, local.urls)
+            # When a campaign is enqueued and its status read, both with --local only
+            enqueued = cli(
+                "enqueue", str(path), "--local", "--campaign", "here", "--from", SENDER,
+                "--template", "welcome", "--yes",
+            )  # fmt: skip
+            assert enqueued.exit_code == 0, enqueued.output
+            local.run()
+            shown = cli("status", "--campaign", "here", "--local")
+            export_path = tmp_path / "here.csv"
+            exported = cli(
+                "status", "--campaign", "here", "--local", "--export", str(export_path),
+                "--join", str(path),
+            )  # fmt: skip
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    # Then enqueue counted its rows in the local status table and status found it there
+    assert shown.exit_code == 0, shown.output
+    enqueued_line = next(line for line in shown.stdout.splitlines() if line.startswith("enq"))
+    assert enqueued_line.split() == ["enqueued", "4"]  # counted by enqueue, not inferred
+    assert "4 = 3 + 1 + 0 + 0 + 0 + 0" in shown.stdout  # row 3 bounces
+    # And --join recomputed the ids with the local run's secret, as enqueue keyed them
+    assert exported.exit_code == 0, exported.output
+    with export_path.open(encoding="utf-8") as handle:
+        emails = {row["email"] for row in csv.DictReader(handle)}
+    assert emails == {SIMULATED[3], *(f"user{n:02d}@example.org" for n in (0, 1, 2))}
