@@ -47,7 +47,6 @@ ID_HASH_HEX = HASH_HEX  # 128 bits of HMAC-SHA256: no collision in any real camp
 # who knows an address and the campaign name can then recompute its id.
 DEFAULT_ID_KEY = b"bulkmail-default-id-key"
 CAMPAIGN_TAG = "campaign"
-EMAIL_COLUMN = "email"  # the canonical name of the address column
 # Header names taken for the address column, compared lower-cased without spaces, - and _.
 EMAIL_ALIASES = ("email", "emailaddress", "mail", "mailaddress", "recipient", "to")
 DELIMITERS = ",;\t|"  # sniffed from the header row: the one it holds most of
@@ -202,6 +201,14 @@ def _csv_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDo
         raise CliError("a CSV campaign needs --template or --content-file")
     if not options.from_address and options.validate:
         raise CliError("a CSV campaign needs --from")
+    for line, header, email_column, cells in csv_rows(path):
+        yield line, _csv_doc(header, email_column, cells, options)
+
+
+def csv_rows(path: Path) -> Iterator[tuple[int, list[str], str, list[str]]]:
+    """A campaign CSV's non-blank rows as (line number, header, address column, cells): the
+    delimiter sniffed from the header row, the address column found by its aliases. Also what
+    `status --join` reads, so both take the same files."""
     # A cell may be as large as a message (one big template variable): its row is refused
     # if the message is too large, and only a cell larger than any SQS message stops the file.
     csv.field_size_limit(max(csv.field_size_limit(), SQS_MAX_MESSAGE_BYTES))
@@ -216,7 +223,7 @@ def _csv_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDo
             header, email_column = _csv_header(path, header, delimiter)
             for cells in reader:
                 if any(cell.strip() for cell in cells):  # blank lines are skipped
-                    yield reader.line_num, _csv_doc(header, email_column, cells, options)
+                    yield reader.line_num, header, email_column, cells
         except csv.Error as error:
             raise CliError(f"{path}: line {reader.line_num}: {error}") from None
 

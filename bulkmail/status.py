@@ -319,14 +319,19 @@ def _addresses(path: Path) -> Iterator[str]:
                 if isinstance(to, str):
                     yield to
         return
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if campaign.EMAIL_COLUMN not in (reader.fieldnames or []):
-            raise CliError(f"--join: {path}: the header row has no `email` column")
-        for row in reader:
-            address = (row.get(campaign.EMAIL_COLUMN) or "").strip()
-            if address:
+    for _line, header, email_column, cells in campaign.csv_rows(path):
+        if len(cells) == len(header):  # a row of the wrong width was refused by enqueue
+            address = cells[header.index(email_column)].strip()
+            if address and address.isprintable() and _utf8(address):
                 yield address
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # bytes that were not UTF-8 (enqueue refused their row)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def export(
@@ -440,7 +445,8 @@ def status(
         Path | None,
         typer.Option(
             "--join",
-            help="With --export: the campaign's own file (CSV `email` column or JSONL `to`); "
+            help="With --export: the campaign's own file (CSV with an address column, as "
+            "enqueue reads it, or JSONL `to`); "
             "puts each email's address back by recomputing its id (same --id-key, or the "
             "stack's secret with --stack or --local).",
         ),

@@ -5,8 +5,9 @@ import json
 from typer.testing import CliRunner
 
 from bulk_sender import campaign_status as cs
+from bulkmail.campaign import CampaignOptions, read_campaign
 from bulkmail.cli import app
-from bulkmail.status import CampaignNumbers, select_failed
+from bulkmail.status import CampaignNumbers, addresses_by_key, select_failed
 
 
 def body(message_id):
@@ -157,4 +158,20 @@ def test_status_reads_the_table_watches_until_done_and_exports_each_email(tmp_pa
     assert sorted(rows[1:]) == [
         "c:one,delivered,Delivery,,2026-01-01T00:00:01Z,,",
         "c:two,bounced_permanent,Bounce,Permanent/x,2026-01-01T00:00:02Z,,",
+    ]
+
+
+def test_join_reads_the_campaign_file_as_enqueue_does_aliases_and_semicolons(tmp_path):
+    # Given a spreadsheet export: an `Email Address` column, semicolons, a blank line
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "Email Address;Name\nann@example.org;Ann\n\n bob@example.org ;Bob\n", encoding="utf-8"
+    )
+    rows = read_campaign(path, CampaignOptions("c", "s@example.com", "welcome", id_key=b"k"))
+    # When --join maps the status table's keys back to addresses
+    found = addresses_by_key(path, "c", b"k")
+    # Then each id enqueue made from this file has its address back
+    assert [found[cs.message_key(row.id)] for row in rows] == [
+        "ann@example.org",
+        "bob@example.org",
     ]
