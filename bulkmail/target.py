@@ -41,9 +41,10 @@ QUEUE_URL, DLQ_URL = "QueueUrl", "DlqUrl"
 QUEUE_ARN, DLQ_ARN = "QueueArn", "DlqArn"
 CONFIGURATION_SET = "ConfigurationSetName"
 ALARMS_TOPIC = "AlarmsTopicArn"
-# Not a stack output: the idempotency table, found among the stack's resources (or local's).
+# The idempotency table; a stack deployed before this output is searched by the table's
+# construct id in stacks/bulk_email_stack.py.
 LEDGER_TABLE = "IdempotencyTableName"
-LEDGER_LOGICAL_PREFIX = "Idempotency"  # the table's construct id in stacks/bulk_email_stack.py
+LEDGER_LOGICAL_PREFIX = "Idempotency"
 ENDPOINT_URL = "AWS_ENDPOINT_URL"
 STATE_ENV = "BULKMAIL_LOCAL_STATE"  # overrides where the local state file is
 
@@ -184,12 +185,14 @@ def resolve(
 
 
 def ledger_table(*, stack: str | None, local: bool, cloudformation: Any = None) -> str | None:
-    """The idempotency table's name, if it can be found: local's, or the stack's resource."""
-    if local:
-        return use_local().get(LEDGER_TABLE)
-    if not stack:
+    """The idempotency table's name, if it can be found: the IdempotencyTableName output of
+    `--local` or `--stack`, else (a stack deployed before that output) the stack's resource."""
+    if not (stack or local):
         return None
-    cloudformation = cloudformation or boto3.client("cloudformation")
+    cloudformation = cloudformation or (boto3.client("cloudformation") if stack else None)
+    found = outputs(stack=stack, local=local, cloudformation=cloudformation).get(LEDGER_TABLE)
+    if found or local:
+        return found
     try:
         pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
         for page in pages:

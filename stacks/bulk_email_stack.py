@@ -165,6 +165,10 @@ class BulkEmailStack(Stack):
             ),
             "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
             "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
+            "IdempotencyTableName": (
+                table.table_name,
+                "Idempotency ledger: each message id's claim (enqueue counts re-runs from it)",
+            ),
             "StatusTableName": (
                 status.table.table_name,
                 "Campaign status: each email's latest outcome, each campaign's counts",

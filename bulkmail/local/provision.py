@@ -172,7 +172,7 @@ def provision(settings: LocalSettings) -> dict[str, str]:
         "ConfigurationSetName": settings.configuration_set,
         "EventsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-events")["TopicArn"],
         "AlarmsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-alarms")["TopicArn"],
-        "IdempotencyTableName": settings.table_name,  # not a stack output: found by --local
+        "IdempotencyTableName": settings.table_name,
         "StatusTableName": settings.status_table_name,
         "EventsQueueUrl": events_url,
         "EventsQueueArn": queues.queue_arn(sqs, events_url),

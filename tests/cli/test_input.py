@@ -335,6 +335,40 @@ def test_a_rerun_says_how_many_the_sender_already_sent(tmp_path: Path, sqs: Any)
     assert "rows 5, enqueued 5, refused 0" in result.stdout
 
 
+def test_a_rerun_finds_the_ledger_by_the_stacks_idempotency_table_output(
+    tmp_path: Path, sqs: Any
+) -> None:
+    # Given a stack that names its idempotency table in the IdempotencyTableName output (the
+    # table's logical id says nothing), the ledger holding 1 of the campaign's 3 ids as sent
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="ledger-named-by-output",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    email_id = message_id("spring", ["user1@example.org"], DEFAULT_ID_KEY)
+    dynamodb.put_item(
+        TableName="ledger-named-by-output",
+        Item={"id": {"S": email_id}, "status": {"S": "COMPLETED"}},
+    )
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {
+            "QueueUrl": {"Value": {"Ref": "Queue"}},
+            "IdempotencyTableName": {"Value": "ledger-named-by-output"},
+        },
+    }
+    boto3.client("cloudformation").create_stack(StackName="Bulk", TemplateBody=json.dumps(template))
+
+    # When the campaign is enqueued again
+    result = enqueue(campaign_of(tmp_path, 3), "--stack", "Bulk", *WITH_OPTIONS)
+
+    # Then the re-run count comes from the table the output names
+    assert result.exit_code == 0, result.output
+    assert "1 already sent in this campaign: skipped by the sender" in result.stdout
+
+
 def test_a_ledger_that_cannot_be_read_leaves_the_rerun_count_out(
     tmp_path: Path, sqs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

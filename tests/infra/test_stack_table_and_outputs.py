@@ -12,6 +12,7 @@ OUTPUTS = {
     "EventsTopicArn",
     "AlarmsTopicArn",
     "DashboardUrl",
+    "IdempotencyTableName",
     "StatusTableName",
     "UnsubscribeUrl",
     "SuppressionTableName",
@@ -59,6 +60,8 @@ def test_each_output_points_at_its_resource(synth):
     dashboard = synth.one("AWS::CloudWatch::Dashboard")[0]
     # Then each value is the right reference
     assert outputs["QueueUrl"] == {"Ref": queue}
+    ledger = synth.logical_id("AWS::DynamoDB::Table", "Idempotency")
+    assert outputs["IdempotencyTableName"] == {"Ref": ledger}
     assert outputs["QueueArn"] == {"Fn::GetAtt": [queue, "Arn"]}
     assert outputs["DlqUrl"] == {"Ref": dlq}
     assert outputs["DlqArn"] == {"Fn::GetAtt": [dlq, "Arn"]}
