@@ -137,6 +137,7 @@ class BulkEmailStack(Stack):
             function_log_group=sender.log_group,
             probe_log_group=probe.log_group,
             status_log_group=status.log_group,
+            unsubscribe_stage=unsubscribe.stage,
             function_timeout=Duration.seconds(settings.function_timeout_seconds),
             max_concurrency=settings.max_concurrency,
             configuration_set_name=ses_events.configuration_set_name,

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
@@ -162,6 +163,15 @@ RUNBOOK = {
         "table's throttles and errors (DynamoDB metrics); until it clears, do not re-enqueue "
         "a campaign that is under way.",
     ),
+    "UnsubscribeErrors": AlarmRunbook(
+        title="Unsubscribe errors",
+        meaning="The one-click unsubscribe endpoint answered 5xx (its function failed, timed "
+        "out or was throttled): those recipients asked to stop and were not suppressed.",
+        action="Read the unsubscribe function's log group and the endpoint's access logs "
+        "around the alarm time (the suppression table or the secret unreachable, a timeout); "
+        "fix the cause and redeploy. Hold the campaigns of the lists concerned until then: "
+        "the failed requests were not recorded.",
+    ),
 }
 
 
@@ -189,6 +199,7 @@ class Monitoring(Construct):
         function_log_group: logs.ILogGroup,
         probe_log_group: logs.ILogGroup,
         status_log_group: logs.ILogGroup,
+        unsubscribe_stage: apigw.IHttpStage,
         function_timeout: Duration,
         max_concurrency: int,
         configuration_set_name: str,
@@ -283,6 +294,16 @@ class Monitoring(Construct):
                 "LedgerWriteFailures",
                 self._handler_metric(
                     METRIC_NAMES.LEDGER_WRITE_FAILURES, cloudwatch.Stats.SUM, period=ALARM_PERIOD
+                ),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            # The stage's 5xx counts what the function's Errors would, and also its timeouts,
+            # throttles and a handler that caught its error and answered 500.
+            "UnsubscribeErrors": self._alarm(
+                "UnsubscribeErrors",
+                unsubscribe_stage.metric_server_error(
+                    statistic=cloudwatch.Stats.SUM, period=ALARM_PERIOD
                 ),
                 threshold=1,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
