@@ -255,6 +255,14 @@ def _address(value: Any, name: str) -> str:
     return normalised
 
 
+def canonical_address(value: str) -> str:
+    """The address as the sender sends it (email-validator's ASCII form, IDNA 2008 domain),
+    or `value` unchanged when it is not a valid address: what the CLI hashes, so that its
+    suppressions and ids name the same recipient as the sender's."""
+    normalised, rule = _normalised(value)
+    return value if rule else normalised
+
+
 @functools.lru_cache(maxsize=4096)
 def _normalised(value: str) -> tuple[str, str]:
     """(the address as sent, "") or ("", the rule it breaks). Memoised: a batch repeats its
