@@ -283,6 +283,9 @@ class BulkSender:
         emails: list[tuple[int, Email]] = []
         # Only a redelivered record can have been dead-lettered by an earlier invocation.
         settled = self._settled_dead_letters(records)
+        # Without the unsubscribe secret no link can be signed nor suppression read: every
+        # readable record waits (retried), none goes out unchecked or loses its link.
+        unsubscribes_ready = self.unsubscribes.ready()
         for index, record in enumerate(records):
             if record.message_id in settled:
                 log.info("already_dead_lettered", extra={"source_message_id": record.message_id})
@@ -294,6 +297,9 @@ class BulkSender:
                         record.body, message_id=record.idempotency_key, defaults=self.defaults
                     )
                 )
+                if not unsubscribes_ready:
+                    results[index] = Result(Outcome.RETRY, "SuppressionUnavailable")
+                    continue
                 failed_check = self.preflight(email)
             except InvalidMessage as error:
                 results[index] = Result(Outcome.DEAD, "InvalidMessage", str(error))
