@@ -17,8 +17,9 @@ sender's own SQS event source mapping:
    If the invocation dies after writing a copy and before acknowledging, the ledger keeps
    the two deliveries to one email. A copy that cannot be written leaves its record retried
    as before (batchItemFailures, delayed by the cap).
-3. The invocation that starts the pause writes a pause *marker* (one item, `pause#sender`,
-   in the idempotency table, created only if absent), then disables its mapping (found by
+3. The invocation that starts the pause writes a pause *marker* (one item keyed
+   `pause<TAB>sender`, which no message id can take, in the idempotency table, created
+   only if absent), then disables its mapping (found by
    ListEventSourceMappings for this function and the event's queue): the queue rests
    untouched, no receive counted, for up to its retention (14 days). It logs
    `sending_paused` once (with the reason) and counts `SendingPaused`.
@@ -58,7 +59,7 @@ from bulk_sender.records import ORIGINAL_MESSAGE_ID, SqsRecord
 log = logging.getLogger(__name__)
 
 PAUSED = NOT_TRIED_PAUSED
-MARKER_KEY = "pause#sender"
+MARKER_KEY = "pause\tsender"  # a tab: no message id (printable) can take this key
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
 
 
