@@ -50,6 +50,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.dlq import MAX_ATTRIBUTES, _from_event_attribute, message_batches
@@ -61,6 +62,10 @@ log = logging.getLogger(__name__)
 PAUSED = NOT_TRIED_PAUSED
 MARKER_KEY = "pause\tsender"  # a tab: no message id (printable) can take this key
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+# Stopping the mapping runs inside the invocation's deadline: bounded, not botocore's 60 s.
+_LAMBDA_CONFIG = Config(
+    connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
+)
 
 
 class MappingSwitch(Protocol):
@@ -135,7 +140,7 @@ class OwnMapping:
     @property
     def _lambda(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("lambda")
+            self._client = boto3.client("lambda", config=_LAMBDA_CONFIG)
         return self._client
 
     def stop(self, source_arn: str | None) -> None:
