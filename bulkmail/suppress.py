@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import boto3
 import typer
 
-from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
+from bulk_sender.message import Defaults, Email, InvalidMessage, canonical_address, parse_message
 from bulk_sender.recipient_hash import ALL_LISTS, Keys, check_list, recipient_hash
 from bulk_sender.settings import Settings
 from bulk_sender.suppression import SuppressionTable, keys_for
@@ -63,7 +63,7 @@ class Unsubscribes:
         return SenderUnsubscribes(settings, keys=self.keys).enrich(email)
 
     def hash(self, address: str) -> str:
-        return recipient_hash(self.keys.hash_key, [address])
+        return recipient_hash(self.keys.hash_key, [canonical_address(address)])
 
     def skip_suppressed(self, bodies: Sequence[str]) -> tuple[list[str], int]:
         """The bodies none of whose recipients is suppressed on its list (one batched read

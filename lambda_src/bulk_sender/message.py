@@ -207,7 +207,9 @@ def parse_message(body: str | bytes, *, message_id: str, defaults: Defaults) -> 
         reply_to=_addresses(doc, "reply_to"),
         feedback_to=feedback_to,
         configuration_set=_configuration_set(
-            doc.get("configuration_set", defaults.configuration_set), defaults.configuration_sets
+            doc.get("configuration_set", defaults.configuration_set),
+            defaults.configuration_sets,
+            given="configuration_set" in doc,
         ),
         list_name=_list(doc.get("list", ALL_LISTS)),
         options=_options(doc, from_address, feedback_to, defaults),
@@ -253,6 +255,14 @@ def _address(value: Any, name: str) -> str:
     if rule:
         raise InvalidMessage(name, rule)
     return normalised
+
+
+def canonical_address(value: str) -> str:
+    """The address as the sender sends it (email-validator's ASCII form, IDNA 2008 domain),
+    or `value` unchanged when it is not a valid address: what the CLI hashes, so that its
+    suppressions and ids name the same recipient as the sender's."""
+    normalised, rule = _normalised(value)
+    return value if rule else normalised
 
 
 @functools.lru_cache(maxsize=4096)
@@ -400,8 +410,11 @@ def _list(value: Any) -> str:
         raise InvalidMessage("list", str(error).removeprefix("list ")) from None
 
 
-def _configuration_set(value: Any, allowed: frozenset[str] | None) -> str | None:
-    if value is not None and (not isinstance(value, str) or not value):
+def _configuration_set(
+    value: Any, allowed: frozenset[str] | None, *, given: bool = False
+) -> str | None:
+    # A null set would send with none at all: no events, no tracking rules, no reputation.
+    if (value is not None or given) and (not isinstance(value, str) or not value):
         raise InvalidMessage("configuration_set", "must be a non-empty string")
     if value is not None and allowed is not None and value not in allowed:
         raise InvalidMessage(

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
+import idna
+
 HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real list
 MAC_HEX = 32
 ALL_LISTS = "all"  # an unsubscribe from `all` covers every list
@@ -57,8 +59,10 @@ def normalise(address: str) -> str:
     if not at:
         return bare.lower()
     if not domain.isascii():
-        with contextlib.suppress(UnicodeError):  # not IDNA-encodable: hashed as it is
-            domain = domain.encode("idna").decode("ascii")
+        # IDNA 2008 / UTS-46, as email-validator encodes the domains the sender sends to
+        # (Python's "idna" codec is IDNA 2003: straße.de would hash as strasse.de).
+        with contextlib.suppress(idna.IDNAError, UnicodeError):  # not encodable: as it is
+            domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
     return f"{local}@{domain}".lower()
 
 

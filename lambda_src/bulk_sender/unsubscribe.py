@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.message import MAX_DATA_CHARS, MAX_HEADERS, Email, InvalidMessage
@@ -32,6 +33,10 @@ from bulk_sender.settings import Settings
 from bulk_sender.suppression import SuppressionTable, SuppressionUnavailable, keys_for
 
 log = logging.getLogger(__name__)
+# The secret is read within the invocation's deadline: bounded, unlike botocore's defaults.
+_SECRETS_CONFIG = Config(
+    connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
+)
 
 LIST_UNSUBSCRIBE = "List-Unsubscribe"
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe-Post"
@@ -84,11 +89,19 @@ class Unsubscribes:
         """The secret's keys, read on first use; None (and asked again next time) on failure."""
         if self._keys is None and self._secret_arn:
             try:
-                secrets = self._secrets or boto3.client("secretsmanager")
+                secrets = self._secrets or boto3.client("secretsmanager", config=_SECRETS_CONFIG)
                 self._keys = load_keys(secrets, self._secret_arn)
             except (BotoCoreError, ClientError, KeyError, ValueError):
                 log.warning("unsubscribe_secret_unavailable", exc_info=True)
         return self._keys
+
+    def ready(self) -> bool:
+        """Whether links can be signed and suppressions read (the secret is needed for
+        either; a mailto alone needs none). Asked once per invocation, before any record is
+        looked at, so that no record of a batch goes out without its link or its check."""
+        if not (self._url or self.table):
+            return True
+        return self.keys() is not None
 
     def enrich(self, email: Email) -> Email:
         """The email with the unsubscribe headers and data (see the module doc)."""

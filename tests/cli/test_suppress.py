@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from bulk_sender.message import Defaults, parse_message
 from bulk_sender.recipient_hash import Keys, recipient_hash
 from bulkmail.campaign import message_id
 from bulkmail.cli import app
@@ -247,3 +248,24 @@ def test_enqueue_by_a_stack_deployed_before_the_suppression_list_still_works(sta
     # Then it is enqueued, with no suppression count (there is no list to check)
     assert result.exit_code == 0, result.output
     assert "rows 1, enqueued 1, refused 0 (onto" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "address", ["ann@straße.de", '"ann"@bücher.example', "Ann <ANN@Straße.de>"]
+)
+def test_a_suppression_names_the_recipient_the_sender_hashes(stack, address):
+    # Given an address with an international domain or needless quotes, as a user types it
+    # When it is suppressed with the CLI
+    added = run("suppress", "add", address, "--stack", "BulkEmail")
+    assert added.exit_code == 0, added.output
+    # Then the stored hash is the one the sender computes for the address it sends to (IDNA
+    # 2008: straße.de is xn--strae-oqa.de, not strasse.de, another registrant's domain)
+    sent_to = parse_message(
+        json.dumps({"to": address, "from": SENDER, "template": "t"}),
+        message_id="m",
+        defaults=Defaults(),
+    ).to[0]
+    (item,) = stored()
+    assert item["h"]["S"] == recipient_hash(KEYS.hash_key, [sent_to])
+    # And check finds it however it is typed
+    assert run("suppress", "check", address, "--stack", "BulkEmail").exit_code == 1

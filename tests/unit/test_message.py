@@ -125,6 +125,7 @@ REST_BAD = [
     (with_(reply_to="r@example.com"), "reply_to: must be a list of strings"),
     (with_(feedback_to="bounce"), "feedback_to: must be an email address (local@domain)"),
     (with_(configuration_set=""), "configuration_set: must be a non-empty string"),
+    (with_(configuration_set=None), "configuration_set: must be a non-empty string"),
 ]
 
 

@@ -378,3 +378,32 @@ def test_a_mailto_alone_needs_no_secret_and_is_sent():
     result = sender.process([record(message(0), "m0")])
     assert result.failures == []
     assert headers_of(sent_entries(ses)[0]) == [("List-Unsubscribe", "<mailto:u@example.com>")]
+
+
+class FlakySecrets(FakeSecrets):
+    """Fails its first answer only: Secrets Manager recovering within one batch."""
+
+    def get_secret_value(self, SecretId: str) -> dict[str, str]:
+        self.fail = self.calls == 0
+        return super().get_secret_value(SecretId)
+
+
+def test_a_secret_that_recovers_within_a_batch_sends_no_entry_without_its_link():
+    # Given Secrets Manager failing its first answer, then answering
+    ses = FakeSes()
+    sender = make_sender(secrets=FlakySecrets(), ses=ses)
+    batch = [record(message(n), f"m{n}") for n in range(3)]
+    # When a batch is processed
+    first = sender.process(batch)
+    # Then nothing is sent (none without its link) and every record is retried
+    assert ses.requests == []
+    assert first.failures == ["m0", "m1", "m2"]
+    # And the redelivery sends every entry with the link and the post header
+    second = sender.process(batch)
+    assert second.failures == []
+    entries = sent_entries(ses)
+    assert len(entries) == 3
+    assert all(
+        [name for name, _ in headers_of(e)][-2:] == ["List-Unsubscribe", "List-Unsubscribe-Post"]
+        for e in entries
+    )
