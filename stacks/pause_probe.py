@@ -33,7 +33,7 @@ CONFIGURATION_SET_ACTIONS = ("ses:GetConfigurationSet",)
 MAPPING_ACTIONS = ("lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping")
 MARKER_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem")
 # The one item the probe may read and delete (bulk_sender.pause.MARKER_KEY).
-MARKER_KEY = "pause#sender"
+MARKER_KEY = "pause\tsender"  # a tab: no message id (printable) can take this key
 
 
 class PauseProbe(Construct):

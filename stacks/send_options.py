@@ -166,9 +166,20 @@ class SendOptions(Construct):
             iam.PolicyStatement(
                 sid="SendBulkEmailInTheSecondRegion",
                 actions=list(SEND_ACTIONS),
+                # What this Region's grant covers (sender_function.py), in the other Region.
                 resources=[
-                    *(arn("identity", identity) for identity in settings.sending_identities),
-                    arn("configuration-set", configuration_set_name),
+                    *(
+                        arn("identity", identity)
+                        for identity in dict.fromkeys(
+                            settings.sending_identities + settings.sandbox_recipients
+                        )
+                    ),
+                    *(
+                        arn("configuration-set", name)
+                        for name in dict.fromkeys(
+                            [configuration_set_name, *settings.allowed_configuration_sets]
+                        )
+                    ),
                     arn("template", "*"),
                 ],
             )

@@ -318,6 +318,7 @@ class BulkSender:
                 emails.append((index, email))
 
         # One batched suppression read for the whole batch, before anything is grouped.
+        parsed = emails  # every readable email: its id and campaign, whatever comes next
         checked = self.unsubscribes.check(emails)
         results.update(dict.fromkeys(checked.suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
         results.update(
@@ -339,8 +340,8 @@ class BulkSender:
         counts[m.SEND_BULK_EMAIL_CALLS] = sum(r.calls for r in reports)
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
         counts[m.LEDGER_WRITE_FAILURES] = sum(r.ledger_write_failures for r in reports)
-        failures = self._dead_letter(records, results, counts, emails)
-        self.status.record(records, results, emails, failures)
+        failures = self._dead_letter(records, results, counts, parsed)
+        self.status.record(records, results, parsed, failures)
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried) + held
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())

@@ -17,8 +17,9 @@ sender's own SQS event source mapping:
    If the invocation dies after writing a copy and before acknowledging, the ledger keeps
    the two deliveries to one email. A copy that cannot be written leaves its record retried
    as before (batchItemFailures, delayed by the cap).
-3. The invocation that starts the pause writes a pause *marker* (one item, `pause#sender`,
-   in the idempotency table, created only if absent), then disables its mapping (found by
+3. The invocation that starts the pause writes a pause *marker* (one item keyed
+   `pause<TAB>sender`, which no message id can take, in the idempotency table, created
+   only if absent), then disables its mapping (found by
    ListEventSourceMappings for this function and the event's queue): the queue rests
    untouched, no receive counted, for up to its retention (14 days). It logs
    `sending_paused` once (with the reason) and counts `SendingPaused`.
@@ -49,6 +50,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.dlq import MAX_ATTRIBUTES, _from_event_attribute, message_batches
@@ -58,8 +60,12 @@ from bulk_sender.records import ORIGINAL_MESSAGE_ID, SqsRecord
 log = logging.getLogger(__name__)
 
 PAUSED = NOT_TRIED_PAUSED
-MARKER_KEY = "pause#sender"
+MARKER_KEY = "pause\tsender"  # a tab: no message id (printable) can take this key
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+# Stopping the mapping runs inside the invocation's deadline: bounded, not botocore's 60 s.
+_LAMBDA_CONFIG = Config(
+    connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
+)
 
 
 class MappingSwitch(Protocol):
@@ -134,7 +140,7 @@ class OwnMapping:
     @property
     def _lambda(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("lambda")
+            self._client = boto3.client("lambda", config=_LAMBDA_CONFIG)
         return self._client
 
     def stop(self, source_arn: str | None) -> None:

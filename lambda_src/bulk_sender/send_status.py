@@ -117,7 +117,7 @@ def _identity(email: Email | None, record: SqsRecord) -> tuple[str | None, str |
         return None, None
     if not isinstance(doc, dict):
         return None, None
-    message_id = doc.get("id") if isinstance(doc.get("id"), str) else record.message_id
+    message_id = doc.get("id") if isinstance(doc.get("id"), str) else record.idempotency_key
     tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
     return message_id, cs.campaign_of(tags, message_id)
 

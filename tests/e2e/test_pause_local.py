@@ -3,6 +3,7 @@ window, resumes and finishes (the real handler, the real probe, on the embedded 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,8 @@ from typer.testing import CliRunner
 from bulkmail.cli import app
 from bulkmail.local import LocalSettings, demo_rows, run_local
 from bulkmail.local import emulator as emu
+from bulkmail.local import run as local_run
+from bulkmail.local.poller import LocalMapping
 
 pytestmark = pytest.mark.e2e
 
@@ -21,8 +24,54 @@ def server() -> Iterator[emu.Emulator]:
         yield running
 
 
-def test_a_campaign_larger_than_the_daily_quota_pauses_resumes_and_finishes(server):
-    # Given 200 rows and a quota of 80 per 2-second window, the probe every 0.2 s
+class PausedTime(LocalMapping):
+    """The event source mapping, and the quota window's clock: a clock that runs only while
+    the mapping is stopped. However slowly the machine sends, the quota is spent before its
+    window rolls, and the window rolls once sending is paused (on a wall clock, a machine
+    sending fewer than 80 emails in 2 s would never meet the quota)."""
+
+    def __init__(self) -> None:
+        self._paused = 0.0
+        self._stopped_at: float | None = None
+        super().__init__()
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._stopped_at is None
+
+    @is_enabled.setter
+    def is_enabled(self, enabled: bool) -> None:
+        if enabled and self._stopped_at is not None:
+            self._paused += time.monotonic() - self._stopped_at
+            self._stopped_at = None
+        elif not enabled and self._stopped_at is None:
+            self._stopped_at = time.monotonic()
+
+    def __call__(self) -> float:
+        running = 0.0 if self._stopped_at is None else time.monotonic() - self._stopped_at
+        return self._paused + running
+
+
+@pytest.fixture
+def paused_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local run's mapping is a PausedTime, and times the emulator's quota window."""
+    mappings: list[PausedTime] = []
+    real_set_daily_quota = emu.set_daily_quota
+
+    def mapping() -> PausedTime:
+        mappings.append(PausedTime())
+        return mappings[-1]
+
+    def set_daily_quota(max_24_hour_send: float, window_seconds: float) -> None:
+        real_set_daily_quota(max_24_hour_send, window_seconds, clock=mappings[-1])
+
+    monkeypatch.setattr(local_run, "LocalMapping", mapping)
+    monkeypatch.setattr(emu, "set_daily_quota", set_daily_quota)
+
+
+def test_a_campaign_larger_than_the_daily_quota_pauses_resumes_and_finishes(server, paused_time):
+    # Given 200 rows and a quota of 80 per 2-second window (of paused time), the probe every
+    # 0.2 s
     campaign, raw = demo_rows(200)
     settings = LocalSettings(
         batch_size=20,

@@ -174,14 +174,20 @@ def test_an_existing_endpoint_id_reaches_the_function_and_the_second_region_is_g
     # Then the function sends through it, and no endpoint is created
     assert env["ENDPOINT_ID"] == "abcd1234.ef5"
     assert not variant.resources("AWS::SES::MultiRegionEndpoint")
-    # And it may send from the same identities, configuration set and templates there
+    # And it may send there what it may send here: the identities, the sandbox's recipients,
+    # every allowed configuration set, the templates (else a call routed there is refused
+    # with AccessDenied and its whole group dead-lettered)
     statement = by_sid(_policy(variant), "SendBulkEmailInTheSecondRegion")
     configuration_set = variant.one("AWS::SES::ConfigurationSet")[0]
     assert sorted(text(r) for r in as_list(statement["Resource"])) == sorted(
         [
             _ses_arn("identity/news@example.org", "us-east-1"),
             _ses_arn("identity/example.net", "us-east-1"),
+            _ses_arn("identity/ann@example.org", "us-east-1"),
+            _ses_arn("identity/verified.example", "us-east-1"),
             _ses_arn(f"configuration-set/${{{configuration_set}}}", "us-east-1"),
+            _ses_arn("configuration-set/marketing", "us-east-1"),
+            _ses_arn("configuration-set/alerts", "us-east-1"),
             _ses_arn("template/*", "us-east-1"),
         ]
     )

@@ -414,3 +414,44 @@ def test_a_suppressed_recipient_is_recorded_as_suppressed_and_never_resendable()
     assert (change.campaign, change.key, change.bucket) == ("spring", "spring_3ax", cs.SUPPRESSED)
     assert totals["spring"][cs.SUPPRESSED_TOTAL] == 1
     assert not cs.is_resendable(change.bucket)
+
+
+def test_a_suppressed_email_counts_toward_the_campaign_its_default_tags_name(dynamodb):
+    # Given a sender whose DEFAULT_TAGS name the campaign, and a suppression list that holds
+    # back the batch's one message (its body names no campaign)
+    from bulk_sender.core import BulkSender
+    from bulk_sender.pacing import Unpaced
+    from bulk_sender.send_status import SendStatus
+    from bulk_sender.settings import Settings
+    from bulk_sender.unsubscribe import Checked
+    from tests.unit.fakes import FakeSes, FakeSqs, message, record
+
+    class SuppressEverything:
+        def ready(self):
+            return True
+
+        def enrich(self, email):
+            return email
+
+        def check(self, emails):
+            return Checked([], suppressed=[index for index, _ in emails])
+
+    ses = FakeSes()
+    sender = BulkSender(
+        Settings(
+            dlq_url="https://sqs.eu-west-1.amazonaws.com/1/dlq", default_tags={"campaign": "autumn"}
+        ),
+        ses=ses,
+        sqs=FakeSqs(),
+        limiter=Unpaced(),
+        unsubscribes=SuppressEverything(),
+        status=SendStatus(StatusTable(dynamodb, TABLE, ttl_seconds=3600)),
+    )
+    # When the sender processes it
+    sender.process([record(message(0, id="a1"), "m0")])
+    # Then nothing is sent and the suppression is recorded under the default tags' campaign
+    assert ses.requests == []
+    stored = dynamodb.get_item(
+        TableName=TABLE, Key={PARTITION_KEY: {"S": "autumn"}, SORT_KEY: {"S": COUNTS_SK}}
+    )["Item"]
+    assert int(stored[cs.SUPPRESSED_TOTAL]["N"]) == 1

@@ -1,10 +1,10 @@
 """DESIGN.md sections 4 and 5: grouping, calls, outcomes, splitting and the DLQ record."""
 
+import contextlib
 import json
 import logging
 import math
 import threading
-import time
 from collections import Counter
 from datetime import datetime
 
@@ -531,15 +531,18 @@ def test_a_failed_visibility_change_never_loses_the_record():
 
 
 def test_calls_go_out_concurrently_up_to_max_calls_in_flight():
-    # Given a slow SES and 6 groups
+    # Given an SES whose calls return only once 3 are in flight (however slowly the threads
+    # start), and 6 groups
     in_flight, peak, lock = 0, 0, threading.Lock()
+    three_in_flight = threading.Barrier(3)
 
     def slow(request):
         nonlocal in_flight, peak
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
-        time.sleep(0.05)
+        with contextlib.suppress(threading.BrokenBarrierError):  # broken: fewer ran at once
+            three_in_flight.wait(timeout=30)
         with lock:
             in_flight -= 1
         return all_success(request)

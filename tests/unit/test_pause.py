@@ -350,3 +350,16 @@ def test_the_probe_handler_publishes_sending_paused_zero_only_when_it_resumes(mo
     assert probe_handler.lambda_handler({}, Context())["state"] == RESUMED
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     assert [blob[m.SENDING_PAUSED] for blob in blobs] == [[0.0]]
+
+
+def test_no_message_id_can_take_the_pause_markers_key():
+    # Given a producer whose message id is the marker's key (or its old spelling)
+    from bulk_sender.message import Defaults, InvalidMessage, parse_message
+
+    for key in (MARKER_KEY,):
+        body = json.dumps(
+            {"to": "a@example.com", "from": "n@example.com", "template": "t", "id": key}
+        )
+        # Then the message is refused: its claim could never stand where the marker goes
+        with pytest.raises(InvalidMessage):
+            parse_message(body, message_id="m", defaults=Defaults())
