@@ -17,10 +17,10 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
 from stacks.ses_events import CONFIGURATION_SET_DIMENSION, EVENT_SOURCE
 from stacks.settings import Settings
@@ -32,7 +32,6 @@ TTL_ATTRIBUTE = "expires_at"
 ID_TAG = "bulkmail-id"  # bulk_sender.campaign_status.ID_TAG: only tagged emails are ours
 # What bulk_sender.status_table calls, and only that (tests/infra checks the two agree).
 TABLE_WRITE_ACTIONS = ("dynamodb:UpdateItem",)
-LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 FUNCTION_TIMEOUT = Duration.seconds(60)
 BATCH_SIZE = 100
 BATCHING_WINDOW = Duration.seconds(5)
@@ -112,24 +111,12 @@ class CampaignStatus(Construct):
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dlq)],
         )
 
-        self.log_group = logs.LogGroup(
+        self.log_group, self.role = log_group_and_role(
             self,
-            "LogGroup",
-            retention=settings.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            settings=settings,
             description="The events function: record SES events in the campaign status table",
         )
         for statement in (
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=list(LOG_ACTIONS),
-                resources=[self.log_group.log_group_arn],
-            ),
             iam.PolicyStatement(
                 sid="RecordOutcomesAndCounts",
                 actions=list(TABLE_WRITE_ACTIONS),

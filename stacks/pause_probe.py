@@ -14,16 +14,16 @@ role names the mapping's ARN (no cycle: the mapping does not depend on the probe
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
+from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
-from stacks.sender_function import ARCHITECTURE, LOG_ACTIONS, RUNTIME
+from stacks.sender_function import ARCHITECTURE, RUNTIME
 from stacks.settings import Settings
 
 HANDLER = "probe_handler.lambda_handler"
@@ -54,24 +54,12 @@ class PauseProbe(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
-        self.log_group = logs.LogGroup(
+        self.log_group, self.role = log_group_and_role(
             self,
-            "LogGroup",
-            retention=settings.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            settings=settings,
             description="The pause probe: read SES sending status, restart the sender's mapping",
         )
         statements = [
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=list(LOG_ACTIONS),
-                resources=[self.log_group.log_group_arn],
-            ),
             iam.PolicyStatement(
                 sid="ReadAccountSendingStatus",
                 actions=list(ACCOUNT_ACTIONS),

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
 from stacks.settings import Settings
 
@@ -43,7 +43,6 @@ TABLE_ACTIONS = (
 )
 # What bulk_sender.status_table calls (campaign status: dead letters, counts).
 STATUS_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
-LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 
 def _number(value: float) -> str:
@@ -69,16 +68,9 @@ class SenderFunction(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
-        self.log_group = logs.LogGroup(
+        self.log_group, self.role = log_group_and_role(
             self,
-            "LogGroup",
-            retention=settings.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            settings=settings,
             description="The bulk email sender function: send with SES, consume the queue",
         )
         template_arns = stack.format_arn(service="ses", resource="template", resource_name="*")
@@ -93,11 +85,6 @@ class SenderFunction(Construct):
         ]
         self.configuration_set_arns = configuration_set_arns  # also what the probe may read
         statements = [
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=list(LOG_ACTIONS),
-                resources=[self.log_group.log_group_arn],
-            ),
             iam.PolicyStatement(
                 sid="SendBulkEmailFromTheSendingIdentities",
                 actions=list(SEND_ACTIONS),

@@ -29,8 +29,9 @@ from aws_cdk.aws_apigateway import AccessLogFormat
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
+from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
-from stacks.sender_function import ARCHITECTURE, LOG_ACTIONS, RUNTIME
+from stacks.sender_function import ARCHITECTURE, RUNTIME
 from stacks.settings import Settings
 
 HANDLER = "unsubscribe.lambda_handler"
@@ -90,19 +91,12 @@ class Unsubscribe(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        log_group = logs.LogGroup(
-            self, "LogGroup", retention=settings.log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        role = iam.Role(
+        log_group, role = log_group_and_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            settings=settings,
             description="The unsubscribe endpoint: verify a link, record the suppression",
         )
         for statement in (
-            iam.PolicyStatement(
-                sid="WriteOwnLogs", actions=list(LOG_ACTIONS), resources=[log_group.log_group_arn]
-            ),
             iam.PolicyStatement(
                 sid="ReadTheSigningSecret",
                 actions=list(SECRET_ACTIONS),
