@@ -334,14 +334,17 @@ class BulkSender:
         for report in reports:
             results.update(report.results)
         source = raw_records[0].get("eventSourceARN") if raw_records else None
-        held = self.pause.settle(records, results, {i: e.id for i, e in emails}, source)
+        held = self.pause.settle(
+            records, results, {i: e.id for i, e in emails}, source, may_start=self._sqs_call_fits
+        )
         counts: Counter = Counter({name: 0 for name in m.COUNTERS})
         counts[m.SENDING_PAUSED] = int(self.pause.tripped)
         counts[m.SEND_BULK_EMAIL_CALLS] = sum(r.calls for r in reports)
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
         counts[m.LEDGER_WRITE_FAILURES] = sum(r.ledger_write_failures for r in reports)
         failures = self._dead_letter(records, results, counts, parsed)
-        self.status.record(records, results, parsed, failures)
+        if self._sqs_call_fits():  # counts are best effort; the answer is not
+            self.status.record(records, results, parsed, failures)
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried) + held
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())

@@ -202,10 +202,13 @@ class Pause:
         results: dict[int, Any],
         keys: Mapping[int, str],
         source_arn: str | None,
+        *,
+        may_start: Callable[[], bool] = lambda: True,
     ) -> int:
         """If tripped: hold the records refused for the pause or not tried (their results
         become HELD), start the pause (marker, mapping) if none is on, and log. Returns the
-        number of records held."""
+        number of records held. No call starts once `may_start()` says no (the deadline): the
+        records not copied are retried, and the probe stops the mapping on its next run."""
         if self._reason is None:
             return 0
         waiting = [
@@ -213,10 +216,10 @@ class Pause:
             for i, result in sorted(results.items())
             if result.outcome is Outcome.RETRY and is_pause(result.code)
         ]
-        held = self._requeue(records, waiting, keys)
+        held = self._requeue(records, waiting, keys, may_start)
         for index in held:
             results[index] = replace(results[index], outcome=Outcome.HELD)
-        started, stopped = self._start_pause(source_arn)
+        started, stopped = self._start_pause(source_arn) if may_start() else (True, False)
         fields = {
             "reason": self._reason,
             "configuration_set": self._configuration_set,
@@ -256,7 +259,11 @@ class Pause:
         return created, True
 
     def _requeue(
-        self, records: Sequence[SqsRecord], indexes: list[int], keys: Mapping[int, str]
+        self,
+        records: Sequence[SqsRecord],
+        indexes: list[int],
+        keys: Mapping[int, str],
+        may_start: Callable[[], bool],
     ) -> list[int]:
         """Copy the records onto the source queue with a delay; the indexes written."""
         if not self._queue_url or not indexes:
@@ -292,6 +299,8 @@ class Pause:
             )
         written: list[int] = []
         for batch in message_batches(entries):
+            if not may_start():
+                break
             try:
                 response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=batch)
                 failed = {failure["Id"] for failure in response.get("Failed", [])}

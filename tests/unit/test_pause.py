@@ -363,3 +363,22 @@ def test_no_message_id_can_take_the_pause_markers_key():
         # Then the message is refused: its claim could never stand where the marker goes
         with pytest.raises(InvalidMessage):
             parse_message(body, message_id="m", defaults=Defaults())
+
+
+def test_a_pause_met_at_the_deadline_copies_nothing_it_cannot_finish():
+    # Given SES answers a pause, and its call leaves no time for another SQS call
+    clock = {"remaining_ms": 600_000}
+
+    def pause_then_late(request):
+        clock["remaining_ms"] = 100
+        return answering("ACCOUNT_SENDING_PAUSED")(request)
+
+    parts = Parts(pause_then_late)
+    records = sources([record(message(n, id=f"k{n}"), f"m{n}") for n in range(3)])
+    # When the batch is processed
+    result = parts.sender.process(records, remaining_ms=lambda: clock["remaining_ms"])
+    # Then no copy is started past the deadline and no mapping call is made: the records
+    # are retried (the next receive holds them), none is acknowledged without its copy
+    assert parts.sqs.requeued == []
+    assert result.failures == ["m0", "m1", "m2"]
+    assert parts.mapping.is_enabled
