@@ -292,14 +292,13 @@ class BulkSender:
                 results[index] = Result(Outcome.DUPLICATE, "AlreadyDeadLettered")
                 continue
             try:
-                email = self.unsubscribes.enrich(
-                    parse_message(
-                        record.body, message_id=record.idempotency_key, defaults=self.defaults
-                    )
+                email = parse_message(
+                    record.body, message_id=record.idempotency_key, defaults=self.defaults
                 )
-                if not unsubscribes_ready:
+                if not unsubscribes_ready:  # asked once above: no secret read per record
                     results[index] = Result(Outcome.RETRY, "SuppressionUnavailable")
                     continue
+                email = self.unsubscribes.enrich(email)
                 failed_check = self.preflight(email)
             except InvalidMessage as error:
                 results[index] = Result(Outcome.DEAD, "InvalidMessage", str(error))

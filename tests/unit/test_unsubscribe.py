@@ -407,3 +407,15 @@ def test_a_secret_that_recovers_within_a_batch_sends_no_entry_without_its_link()
         [name for name, _ in headers_of(e)][-2:] == ["List-Unsubscribe", "List-Unsubscribe-Post"]
         for e in entries
     )
+
+
+def test_a_failing_secret_is_asked_once_per_batch_not_once_per_record():
+    # Given Secrets Manager failing, and a batch of five messages
+    secrets = FakeSecrets(fail=True)
+    sender = make_sender(secrets=secrets)
+    # When the batch is processed
+    result = sender.process([record(message(n), f"m{n}") for n in range(5)])
+    # Then every record is retried after one read of the secret (each read costs seconds of
+    # the invocation's deadline when Secrets Manager is down)
+    assert len(result.failures) == 5
+    assert secrets.calls == 1
