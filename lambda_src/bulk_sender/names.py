@@ -1,0 +1,61 @@
+"""Names the stack, the functions, the CLI and the local run share (DESIGN.md section 12).
+
+One module, no imports: the CDK app, the Lambda asset and the CLI all load it. A name that
+more than one tier uses is written here once; each tier reads it from here.
+"""
+
+from __future__ import annotations
+
+
+class Env:
+    """Environment variables the stack sets and the functions read."""
+
+    DLQ_URL = "DLQ_URL"
+    QUEUE_URL = "QUEUE_URL"
+    CONFIGURATION_SET_NAME = "CONFIGURATION_SET_NAME"
+    ALLOWED_CONFIGURATION_SETS = "ALLOWED_CONFIGURATION_SETS"
+    ALLOWED_TENANTS = "ALLOWED_TENANTS"
+    DEFAULT_FROM = "DEFAULT_FROM"
+    DEFAULT_TEMPLATE = "DEFAULT_TEMPLATE"
+    DEFAULT_TAGS = "DEFAULT_TAGS"
+    TEMPLATE_PREFIX = "TEMPLATE_PREFIX"
+    IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+    IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
+    STATUS_TABLE = "STATUS_TABLE"
+    STATUS_TTL_SECONDS = "STATUS_TTL_SECONDS"
+    MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
+    MAX_SEND_RATE = "MAX_SEND_RATE"
+    MAX_CONCURRENCY = "MAX_CONCURRENCY"
+    MAX_CALLS_IN_FLIGHT = "MAX_CALLS_IN_FLIGHT"
+    RETRY_BACKOFF_BASE_SECONDS = "RETRY_BACKOFF_BASE_SECONDS"
+    RETRY_BACKOFF_MAX_SECONDS = "RETRY_BACKOFF_MAX_SECONDS"
+    ATTACHMENT_BUCKET = "ATTACHMENT_BUCKET"
+    ENDPOINT_ID = "ENDPOINT_ID"
+    UNSUBSCRIBE_URL = "UNSUBSCRIBE_URL"
+    UNSUBSCRIBE_MAILTO = "UNSUBSCRIBE_MAILTO"
+    UNSUBSCRIBE_SECRET_ARN = "UNSUBSCRIBE_SECRET_ARN"
+    SUPPRESSION_TABLE = "SUPPRESSION_TABLE"
+    PAUSE_TABLE = "PAUSE_TABLE"
+    MAPPING_UUID = "MAPPING_UUID"
+    POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+    POWERTOOLS_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+
+
+class Output:
+    """The stack's outputs: read by the CLI's --stack and emulated by the local run."""
+
+    QUEUE_URL = "QueueUrl"
+    QUEUE_ARN = "QueueArn"
+    DLQ_URL = "DlqUrl"
+    DLQ_ARN = "DlqArn"
+    CONFIGURATION_SET_NAME = "ConfigurationSetName"
+    EVENTS_TOPIC_ARN = "EventsTopicArn"
+    ALARMS_TOPIC_ARN = "AlarmsTopicArn"
+    DASHBOARD_URL = "DashboardUrl"
+    IDEMPOTENCY_TABLE_NAME = "IdempotencyTableName"
+    STATUS_TABLE_NAME = "StatusTableName"
+    UNSUBSCRIBE_URL = "UnsubscribeUrl"
+    SUPPRESSION_TABLE_NAME = "SuppressionTableName"
+    UNSUBSCRIBE_SECRET_ARN = "UnsubscribeSecretArn"
+    ATTACHMENT_BUCKET_NAME = "AttachmentBucketName"
