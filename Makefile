@@ -4,11 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Material for MkDocs prints a notice about its successor on every build: not a warning of ours.
+export NO_MKDOCS_2_WARNING := 1
 # Never reach real AWS from a local command: dummy credentials and a region.
 TEST_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
 
-.PHONY: setup test lint format demo local synth bootstrap deploy bench clean
+.PHONY: setup test test-fast lint format docs docs-gen docs-serve demo local synth bootstrap deploy bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt $(wildcard package-lock.json)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,8 +28,24 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
+test: lint docs
 	$(TEST_ENV) $(VENV)/bin/pytest -n 2
+
+# The unit suite alone (no synth, no emulator, no socket): seconds.
+test-fast: setup
+	$(TEST_ENV) $(VENV)/bin/pytest -q tests/unit
+
+# The docs site (docs/, mkdocs.yml): fails on a stale generated page or a broken link.
+docs: setup
+	$(TEST_ENV) $(PY) docs/gen.py --check
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+# Regenerate the pages written from the code: the CLI reference, configuration, alarms.
+docs-gen: setup
+	$(TEST_ENV) $(PY) docs/gen.py
+
+docs-serve: setup
+	$(VENV)/bin/mkdocs serve
 
 demo: setup
 	@if [ -d bulkmail/local ]; then $(TEST_ENV) $(PY) -m bulkmail demo; \
@@ -51,4 +69,4 @@ bench: setup
 	else echo "make bench: the benchmarks are not built yet (issue 7)"; exit 2; fi
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache .mypy_cache site
