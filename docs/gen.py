@@ -219,7 +219,8 @@ def _same(kind: str, names: list[str], described: dict[str, str], source: str) -
     extra = [name for name in described if name not in names]
     if missing:
         raise StaleSettings(
-            f"{kind} {missing[0]!r} ({source}) has no description: add it to stacks/settings_docs.py"
+            f"{kind} {missing[0]!r} ({source}) has no description: "
+            "add it to stacks/settings_docs.py"
         )
     if extra:
         raise StaleSettings(
