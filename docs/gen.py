@@ -91,6 +91,8 @@ def _default(param: Any, context: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value == "":
+        return '`""`'
     return f"`{value}`"
 
 
@@ -149,7 +151,7 @@ def cli_page() -> str:
             out += ["| argument / option | default | help |", "|---|---|---|"]
             for param in params:
                 record = param.get_help_record(context)
-                name = record[0] if record else param.human_readable_name
+                name = record[0] if record else param.name.upper()
                 out.append(f"| `{name}` | {_default(param, context)} | {_param_help(param)} |")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
@@ -164,17 +166,32 @@ def _slug(heading: str) -> str:
 # The configuration page
 
 
-def _env_names(names: ModuleType) -> list[str]:
+def cdk_context() -> dict[str, Any]:
+    """cdk.json's context: every key's default (and CDK's feature flags)."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return context
+
+
+def settings_docs() -> ModuleType:
+    return _load(ROOT / "stacks" / "settings_docs.py", "bulkmail_settings_docs")
+
+
+def env_names() -> list[str]:
+    """The environment variables of ``names.Env``, in their order there."""
+    names = _load(ROOT / "lambda_src" / "bulk_sender" / "names.py", "bulk_sender_names_docs")
     return [value for key, value in vars(names.Env).items() if not key.startswith("_")]
 
 
-def configuration_page() -> str:
-    context = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+def configuration_page(
+    context: dict[str, Any] | None = None,
+    docs: Any = None,
+    env: list[str] | None = None,
+) -> str:
+    context = cdk_context() if context is None else context
+    docs = settings_docs() if docs is None else docs
+    env = env_names() if env is None else env
     keys = [key for key in context if not key.startswith("@")]
-    docs = _load(ROOT / "stacks" / "settings_docs.py", "bulkmail_settings_docs")
-    names = _load(ROOT / "lambda_src" / "bulk_sender" / "names.py", "bulk_sender_names_docs")
     _same("context key", keys, docs.CONTEXT, "cdk.json")
-    env = _env_names(names)
     _same("environment variable", env, docs.ENVIRONMENT, "lambda_src/bulk_sender/names.py Env")
     out = [
         _BANNER.format(

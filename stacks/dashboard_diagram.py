@@ -2,7 +2,7 @@
 
     python -m stacks.dashboard_diagram [cdk.out/<stack>.template.json]
 
-prints the picture the README shows; ``make synth`` first writes the template. Each box is a
+prints the picture docs/operations/dashboard.md shows; ``make synth`` first writes the template. Each box is a
 widget at its place on CloudWatch's 24-column grid, with its title and its legend.
 """
 

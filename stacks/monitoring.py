@@ -83,7 +83,7 @@ METRIC_NAMES = load_metric_names()
 
 @dataclass(frozen=True)
 class AlarmRunbook:
-    """What an alarm means and what to do; the alarm's description and the README's line."""
+    """What an alarm means and what to do: the alarm's description and its runbook entry."""
 
     title: str
     meaning: str
@@ -94,7 +94,7 @@ class AlarmRunbook:
         return f"{self.meaning} What to do: {self.action}"
 
 
-# One entry per alarm, keyed by construct id. The README's alarm runbook repeats these.
+# One entry per alarm, keyed by construct id; docs/operations/alarms.md is generated from it.
 RUNBOOK = {
     "DlqNotEmpty": AlarmRunbook(
         title="DLQ not empty",
@@ -321,7 +321,7 @@ class Monitoring(Construct):
                 markdown=(
                     "# Bulk email sender\n"
                     "SQS queue → Lambda → SES SendBulkEmail. Alarms notify the Alarms topic; "
-                    "the README's alarm runbook says what each one means."
+                    "the alarm runbook (docs/operations/alarms.md) says what each one means."
                 ),
                 width=24,
                 height=2,

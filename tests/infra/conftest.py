@@ -27,13 +27,7 @@ from stacks.bulk_email_stack import build
 
 REPO = Path(__file__).resolve().parents[2]
 CDK_JSON = REPO / "cdk.json"
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_section(title: str) -> str:
-    """The text of README.md's section `## {title}`, up to the next `## ` heading."""
-    text = README.read_text(encoding="utf-8")
-    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+DASHBOARD_PAGE = REPO / "docs" / "operations" / "dashboard.md"
 
 
 # The optional settings the default context leaves off, given as the CLI's -c would (text).

@@ -9,7 +9,7 @@ from stacks.dashboard_diagram import dashboard_body, render
 from stacks.monitoring import RUNBOOK
 from stacks.ses_events import SES_EVENT_METRICS
 from tests.infra.cfn import ref, text
-from tests.infra.conftest import README
+from tests.infra.conftest import DASHBOARD_PAGE
 
 PICTURE = re.compile(
     r"<!-- dashboard-picture:start -->\n```text\n(.*?)```\n<!-- dashboard-picture:end -->",
@@ -296,24 +296,14 @@ def test_the_alarm_email_is_subscribed_to_the_alarms_topic(variant):
     )
 
 
-def test_the_readme_picture_is_the_synthesized_dashboard(synth):
-    # Given the README's dashboard picture
-    found = PICTURE.search(README.read_text(encoding="utf-8"))
-    assert found, "README.md holds the dashboard picture between its markers"
+def test_the_docs_picture_is_the_synthesized_dashboard(synth):
+    # Given the dashboard page's picture
+    found = PICTURE.search(DASHBOARD_PAGE.read_text(encoding="utf-8"))
+    assert found, "docs/operations/dashboard.md holds the dashboard picture between its markers"
     # When the picture is drawn again from the synthesized dashboard body
     drawn = render(dashboard_body(synth.template))
     # Then they are the same (regenerate: python -m stacks.dashboard_diagram)
     assert found.group(1) == drawn
-
-
-def test_the_readme_runbook_has_a_line_for_each_alarm():
-    # Given the README
-    fragment = README.read_text(encoding="utf-8")
-    # Then each alarm is there with what it means and what to do
-    for runbook in RUNBOOK.values():
-        assert f"**{runbook.title}**" in fragment
-        assert runbook.meaning in fragment
-        assert runbook.action in fragment
 
 
 def test_the_campaign_funnel_sums_both_functions_counts_per_campaign(synth, widgets):

@@ -11,7 +11,7 @@ from stacks.dashboard_diagram import render
 from stacks.lambda_asset import pinned_version
 from stacks.settings import Settings, SettingsError
 from stacks.template_files import EmailTemplate, TemplateFileError, by_ses_name, load_templates
-from tests.infra.conftest import cdk_context, readme_section
+from tests.infra.conftest import cdk_context
 
 
 def _settings(**overrides):
@@ -23,24 +23,6 @@ def test_cdk_json_holds_exactly_the_settings_keys():
     keys = {key for key in cdk_context() if not key.startswith("@")}
     # Then its keys are the settings' fields: one default each, in one place
     assert keys == {field.name for field in dataclasses.fields(Settings)}
-
-
-def test_the_readme_documents_every_context_key():
-    # Given the README fragment's context table
-    fragment = readme_section("Configuration (CDK context)")
-    documented = set(re.findall(r"^\| `([a-z_]+)` \|", fragment, re.MULTILINE))
-    # Then it documents every key, and only the keys there are
-    assert documented == {field.name for field in dataclasses.fields(Settings)}
-
-
-def test_the_readme_shows_each_keys_default_from_cdk_json():
-    # Given the README fragment's context table and cdk.json
-    fragment = readme_section("Configuration (CDK context)")
-    rows = dict(re.findall(r"^\| `([a-z_]+)` \| `([^`]*)` \|", fragment, re.MULTILINE))
-    # Then each default shown is the one cdk.json holds
-    for key, value in cdk_context().items():
-        if not key.startswith("@"):
-            assert rows[key] == json.dumps(value), key
 
 
 def test_a_missing_key_is_an_error_that_names_it():
