@@ -58,10 +58,11 @@ class _OneLineErrors(TyperGroup):
     """Every error as one line on stderr with an exit code; tracebacks never reach the user."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, **kwargs)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, **kwargs)
         except typer.TyperException as error:  # usage errors and bad option values
             if type(error).__name__ == "NoArgsIsHelpError":
                 sys.exit(error.exit_code)  # the help was shown
@@ -344,10 +345,9 @@ def enqueue(
     status_name = None  # where `enqueued` is counted (and --only-failed reads the outcomes)
     if only_failed:
         status_name = status.table_name(status_table, stack, local)
+        bodies = _only_failed(status_name, campaign_name, bodies)
     elif not dry_run:
         status_name = status.optional_table(status_table, stack, local)
-    if only_failed:
-        bodies = _only_failed(status_name, campaign_name, bodies)
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     ids = [row.id for row in rows if row.id is not None]
     ledger = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None

@@ -122,7 +122,8 @@ def _campaign_and_id(body: str) -> tuple[str, str]:
         return "-", "-"
     if not isinstance(doc, dict):
         return "-", "-"
-    tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+    raw_tags = doc.get("tags")
+    tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else {}
     campaign, email_id = tags.get("campaign"), doc.get("id")
     return (
         campaign if isinstance(campaign, str) else "-",

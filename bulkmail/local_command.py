@@ -6,7 +6,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,7 +45,7 @@ def local(
     settings = LocalSettings(log_file=log_path)
     last, last_line = 0.0, ""
 
-    def show(progress, depth) -> None:  # Progress, dict (loaded lazily)
+    def show(progress: Any, depth: Any) -> None:  # Progress, dict (loaded lazily)
         nonlocal last, last_line
         now, line = time.monotonic(), progress_line(progress, depth)
         idle = not any(depth.values())

@@ -137,7 +137,9 @@ def _merge(report: SendReport, done: Iterable[Future[SendReport]]) -> None:
 # --- receiving ------------------------------------------------------------------------------
 
 
-def receive(sqs: Any, url: str, *, visibility_timeout: int, count: int = 10) -> list[dict]:
+def receive(
+    sqs: Any, url: str, *, visibility_timeout: int, count: int = 10
+) -> list[dict[str, Any]]:
     """One ReceiveMessage (short poll) with every system and message attribute."""
     response = sqs.receive_message(
         QueueUrl=url,

@@ -369,7 +369,7 @@ def export(
 @dataclass
 class Selection:
     bodies: list[str]
-    skipped: Counter
+    skipped: Counter[str]
 
 
 def select_failed(bodies: Sequence[str], outcome_of: Mapping[str, str]) -> Selection:
@@ -380,7 +380,7 @@ def select_failed(bodies: Sequence[str], outcome_of: Mapping[str, str]) -> Selec
     under the next resend id; anything else, or a row the table does not know, is left alone.
     """
     selected: list[str] = []
-    skipped: Counter = Counter()
+    skipped: Counter[str] = Counter()
     for body in bodies:
         doc = json.loads(body)
         base = doc["id"]

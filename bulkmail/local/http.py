@@ -134,12 +134,13 @@ def unsubscribe_endpoint(timeout_seconds: int = 10) -> Iterator[Served]:
         import unsubscribe  # lambda_src's thin handler
 
         context = LambdaContext(timeout_seconds, function_name="bulk-email-unsubscribe-local")
-        return unsubscribe.lambda_handler(event, context)
+        handler: Callable[..., dict[str, Any]] = unsubscribe.lambda_handler  # duck-typed context
+        return handler(event, context)
 
     def forget() -> None:  # an earlier run's endpoint holds its table and secret
         module = sys.modules.get("unsubscribe")
         if module is not None:
-            module._endpoint = None
+            module.__dict__["_endpoint"] = None
 
     forget()
     try:

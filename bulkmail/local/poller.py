@@ -231,7 +231,8 @@ class Poller:
                 continue
             if not isinstance(doc, dict):
                 continue
-            tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+            raw_tags = doc.get("tags")
+            tags: dict[str, str] = raw_tags if isinstance(raw_tags, dict) else {}
             message_id = doc.get("id") if isinstance(doc.get("id"), str) else None
             name = campaign_of(tags, message_id)
             if name:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bulk_sender.status_table import COUNTS_SK, PARTITION_KEY, SORT_KEY
 from bulkmail import queues, status
@@ -172,10 +173,10 @@ class LocalRun:
         return summary
 
 
-def read_campaigns(table: str) -> dict[str, dict]:
+def read_campaigns(table: str) -> dict[str, dict[str, Any]]:
     """Every campaign's counts item in the (local, small) status table, by campaign."""
     dynamodb = status.dynamodb_client()
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
     for page in dynamodb.get_paginator("scan").paginate(TableName=table):
         for item in page.get("Items", []):
             if item[SORT_KEY]["S"] == COUNTS_SK:

@@ -18,7 +18,7 @@ def plan_calls(
     items: Iterable[tuple[T, Email]], *, max_entries: int = MAX_ENTRIES_PER_CALL
 ) -> list[list[tuple[T, Email]]]:
     """Group emails by `Email.group_key` (first-seen order) and cut each group into calls."""
-    groups: dict[tuple, list[tuple[T, Email]]] = {}
+    groups: dict[tuple[object, ...], list[tuple[T, Email]]] = {}
     for item in items:
         groups.setdefault(item[1].group_key, []).append(item)
     return [
@@ -46,7 +46,7 @@ def build_request(
         if first.content.html is not None:
             content["Html"] = first.content.html
         template["TemplateContent"] = content
-    elif first.template.startswith("arn:"):
+    elif (first.template or "").startswith("arn:"):
         template["TemplateArn"] = first.template
     else:
         template["TemplateName"] = first.template

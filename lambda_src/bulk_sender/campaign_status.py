@@ -263,7 +263,7 @@ def ses_event(body: str) -> dict[str, Any]:
 def change_for(event: Mapping[str, Any]) -> Change | None:
     """What one SES event means for its email; None if the email is not one of ours (no
     `bulkmail-id` tag) or the event type means nothing here. Raises UnreadableEvent."""
-    kind = event.get("eventType") or event.get("notificationType")
+    kind: str = event.get("eventType") or event.get("notificationType") or ""
     mail = event["mail"]
     tags = _first_values(mail.get("tags"))
     key = tags.get(ID_TAG)
@@ -281,10 +281,10 @@ def change_for(event: Mapping[str, Any]) -> Change | None:
         return Change(campaign, key, "", kind, at, engagement=engagement)
     if kind == "Bounce":
         bounce_type = detail_object.get("bounceType")
-        bucket = _BOUNCE_TYPES.get(bounce_type, BOUNCED_UNDETERMINED)
+        bounce_bucket = _BOUNCE_TYPES.get(str(bounce_type), BOUNCED_UNDETERMINED)
         sub_type = detail_object.get("bounceSubType")
         detail = f"{bounce_type}/{sub_type}" if isinstance(sub_type, str) else str(bounce_type)
-        return Change(campaign, key, bucket, kind, at, _safe(detail))
+        return Change(campaign, key, bounce_bucket, kind, at, _safe(detail))
     bucket = _OUTCOME_EVENTS.get(kind)
     if bucket is None:
         return None

@@ -156,10 +156,10 @@ class Attempt:
     results: dict[int, Result] = field(default_factory=dict)
 
     def result(self) -> Result:
+        """The whole call's result: an attempt with no `outcome` is retried, never lost."""
         code, text = self.error
-        return Result(
-            self.outcome if self.outcome is not Outcome.SPLIT else Outcome.DEAD, code, redact(text)
-        )
+        outcome = Outcome.RETRY if self.outcome is None else self.outcome
+        return Result(outcome if outcome is not Outcome.SPLIT else Outcome.DEAD, code, redact(text))
 
 
 @dataclass
@@ -175,7 +175,7 @@ class CallReport:
 @dataclass
 class BatchResult:
     failures: list[str]
-    counts: Counter
+    counts: Counter[str]
     latencies_ms: list[float]
 
     def response(self) -> dict[str, list[dict[str, str]]]:
@@ -336,7 +336,7 @@ class BulkSender:
         held = self.pause.settle(
             records, results, {i: e.id for i, e in emails}, source, may_start=self._sqs_call_fits
         )
-        counts: Counter = Counter({name: 0 for name in m.COUNTERS})
+        counts: Counter[str] = Counter({name: 0 for name in m.COUNTERS})
         counts[m.SENDING_PAUSED] = int(self.pause.tripped)
         counts[m.SEND_BULK_EMAIL_CALLS] = sum(r.calls for r in reports)
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
@@ -543,7 +543,7 @@ class BulkSender:
                 "group": group_label(emails[0]),
                 "entries": len(call),
                 "error_code": attempt.error[0],
-                "outcome": attempt.outcome.value,
+                "outcome": attempt.outcome.value if attempt.outcome is not None else None,
                 "latency_ms": round(latency, 1),
             },
         )
@@ -562,7 +562,7 @@ class BulkSender:
         report.latencies_ms.append(latency)
         entries = response.get("BulkEmailEntryResults", [])
         results: dict[int, Result] = {}
-        statuses: Counter = Counter()
+        statuses: Counter[str] = Counter()
         sent: list[list[str]] = []
         for position, (index, email) in enumerate(call):
             entry = entries[position] if position < len(entries) else {"Status": "MISSING_RESULT"}
@@ -599,7 +599,7 @@ class BulkSender:
         self,
         records: list[SqsRecord],
         results: dict[int, Result],
-        counts: Counter,
+        counts: Counter[str],
         emails: list[tuple[int, Email]],
     ) -> list[int]:
         """Write DEAD records to the DLQ; return the indexes whose write failed (retried)."""
@@ -608,7 +608,8 @@ class BulkSender:
         not_sent = self.dlq.send(letters, may_start=self._sqs_call_fits)
         failed = {letter.record.message_id for letter in not_sent}
         ids = {index: email.id for index, email in emails}
-        written, not_written = [], []
+        written: list[int] = []
+        not_written: list[int] = []
         for index in dead:
             (not_written if records[index].message_id in failed else written).append(index)
         for index in written:

@@ -140,7 +140,7 @@ class Email:
         return len(self.to) + len(self.cc) + len(self.bcc)
 
     @property
-    def group_key(self) -> tuple:
+    def group_key(self) -> tuple[object, ...]:
         """What must be equal for two emails to share one SendBulkEmail call (section 4)."""
         return (
             self.from_address,
@@ -468,7 +468,7 @@ class SendOptions:
     attachments: tuple[Attachment, ...] = ()
 
 
-NO_OPTIONS = SendOptions()
+NO_OPTIONS: SendOptions = SendOptions()
 
 
 def _options(
@@ -584,6 +584,6 @@ def _attachment(value: Any, where: str) -> Attachment:
         key=key,
         filename=filename,
         content_type=content_type,
-        disposition=_DISPOSITIONS.get(disposition),
+        disposition=_DISPOSITIONS.get(disposition) if disposition is not None else None,
         content_id=content_id,
     )

@@ -60,7 +60,7 @@ class TemplateCheck:
             key: object = email.content
             name = "inline content"
         else:
-            name = email.template.rsplit("/", 1)[-1]  # an ARN is fetched by its name
+            name = (email.template or "").rsplit("/", 1)[-1]  # an ARN is fetched by its name
             key = name
         required = self._required(key, name)
         if not required:
@@ -95,7 +95,7 @@ class TemplateCheck:
 
 def _from_ses(ses: Any, name: str) -> tuple[str, str, str]:
     content = ses.get_email_template(TemplateName=name)["TemplateContent"]
-    return tuple(content.get(part) or "" for part in ("Subject", "Text", "Html"))
+    return (content.get("Subject") or "", content.get("Text") or "", content.get("Html") or "")
 
 
 def _reason(error: Exception) -> str:

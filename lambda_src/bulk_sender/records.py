@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,7 @@ class SqsRecord:
         return ORIGINAL_MESSAGE_ID in attributes
 
     @classmethod
-    def from_event(cls, raw: dict[str, Any]) -> SqsRecord:
+    def from_event(cls, raw: Mapping[str, Any]) -> SqsRecord:
         """One record of a Lambda SQS event."""
         attributes = raw.get("attributes") or {}
         try:

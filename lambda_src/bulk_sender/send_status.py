@@ -28,7 +28,7 @@ ALREADY_SENT = "AlreadySent"
 
 class Recorder(Protocol):
     def record(
-        self, changes: Iterable[cs.Change], totals: Mapping[str, Counter]
+        self, changes: Iterable[cs.Change], totals: Mapping[str, Counter[str]]
     ) -> list[cs.Change]: ...
 
 
@@ -64,10 +64,10 @@ class SendStatus:
         results: Mapping[int, Any],
         emails: Sequence[tuple[int, Email]],
         not_written: set[int],
-    ) -> tuple[list[cs.Change], dict[str, Counter]]:
+    ) -> tuple[list[cs.Change], dict[str, Counter[str]]]:
         """Pure: the per-email changes and per-campaign totals of one batch's outcomes."""
         by_index = dict(emails)
-        totals: dict[str, Counter] = {}
+        totals: dict[str, Counter[str]] = {}
         changes: list[cs.Change] = []
         now = self._now()
         for index, result in results.items():
@@ -118,7 +118,8 @@ def _identity(email: Email | None, record: SqsRecord) -> tuple[str | None, str |
     if not isinstance(doc, dict):
         return None, None
     message_id = doc.get("id") if isinstance(doc.get("id"), str) else record.idempotency_key
-    tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+    raw_tags = doc.get("tags")
+    tags: Mapping[str, str] = raw_tags if isinstance(raw_tags, dict) else {}
     return message_id, cs.campaign_of(tags, message_id)
 
 

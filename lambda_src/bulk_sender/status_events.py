@@ -80,11 +80,11 @@ class EventsProcessor:
                 kept, ids = engagements.get(slot, (change, []))
                 engagements[slot] = (kept, [*ids, record_id])
                 continue
-            slot = (change.campaign, change.key)
-            kept, ids = outcomes.get(slot, (change, []))
+            key = (change.campaign, change.key)
+            kept, ids = outcomes.get(key, (change, []))
             if (change.rank, change.at) > (kept.rank, kept.at):
                 kept = change
-            outcomes[slot] = (kept, [*ids, record_id])
+            outcomes[key] = (kept, [*ids, record_id])
 
         folded = [*outcomes.values(), *engagements.values()]
         failed = self.table.record([change for change, _ in folded], totals={})

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -48,7 +48,7 @@ def message_sk(key: str) -> str:
 class Applied:
     """What a set of changes did: the count deltas per campaign, and the changes that failed."""
 
-    deltas: dict[str, Counter]
+    deltas: dict[str, Counter[str]]
     failed: list[Change]
 
 
@@ -96,7 +96,7 @@ class StatusTable:
                 delta[COUNT_PREFIX + outcome] -= 1
         return applied
 
-    def _write(self, change: Change) -> str | bool | None:
+    def _write(self, change: Change) -> str | Literal[False] | None:
         """The outcome it replaced ("" if none), None if the condition failed, False on error."""
         key = {PARTITION_KEY: {"S": change.campaign}, SORT_KEY: {"S": message_sk(change.key)}}
         if change.engagement:
@@ -189,7 +189,7 @@ class StatusTable:
             return False
         return True
 
-    def record(self, changes: Iterable[Change], totals: Mapping[str, Counter]) -> list[Change]:
+    def record(self, changes: Iterable[Change], totals: Mapping[str, Counter[str]]) -> list[Change]:
         """Apply the changes, then add their deltas and `totals` per campaign: one UpdateItem
         per email outcome, one per campaign. Returns the changes that could not be written."""
         applied = self.apply(changes)

@@ -148,7 +148,7 @@ def _is_one_click(kind: str, content_type: str, body: bytes) -> bool:
         for part in message.iter_parts():
             if part.get_param("name", header="content-disposition") == "List-Unsubscribe":
                 content = part.get_payload(decode=True) or b""
-                return content.strip() == b"One-Click"
+                return isinstance(content, bytes) and content.strip() == b"One-Click"
     except (ValueError, LookupError, TypeError, AttributeError):  # a malformed form
         return False
     return False
