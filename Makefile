@@ -34,7 +34,7 @@ test: lint docs
 
 # The unit suite alone (no synth, no emulator, no socket): seconds.
 test-fast: setup
-	$(TEST_ENV) $(VENV)/bin/pytest -q tests/unit
+	$(TEST_ENV) $(VENV)/bin/pytest -n 2 -q tests/unit
 
 # The docs site (docs/, mkdocs.yml): fails on a stale generated page or a broken link.
 docs: setup
