@@ -2,8 +2,9 @@
 
     python -m stacks.dashboard_diagram [cdk.out/<stack>.template.json]
 
-prints the picture docs/operations/dashboard.md shows; ``make synth`` first writes the template. Each box is a
-widget at its place on CloudWatch's 24-column grid, with its title and its legend.
+prints the picture docs/operations/dashboard.md shows; ``make synth`` first writes the
+template. Each box is a widget at its place on CloudWatch's 24-column grid, with its title and
+its legend.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from stacks.shared_names import shared_names
 from stacks.template_files import template_names
 
 # SES tag names and values, and CloudWatch dimension values (DESIGN section 3).
@@ -26,7 +27,9 @@ _IDENTITY_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/[^\s/*]{1,320}$"
 )
 _TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ENDPOINT_ID_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# The function's own rule (bulk_sender.names.Pattern), so a value that passes synth passes at
+# cold start too.
+_ENDPOINT_ID_PATTERN = re.compile(shared_names().Pattern.ENDPOINT_ID)
 _REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 # SES configuration set names.
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -358,7 +361,7 @@ class Settings:
                 raise SettingsError(
                     "context key 'tenants' holds a name that is not 1 to 64 of A-Z a-z 0-9 _ -"
                 )
-        if self.endpoint_id and not _ENDPOINT_ID_PATTERN.match(self.endpoint_id):
+        if self.endpoint_id and not _ENDPOINT_ID_PATTERN.fullmatch(self.endpoint_id):
             raise SettingsError("context key 'endpoint_id' is not a multi-region endpoint id")
         region = self.endpoint_secondary_region
         if region and not _REGION_PATTERN.match(region):

@@ -59,3 +59,16 @@ class Output:
     SUPPRESSION_TABLE_NAME = "SuppressionTableName"
     UNSUBSCRIBE_SECRET_ARN = "UnsubscribeSecretArn"
     ATTACHMENT_BUCKET_NAME = "AttachmentBucketName"
+
+
+class Pattern:
+    """Rules both the stack (on context, at synth) and the functions (on their environment, at
+    cold start) apply: one regular expression each, matched whole (``re.fullmatch``), so a value
+    the stack accepts is one the function accepts."""
+
+    # A multi-region endpoint id: DNS labels (botocore's endpoint rules check isValidHostLabel;
+    # a bad id would fail every call after its messages were claimed).
+    ENDPOINT_ID = (
+        r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    )

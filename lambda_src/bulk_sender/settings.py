@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bulk_sender.message import InvalidMessage, validate_tags
+from bulk_sender.names import Pattern
 from bulk_sender.template_names import PREFIX_PATTERN
 
 
@@ -104,11 +105,8 @@ class Settings:
         )
 
 
-# A multi-region endpoint id is a DNS name under SES's endpoints domain (botocore's rule set
-# checks isValidHostLabel; a bad one would fail every call after it was claimed).
-_ENDPOINT_ID = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-)
+# A multi-region endpoint id: the rule the stack also applies to the context key endpoint_id.
+_ENDPOINT_ID = re.compile(Pattern.ENDPOINT_ID)
 
 
 def _endpoint_id(raw: str | None) -> str | None:
