@@ -228,20 +228,3 @@ def guarded_endpoint() -> Iterator[None]:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
             os.environ["AWS_ENDPOINT_URL"] = previous
-
-
-def fake_ses(latency: float, *, max_pool: int = 10) -> tuple[Any, FakeService]:
-    """The core's own SES client (retries off, its timeouts and pool), answered by the fake."""
-    from bulk_sender.core import ses_client
-
-    fake = FakeService(ses_answers(), latency)
-    with guarded_endpoint():
-        client = ses_client(max_pool)
-    return fake.attach(client), fake
-
-
-def fake_sqs(latency: float = 0.0) -> tuple[Any, FakeService]:
-    fake = FakeService(sqs_answers(), latency)
-    with guarded_endpoint():
-        client = boto3.client("sqs")
-    return fake.attach(client), fake

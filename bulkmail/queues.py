@@ -28,15 +28,7 @@ def sqs_client(max_pool: int = 10) -> Any:
     return boto3.client("sqs", config=Config(max_pool_connections=max_pool))
 
 
-def queue_urls(
-    given: Mapping[str, str | None], stack: str | None, cloudformation: Any = None
-) -> dict[str, str]:
-    """The queue URLs by stack output key (kept for callers; `bulkmail.target.resolve` is it)."""
-    return target.resolve(given, stack=stack, cloudformation=cloudformation)
-
-
 check_queue_url = target.check_queue_url
-stack_outputs = target.stack_outputs
 
 
 def queue_arn(sqs: Any, url: str) -> str:

@@ -106,6 +106,12 @@ class Summary:
     def enqueued_balance(self) -> bool:
         return self.enqueued == len(self.sent) + self.suppressed + len(self.dead_letters)
 
+    def _invocation_notes(self) -> str:
+        notes = [f"{self.crashes} crashed on purpose"] if self.crashes else []
+        if self.invocation_errors:
+            notes.append(f"{self.invocation_errors} raised: Lambda retries their whole batch")
+        return f"  ({'; '.join(notes)})" if notes else ""
+
     def lines(self, *, refused_shown: int = 5) -> list[str]:
         """The printed summary, with the two equations and whether they hold."""
         sent, dead, refused = len(self.sent), len(self.dead_letters), len(self.refused)
@@ -126,8 +132,7 @@ class Summary:
                 if self.pauses or self.resumes
                 else []
             ),
-            f"invocations          {self.invocations}"
-            + (f"  ({self.crashes} crashed on purpose)" if self.crashes else ""),
+            f"invocations          {self.invocations}" + self._invocation_notes(),
         ]
         if self.faults_injected or self.dlq_write_faults:
             faults = dict(self.faults_injected)

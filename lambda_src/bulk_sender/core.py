@@ -143,7 +143,6 @@ class Result:
     outcome: Outcome
     code: str = ""
     reason: str = ""
-    ses_message_id: str | None = None
 
 
 @dataclass
