@@ -568,9 +568,7 @@ class BulkSender:
             status = entry.get("Status") or "UNKNOWN"
             statuses[status] += 1
             outcome = entry_outcome(status)
-            results[index] = Result(
-                outcome, status, redact(entry.get("Error") or status), entry.get("MessageId")
-            )
+            results[index] = Result(outcome, status, redact(entry.get("Error") or status))
             if outcome is Outcome.SENT:
                 sent.append([redact(email.id), entry.get("MessageId", "")])
         with self._sent_lock:
