@@ -23,35 +23,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import hashlib
-import inspect
 import json
 import logging
 import re
 import threading
 import time
-import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.exceptions import ServiceException
-from moto.core.utils import unix_time, utcnow
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.utils import utcnow
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.ses.exceptions import SesError
 from moto.ses.models import SESBackend, ses_backends
-from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
-from moto.sqs import models as sqs_models
-from moto.sqs.models import SQSBackend, sqs_backends
+from moto.sqs.models import sqs_backends
 
-from bulkmail.local import ses_events, transactions
+from bulkmail.local import moto_patches, ses_events
 
 __all__ = [
     "DEFAULT_ENTRY_STATUSES",
@@ -301,64 +295,12 @@ def verify_identities(region: str = DEFAULT_REGION, account_id: str = DEFAULT_AC
 
 
 def install() -> None:
-    """Add the missing SES v2 operations to moto, in process and for its server. Idempotent.
+    """Add the missing SES v2 operations to moto, in process and for its server, with the
+    project's other moto patches (bulkmail.local.moto_patches). Idempotent.
 
     Call it before a server starts: the server builds its routes on its first SES v2 request.
     """
-    for name, member in vars(_SesV2Extension).items():
-        if inspect.isfunction(member):
-            setattr(SESV2Response, name, member)
-    sesv2_urls.url_paths.update(dict.fromkeys(_ROUTES, SESV2Response.dispatch))
-    # SES answers a spent daily quota with a ThrottlingException that its model does not list.
-    warnings.filterwarnings(
-        "ignore", message=r"Exception\(SesV2Error\) with code ThrottlingException"
-    )
-    SQSBackend.is_message_valid_based_on_retention_period = _within_retention
-    if not getattr(DomainDispatcherApplication, _SIGV4A_ATTR, False):
-        DomainDispatcherApplication.__call__ = _routing_sigv4a(DomainDispatcherApplication.__call__)
-        setattr(DomainDispatcherApplication, _SIGV4A_ATTR, True)
-    sqs_models.unix_time = _unix_time
-    sqs_models.unix_time_millis = _unix_time_millis
-    transactions.install()  # the ledger's claims, without moto's copy of the table per item
-
-
-_SIGV4A = "AWS4-ECDSA-P256-SHA256 "
-_SIGV4A_ATTR = "bulkmail_routes_sigv4a"
-
-
-def _routing_sigv4a(call: Any) -> Any:
-    """moto's server routes a request by the Region and service of its SigV4 credential scope
-    (KEY/DATE/REGION/SERVICE/aws4_request). A SigV4a scope (a multi-region endpoint's calls:
-    ENDPOINT_ID) has no Region, and moto would route it to S3: it is read as this emulator's
-    Region. Signatures are not checked either way."""
-
-    def dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        if auth.startswith(_SIGV4A):
-            scope = auth.split(",", 1)[0].removeprefix(_SIGV4A + "Credential=")
-            key, date, *service, end = scope.split("/")
-            if len(service) == 1:
-                regional = f"{key}/{date}/{DEFAULT_REGION}/{service[0]}/{end}"
-                environ["HTTP_AUTHORIZATION"] = auth.replace(scope, regional, 1)
-        return call(self, environ, start_response)
-
-    return dispatch
-
-
-def _unix_time(dt: datetime.datetime | None = None) -> float:
-    """moto's unix_time, without building two datetimes per call when asked for now."""
-    return time.time() if dt is None else unix_time(dt)
-
-
-def _unix_time_millis(dt: datetime.datetime | None = None) -> float:
-    return _unix_time(dt) * 1000.0
-
-
-def _within_retention(self: SQSBackend, queue_name: str, message: Any) -> bool:
-    """moto's retention check on receive, reading the one attribute it needs (moto computes
-    them all, each counting the queue's messages, for every message received)."""
-    retention = self.get_queue(queue_name).message_retention_period
-    return int(retention) + message.sent_timestamp / 1000 > _unix_time()
+    moto_patches.install(ses_v2=_SesV2Extension, routes=_ROUTES, region=DEFAULT_REGION)
 
 
 @dataclass
@@ -447,13 +389,13 @@ class _SesV2Extension(SESV2Response):
             }
         )
 
-    def get_configuration_set(self) -> TYPE_RESPONSE:
+    def get_configuration_set(self) -> TYPE_RESPONSE:  # type: ignore[override]
         """moto's, with SendingOptions.SendingEnabled a boolean (moto answers `{}`)."""
         name = self._get_param("ConfigurationSetName")
         with _as_v2_errors():
             found = self.sesv2_backend.core_backend.describe_configuration_set(name)
         answer = found.to_dict_v2()
-        enabled = found.enabled
+        enabled: Any = found.enabled
         if isinstance(enabled, dict):
             enabled = enabled.get("SendingEnabled", True)
         answer["SendingOptions"] = {"SendingEnabled": bool(enabled)}
@@ -612,7 +554,7 @@ def _resolve_template(core: SESBackend, template: dict[str, Any]) -> _Content:
         if not match:
             raise SesV2Error("BadRequestException", "TemplateArn is not a template ARN.")
         name = match["name"]
-    inline = template.get("TemplateContent")
+    inline: Any = template.get("TemplateContent")
     if (name is None) == (inline is None):
         raise SesV2Error(
             "BadRequestException",

@@ -2,8 +2,8 @@
 
 moto 5.2 deep-copies the whole table once per action of a transaction, to roll back: a
 50-action claim on a table of 2,000 items takes about a second, so the idempotency ledger's
-claims made the local run (and its chaos test) slow down as the ledger grows. `install()`
-swaps in the same rules with a copy of each touched item only.
+claims made the local run (and its chaos test) slow down as the ledger grows.
+`bulkmail.local.moto_patches` swaps in the same rules with a copy of each touched item only.
 
 The rules are moto's, line for line (tests/emulator checks both give the same answers and
 leave the same table on small cases), and DynamoDB's as its API reference states them
@@ -34,10 +34,6 @@ from moto.dynamodb.models import DynamoDBBackend
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
 _lock = threading.Lock()
 _OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
-
-
-def install() -> None:
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
