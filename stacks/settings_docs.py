@@ -52,7 +52,7 @@ CONTEXT: dict[str, str] = {
         "window."
     ),
     "function_memory_mb": ("Function memory (and CPU)."),
-    "batch_size": ("Records per invocation (see *Sizing* below)."),
+    "batch_size": ("Records per invocation (see *Sizing*)."),
     "max_batching_window_seconds": (
         "How long the poller waits to fill a batch (at least 1 when `batch_size` > 10)."
     ),
