@@ -114,6 +114,7 @@ def _param_help(param: Any) -> str:
 def cli_page() -> str:
     import typer.main
 
+    from bulkmail import cli as cli_module
     from bulkmail.cli import app
 
     root = typer.main.get_command(app)
@@ -124,9 +125,9 @@ def cli_page() -> str:
         "# CLI reference",
         "",
         f"Every command of `{PROG}` (or `bin/bulkmail`), with each argument and option, its",
-        "default and its help, as `--help` prints them. Exit codes: 0 done, 1 done in part",
-        "(rows refused, a confirmation declined), 2 a bad argument, input or AWS error, 130",
-        "interrupted. Errors are one line on stderr, never a traceback.",
+        "default and its help, as `--help` prints them.",
+        "",
+        _prose(_exit_codes(cli_module.__doc__ or "")),
         "",
     ]
     for command, context in _commands(root, context_type(root, info_name=PROG)):
@@ -155,6 +156,14 @@ def cli_page() -> str:
                 out.append(f"| `{name}` | {_default(param, context)} | {_param_help(param)} |")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _exit_codes(doc: str) -> str:
+    """The paragraph of the CLI module's docstring that states the exit codes."""
+    for paragraph in doc.split("\n\n"):
+        if paragraph.strip().startswith("Exit codes"):
+            return " ".join(paragraph.split())
+    raise ValueError("bulkmail/cli.py's docstring states no exit codes")
 
 
 def _slug(heading: str) -> str:
