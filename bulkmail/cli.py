@@ -42,6 +42,7 @@ from bulkmail import (
     queues,
     quota,
     render,
+    secret,
     send_test,
     status,
     suppress,
@@ -118,6 +119,7 @@ template_app = typer.Typer(
 app.add_typer(template_app, name="template")
 app.command("status")(status.status)
 app.add_typer(suppress.app, name="suppress")
+app.add_typer(secret.app, name="secret")
 
 StackOption = target.StackOption
 LocalOption = target.LocalOption
