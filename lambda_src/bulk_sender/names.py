@@ -59,3 +59,12 @@ class Output:
     SUPPRESSION_TABLE_NAME = "SuppressionTableName"
     UNSUBSCRIBE_SECRET_ARN = "UnsubscribeSecretArn"
     ATTACHMENT_BUCKET_NAME = "AttachmentBucketName"
+
+
+class Unsubscribe:
+    """The one-click link: its query parameter and the shape of its token
+    (bulk_sender.recipient_hash), which the stack's firewall checks before the function runs."""
+
+    TOKEN_PARAMETER = "t"
+    # [key version.]list.recipient hash.MAC; recipient_hash.parse reads the same shape.
+    TOKEN_PATTERN = r"^([1-9][0-9]{0,5}\.)?[A-Za-z0-9_-]{1,64}\.[0-9a-f]{32}\.[0-9a-f]{32}$"
