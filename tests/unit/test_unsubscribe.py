@@ -504,3 +504,29 @@ def test_a_failing_secret_is_asked_once_per_batch_not_once_per_record():
     # the invocation's deadline when Secrets Manager is down)
     assert len(result.failures) == 5
     assert secrets.calls == 1
+
+
+def test_every_shipped_templates_unsubscribe_link_is_left_out_of_click_tracking():
+    # Given the templates the project ships (templates/), whose HTML links unsubscribe_url
+    import html.parser  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    class Links(html.parser.HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.unsubscribe: list[dict[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if tag == "a" and "unsubscribe_url" in (found.get("href") or ""):
+                self.unsubscribe.append(found)
+
+    templates = sorted((Path(__file__).parents[2] / "templates").glob("*.json"))
+    assert templates
+    for path in templates:
+        links = Links()
+        links.feed(json.loads(path.read_text(encoding="utf-8")).get("html", ""))
+        # Then each such link carries ses:no-track: SES does not rewrite it, so no click event
+        # (which records the link, token and all) is ever published for it
+        assert links.unsubscribe, path.name
+        assert all("ses:no-track" in link for link in links.unsubscribe), path.name
