@@ -190,8 +190,9 @@ def enqueue(
             envvar="BULKMAIL_ID_KEY",
             show_envvar=True,
             help="Secret key of the ids' HMAC. With --stack, the stack's unsubscribe secret is "
-            "used; without either, a fixed public key: ids stay deterministic, but anyone "
-            "knowing an address can then recompute its id.",
+            "used; without either, this machine's own random key (made on first use, kept in "
+            "~/.config/bulkmail/id-key or BULKMAIL_ID_KEY_FILE): ids stay deterministic here "
+            "and no one can recompute one from an address.",
         ),
     ] = None,
     unsubscribe_url: Annotated[
@@ -313,7 +314,7 @@ def enqueue(
         content=campaign.load_content(content_file) if content_file else None,
         id_key=id_key.encode("utf-8")
         if id_key
-        else (unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY),
+        else (unsubscribes.keys.hash_key if unsubscribes else campaign.local_id_key()),
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
         configuration_sets=parse_configuration_sets(configuration_sets, None),

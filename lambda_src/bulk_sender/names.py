@@ -68,3 +68,10 @@ class Unsubscribe:
     TOKEN_PARAMETER = "t"
     # [key version.]list.recipient hash.MAC; recipient_hash.parse reads the same shape.
     TOKEN_PATTERN = r"^([1-9][0-9]{0,5}\.)?[A-Za-z0-9_-]{1,64}\.[0-9a-f]{32}\.[0-9a-f]{32}$"
+
+
+class Cli:
+    """Environment variables the command-line tool reads."""
+
+    # Where enqueue keeps this machine's id key when no --id-key or stack gives one.
+    ID_KEY_FILE = "BULKMAIL_ID_KEY_FILE"

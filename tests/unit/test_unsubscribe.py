@@ -508,8 +508,8 @@ def test_a_failing_secret_is_asked_once_per_batch_not_once_per_record():
 
 def test_every_shipped_templates_unsubscribe_link_is_left_out_of_click_tracking():
     # Given the templates the project ships (templates/), whose HTML links unsubscribe_url
-    import html.parser  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
+    import html.parser
+    from pathlib import Path
 
     class Links(html.parser.HTMLParser):
         def __init__(self) -> None:
