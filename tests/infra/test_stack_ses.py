@@ -167,6 +167,13 @@ def test_both_topics_are_encrypted_with_one_rotating_customer_managed_key(synth)
         "ses.amazonaws.com",
     ]
     assert sorted(as_list(grant["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    # ... on behalf of this account's configuration sets and alarms only (no confused deputy)
+    conditions = grant["Condition"]
+    assert conditions["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert sorted(text(arn) for arn in conditions["ArnLike"]["aws:SourceArn"]) == [
+        "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*",
+        "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/*",
+    ]
 
 
 def test_both_topics_refuse_publishing_without_tls(synth):
