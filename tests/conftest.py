@@ -20,3 +20,6 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault(
     "BULKMAIL_ID_KEY_FILE", str(Path(tempfile.mkdtemp(prefix="bulkmail-tests-")) / "id-key")
 )
+
+# The browser tests' fixture (`browser`: headless Chromium), for every suite.
+from tests.browser import browser  # noqa: F401
