@@ -183,6 +183,7 @@ class Settings:
     unsubscribe_burst_limit: int
     unsubscribe_post_limit_per_client: int
     unsubscribe_get_limit_per_client: int
+    unsubscribe_secret_readers: tuple[str, ...]
     unsubscribe_mailto: str
     authorized_identity_arns: tuple[str, ...]
     tenants: tuple[str, ...]
@@ -278,6 +279,9 @@ class Settings:
                 get("unsubscribe_get_limit_per_client"),
                 10,
                 2_000_000_000,
+            ),
+            unsubscribe_secret_readers=_as_str_list(
+                "unsubscribe_secret_readers", get("unsubscribe_secret_readers")
             ),
             unsubscribe_mailto=_as_str("unsubscribe_mailto", get("unsubscribe_mailto")),
             authorized_identity_arns=_as_str_list(

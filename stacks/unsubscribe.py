@@ -64,6 +64,8 @@ PATH = "/unsubscribe"
 METHODS = ("GET", "HEAD", "POST")
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
 SECRET_KEY_ACTIONS = ("kms:Decrypt",)
+# What the optional resource policy keeps to the functions and the named readers.
+SECRET_GUARDED_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
 # What the endpoint does to the table (SuppressionTable.add), and what the sender does
 # (SuppressionTable.suppressed).
 ENDPOINT_TABLE_ACTIONS = ("dynamodb:PutItem",)
@@ -226,6 +228,25 @@ class Unsubscribe(Construct):
             web_acl_arn=self.firewall.attr_arn,
         )
         self._mailto = settings.unsubscribe_mailto
+        self._readers = settings.unsubscribe_secret_readers
+        self._secret_users: list[iam.IRole] = [self.role]
+
+    def restrict_secret(self) -> None:
+        """With `unsubscribe_secret_readers` set: the secret's resource policy denies reading or
+        changing it to every principal but the functions granted it and those readers."""
+        if not self._readers:
+            return
+        allowed = [role.role_arn for role in self._secret_users] + list(self._readers)
+        self.secret.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheFunctionsAndTheNamedReaders",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(SECRET_GUARDED_ACTIONS),
+                resources=["*"],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": allowed}},
+            )
+        )
 
     def _firewall(self, settings: Settings) -> wafv2.CfnWebACL:
         """The web ACL: token-shaped `t` only, then per-client rate limits (POST, GET apart).
@@ -345,6 +366,7 @@ class Unsubscribe(Construct):
     def grant_sender(self, role: iam.IRole) -> None:
         """The sender reads the secret and batch-reads the table, nothing else."""
         self._grant_secret(role, "ReadTheUnsubscribeSigningSecret")
+        self._secret_users.append(role)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="CheckTheSuppressionList",

@@ -248,3 +248,30 @@ def test_the_suppression_table_calls_only_what_the_two_roles_grant():
     # Then each role is granted exactly what its code calls
     assert endpoint_calls == set(ENDPOINT_TABLE_ACTIONS)
     assert sender_calls == set(SENDER_TABLE_ACTIONS)
+
+
+def test_by_default_the_secret_has_no_resource_policy(synth):
+    # Given the default context (no unsubscribe_secret_readers): IAM and the key decide
+    assert not synth.resources("AWS::SecretsManager::ResourcePolicy")
+
+
+def test_named_readers_leave_the_secret_to_them_and_the_two_functions(variant):
+    # Given readers named in the context
+    _, policy = variant.one("AWS::SecretsManager::ResourcePolicy")
+    secret = variant.one("AWS::SecretsManager::Secret")[0]
+    (statement,) = policy["Properties"]["ResourcePolicy"]["Statement"]
+    # Then the secret's policy denies reading or changing it to every other principal
+    assert policy["Properties"]["SecretId"] == ref(secret)
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == {"AWS": "*"}
+    assert sorted(as_list(statement["Action"])) == [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ]
+    allowed = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    roles = {
+        variant.one("AWS::IAM::Role", "Unsubscribe")[0],
+        variant.one("AWS::IAM::Role", "Sender")[0],
+    }
+    assert {a["Fn::GetAtt"][0] for a in allowed if isinstance(a, dict)} == roles
+    assert [a for a in allowed if isinstance(a, str)] == ["arn:aws:iam::123456789012:role/Ops*"]
