@@ -108,6 +108,8 @@ class Keys:
     def hashes(self, address: str) -> dict[int, str]:
         """The recipient's hash at each accepted version (current first)."""
         h = recipient_hash(self.versions[0].hash_key, [address])
+        if len(self.versions) == 1:  # never rotated: the common case, one HMAC
+            return {1: h}
         found: dict[int, str] = {}
         for version in range(1, self.version + 1):
             if version > 1:

@@ -114,6 +114,8 @@ class Unsubscribes:
                 self._read_at = self._clock()
             except (BotoCoreError, ClientError, KeyError, ValueError):
                 log.warning("unsubscribe_secret_unavailable", exc_info=True)
+                if self._keys is not None:  # asked again a period later, not every batch
+                    self._read_at = self._clock()
         return self._keys
 
     def ready(self) -> bool:

@@ -186,6 +186,7 @@ def from_env(
             if not cached:
                 raise
             log.warning("unsubscribe_secret_unavailable", exc_info=True)
+            cached[:] = [(clock(), cached[0][1])]  # asked again a period later
             return cached[0][1]
         cached[:] = [(clock(), fresh)]
         return fresh

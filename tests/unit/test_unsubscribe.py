@@ -370,6 +370,12 @@ def test_the_secret_is_read_once_per_container_until_its_keys_are_five_minutes_o
     now[0] = KEY_CACHE_SECONDS
     sender.process([record(message(9), "m9")])
     assert secrets.calls == 2
+    # And when a refresh fails, the keys held still sign and check, and Secrets Manager is
+    # asked again a period later, not at every batch (each failed read costs seconds)
+    secrets.fail, now[0] = True, 2 * KEY_CACHE_SECONDS
+    for n in range(3):
+        assert sender.process([record(message(10 + n), f"r{n}")]).failures == []
+    assert secrets.calls == 3
 
 
 class RotatedSecrets(FakeSecrets):
