@@ -66,6 +66,11 @@ class Unsubscribe:
     (bulk_sender.recipient_hash), which the stack's firewall checks before the function runs."""
 
     TOKEN_PARAMETER = "t"
+    # The suppression table's attribute holding the key version of an item's hash.
+    VERSION_ATTRIBUTE = "v"
+    # How long a function keeps the secret's keys before reading them again (a rotation
+    # reaches every function within it); `secret rotate` waits twice it between rotations.
+    KEY_CACHE_SECONDS = 300
     # [key version.]list.recipient hash.MAC; recipient_hash.parse reads the same shape.
     TOKEN_PATTERN = r"^([1-9][0-9]{0,5}\.)?[A-Za-z0-9_-]{1,64}\.[0-9a-f]{32}\.[0-9a-f]{32}$"
 

@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from bulk_sender import names
 from bulk_sender.recipient_hash import ALL_LISTS, Keys
 
 log = logging.getLogger(__name__)
 
 HASH_KEY, LIST_KEY = "h", "list"
-VERSION_ATTRIBUTE = "v"  # the key version of the item's hash
+VERSION_ATTRIBUTE = names.Unsubscribe.VERSION_ATTRIBUTE
 MAX_KEYS_PER_READ = 100  # BatchGetItem's limit
 READ_ATTEMPTS = 3
 

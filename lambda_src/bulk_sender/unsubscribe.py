@@ -33,6 +33,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bulk_sender import names
 from bulk_sender.message import MAX_DATA_CHARS, MAX_HEADERS, Email, InvalidMessage
 from bulk_sender.recipient_hash import Keys, sign
 from bulk_sender.records import redact
@@ -48,11 +49,9 @@ _SECRETS_CONFIG = Config(
 LIST_UNSUBSCRIBE = "List-Unsubscribe"
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe-Post"
 ONE_CLICK = "List-Unsubscribe=One-Click"
-TOKEN_PARAMETER = "t"
+TOKEN_PARAMETER = names.Unsubscribe.TOKEN_PARAMETER
 DATA_NAME = "unsubscribe_url"
-# How long a container keeps the secret's keys before asking again: a rotation reaches every
-# function within this (`secret rotate` refuses a second rotation sooner than twice it).
-KEY_CACHE_SECONDS = 300
+KEY_CACHE_SECONDS = names.Unsubscribe.KEY_CACHE_SECONDS
 ONE_RECIPIENT_RULE = (
     "one recipient only (to, cc and bcc together) when the stack adds its unsubscribe link, "
     "which unsubscribes the one person it was signed for: send one message per recipient, "
