@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -24,6 +24,7 @@ import typer
 from bulk_sender.message import Defaults, Email, InvalidMessage, canonical_address, parse_message
 from bulk_sender.recipient_hash import ALL_LISTS, Keys, check_list
 from bulk_sender.settings import Settings
+from bulk_sender.suppression import VERSION_ATTRIBUTE as VERSION
 from bulk_sender.suppression import SuppressionTable, keys_for
 from bulk_sender.unsubscribe import Unsubscribes as SenderUnsubscribes
 from bulk_sender.unsubscribe import load_keys
@@ -137,6 +138,24 @@ def _resolve(
             "no suppression list given: use --stack NAME or --local (or --table and --secret-arn)"
         )
     return found
+
+
+def current_items(items: Iterable[dict[str, str]], keys: Keys) -> list[dict[str, str]]:
+    """Each suppression once: after a rotation the table holds some under two key versions
+    (bulk_sender.suppression.rekey); an item is shown under its current hash, unless that
+    hash has its own item."""
+    found = list(items)
+    current = {(i["h"], i["list"]) for i in found if int(i.get(VERSION, 1)) == keys.version}
+    shown = []
+    for item in found:
+        version, h = int(item.get(VERSION, 1)), item["h"]
+        if version < keys.version:
+            for step in range(version + 1, keys.version + 1):
+                h = keys.rekey(h, step)
+            if (h, item["list"]) in current:
+                continue
+        shown.append(item)
+    return shown
 
 
 def _json_object(body: str) -> dict[str, Any]:
@@ -296,7 +315,7 @@ def list_(
     name = _list_name(list_name) if list_name is not None else None
     unsubscribes = _resolve(stack, table, secret_arn, local)
     count = 0
-    for item in unsubscribes.table.items():
+    for item in current_items(unsubscribes.table.items(), unsubscribes.keys):
         if name is not None and item.get("list") != name:
             continue
         count += 1

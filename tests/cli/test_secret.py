@@ -14,6 +14,7 @@ from bulk_sender.suppression import SuppressionTable, keys_for, rekey
 from bulk_sender.unsubscribe import load_keys
 from bulkmail.errors import CliError
 from bulkmail.secret import MIN_INTERVAL_SECONDS, rotate_secret
+from bulkmail.suppress import current_items
 
 SECRET = "d" * 64  # as deployed: a plain string, version 1
 
@@ -87,3 +88,19 @@ def test_a_second_rotation_within_the_overlap_is_refused_and_changes_nothing(aws
     with pytest.raises(CliError, match="rotated 60 s ago: wait"):
         rotate_secret(aws["secrets"], aws["dynamodb"], **rotate, clock=lambda: 10_060)
     assert aws["secrets"].get_secret_value(SecretId=aws["arn"])["SecretString"] == before
+
+
+def test_suppress_list_shows_each_suppression_once_across_a_rotation(aws):
+    # Given ann and bob suppressed, then the secret rotated (both now under two key versions)
+    table = SuppressionTable(aws["dynamodb"], "suppression")
+    v1 = Keys.from_secret(SECRET)
+    for address in ("ann@example.org", "bob@example.org"):
+        table.add(v1.current_hash(address), "news", source="cli")
+    rotate_secret(aws["secrets"], aws["dynamodb"], secret_arn=aws["arn"], table="suppression")
+    assert versions(aws) == [1, 1, 2, 2]
+    # When the list is shown, then each appears once, under its current hash
+    keys = load_keys(aws["secrets"], aws["arn"])
+    shown = current_items(table.items(), keys)
+    assert sorted(item["h"] for item in shown) == sorted(
+        keys.current_hash(a) for a in ("ann@example.org", "bob@example.org")
+    )
