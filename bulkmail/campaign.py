@@ -27,8 +27,11 @@ its `data` against its template; a refused row keeps its line number and the rea
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import os
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +39,7 @@ from typing import Any, BinaryIO, TextIO
 from urllib.parse import quote, urlsplit
 
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message, validate_tags
+from bulk_sender.names import Cli
 from bulk_sender.recipient_hash import HASH_HEX, recipient_hash
 from bulk_sender.sqs_limits import MAX_MESSAGE_BYTES
 from bulkmail.errors import CliError
@@ -43,9 +47,6 @@ from bulkmail.errors import CliError
 MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # the queue's maximum message size (the stack sets it)
 SQS_MAX_MESSAGE_BYTES = 1_048_576  # the most any SQS queue takes
 ID_HASH_HEX = HASH_HEX  # 128 bits of HMAC-SHA256: no collision in any real campaign
-# Used when neither --id-key nor BULKMAIL_ID_KEY is given: ids stay deterministic, but anyone
-# who knows an address and the campaign name can then recompute its id.
-DEFAULT_ID_KEY = b"bulkmail-default-id-key"
 CAMPAIGN_TAG = "campaign"
 # Header names taken for the address column, compared lower-cased without spaces, - and _.
 EMAIL_ALIASES = ("email", "emailaddress", "mail", "mailaddress", "recipient", "to")
@@ -62,7 +63,7 @@ class CampaignOptions:
     from_address: str | None = None
     template: str | None = None
     content: Mapping[str, str] | None = None
-    id_key: bytes = DEFAULT_ID_KEY
+    id_key: bytes | None = None  # None: this machine's own key (local_id_key)
     unsubscribe_url: str | None = None
     validate: bool = True
     # The sets a row may name (the Lambda's ALLOWED_CONFIGURATION_SETS); None: not checked.
@@ -165,6 +166,35 @@ def unsubscribe_headers(url_template: str, email_id: str) -> dict[str, str]:
     if urlsplit(url).scheme == "https":
         headers["List-Unsubscribe-Post"] = UNSUBSCRIBE_POST
     return headers
+
+
+def id_key_path() -> Path:
+    """Where this machine's id key lives: BULKMAIL_ID_KEY_FILE, else the user's config folder."""
+    given = os.environ.get(Cli.ID_KEY_FILE)
+    if given:
+        return Path(given)
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "bulkmail" / "id-key"
+
+
+def local_id_key() -> bytes:
+    """The ids' HMAC key when neither --id-key nor a stack's secret gives one: 32 random bytes
+    made on first use and kept (mode 0600) in `id_key_path()`, so ids stay deterministic on
+    this machine (re-runs are deduplicated, `status --join` finds addresses) and no one else
+    can recompute an id from an address. Copy the file to enqueue from another machine."""
+    path = id_key_path()
+    try:
+        return path.read_text(encoding="ascii").strip().encode("ascii")
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another run made it first: use that one
+        return path.read_text(encoding="ascii").strip().encode("ascii")
+    with os.fdopen(handle, "w", encoding="ascii") as file:
+        file.write(secrets.token_hex(32) + "\n")
+    return path.read_text(encoding="ascii").strip().encode("ascii")
 
 
 def read_campaign(path: Path, options: CampaignOptions) -> list[Row]:
@@ -373,6 +403,10 @@ class _RowBuilder:
             return Row(line, None, str(error))
         return Row(line, None, "body: must be a JSON object")
 
+    @functools.cached_property
+    def _id_key(self) -> bytes:
+        return self.options.id_key or local_id_key()
+
     def _decorate(self, doc: dict[str, Any]) -> None:
         options = self.options
         tags = doc.setdefault("tags", {})
@@ -380,7 +414,7 @@ class _RowBuilder:
             tags[CAMPAIGN_TAG] = options.campaign
         recipients = _recipients(doc)
         if "id" not in doc and recipients:
-            doc["id"] = message_id(options.campaign, recipients, options.id_key)
+            doc["id"] = message_id(options.campaign, recipients, self._id_key)
         headers = doc.setdefault("headers", {})
         if options.unsubscribe_url and isinstance(headers, dict) and "id" in doc:
             for name, value in unsubscribe_headers(options.unsubscribe_url, str(doc["id"])).items():

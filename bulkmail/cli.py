@@ -42,6 +42,7 @@ from bulkmail import (
     queues,
     quota,
     render,
+    secret,
     send_test,
     status,
     suppress,
@@ -119,6 +120,7 @@ template_app = typer.Typer(
 app.add_typer(template_app, name="template")
 app.command("status")(status.status)
 app.add_typer(suppress.app, name="suppress")
+app.add_typer(secret.app, name="secret")
 
 StackOption = target.StackOption
 LocalOption = target.LocalOption
@@ -189,8 +191,9 @@ def enqueue(
             envvar="BULKMAIL_ID_KEY",
             show_envvar=True,
             help="Secret key of the ids' HMAC. With --stack, the stack's unsubscribe secret is "
-            "used; without either, a fixed public key: ids stay deterministic, but anyone "
-            "knowing an address can then recompute its id.",
+            "used; without either, this machine's own random key (made on first use, kept in "
+            "~/.config/bulkmail/id-key or BULKMAIL_ID_KEY_FILE): ids stay deterministic here "
+            "and no one can recompute one from an address.",
         ),
     ] = None,
     unsubscribe_url: Annotated[
@@ -312,7 +315,7 @@ def enqueue(
         content=campaign.load_content(content_file) if content_file else None,
         id_key=id_key.encode("utf-8")
         if id_key
-        else (unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY),
+        else (unsubscribes.keys.hash_key if unsubscribes else campaign.local_id_key()),
         unsubscribe_url=unsubscribe_url,
         validate=not no_validate,
         configuration_sets=parse_configuration_sets(configuration_sets, None),

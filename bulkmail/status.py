@@ -69,7 +69,7 @@ def optional_table(
 
 def _id_key(option: str | None, stack: str | None, local: bool = False) -> bytes:
     """The ids' HMAC key as enqueue had it: --id-key, else the secret of the stack (or of the
-    local run), else the public default."""
+    local run), else this machine's own key."""
     if option:
         return option.encode("utf-8")
     from bulkmail import suppress  # the stack's unsubscribe secret keys ids too
@@ -77,7 +77,7 @@ def _id_key(option: str | None, stack: str | None, local: bool = False) -> bytes
     unsubscribes = (
         suppress.from_stack(stack, local=local, required=False) if stack or local else None
     )
-    return unsubscribes.keys.hash_key if unsubscribes else campaign.DEFAULT_ID_KEY
+    return unsubscribes.keys.hash_key if unsubscribes else campaign.local_id_key()
 
 
 def dynamodb_client() -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -22,8 +22,9 @@ import boto3
 import typer
 
 from bulk_sender.message import Defaults, Email, InvalidMessage, canonical_address, parse_message
-from bulk_sender.recipient_hash import ALL_LISTS, Keys, check_list, recipient_hash
+from bulk_sender.recipient_hash import ALL_LISTS, Keys, check_list
 from bulk_sender.settings import Settings
+from bulk_sender.suppression import VERSION_ATTRIBUTE as VERSION
 from bulk_sender.suppression import SuppressionTable, keys_for
 from bulk_sender.unsubscribe import Unsubscribes as SenderUnsubscribes
 from bulk_sender.unsubscribe import load_keys
@@ -63,7 +64,12 @@ class Unsubscribes:
         return SenderUnsubscribes(settings, keys=self.keys).enrich(email)
 
     def hash(self, address: str) -> str:
-        return recipient_hash(self.keys.hash_key, [canonical_address(address)])
+        """The address's hash at the current key version (what `add` writes)."""
+        return self.keys.current_hash(canonical_address(address))
+
+    def hashes(self, address: str) -> list[str]:
+        """Its hashes at the current and the previous key version (what is read)."""
+        return list(self.keys.hashes(canonical_address(address)).values())
 
     def skip_suppressed(self, bodies: Sequence[str]) -> tuple[list[str], int]:
         """The bodies none of whose recipients is suppressed on its list (one batched read
@@ -77,7 +83,9 @@ class Unsubscribes:
             if not isinstance(list_name, str) or not addresses:
                 wanted.append(set())
                 continue
-            wanted.append({k for a in addresses for k in keys_for(self.hash(a), list_name)})
+            wanted.append(
+                {k for a in addresses for h in self.hashes(a) for k in keys_for(h, list_name)}
+            )
         found = self.table.suppressed(set().union(*wanted)) if wanted else set()
         kept = [body for body, keys in zip(bodies, wanted, strict=True) if not keys & found]
         return kept, len(bodies) - len(kept)
@@ -130,6 +138,24 @@ def _resolve(
             "no suppression list given: use --stack NAME or --local (or --table and --secret-arn)"
         )
     return found
+
+
+def current_items(items: Iterable[dict[str, str]], keys: Keys) -> list[dict[str, str]]:
+    """Each suppression once: after a rotation the table holds some under two key versions
+    (bulk_sender.suppression.rekey); an item is shown under its current hash, unless that
+    hash has its own item."""
+    found = list(items)
+    current = {(i["h"], i["list"]) for i in found if int(i.get(VERSION, 1)) == keys.version}
+    shown = []
+    for item in found:
+        version, h = int(item.get(VERSION, 1)), item["h"]
+        if version < keys.version:
+            for step in range(version + 1, keys.version + 1):
+                h = keys.rekey(h, step)
+            if (h, item["list"]) in current:
+                continue
+        shown.append(item)
+    return shown
 
 
 def _json_object(body: str) -> dict[str, Any]:
@@ -205,8 +231,10 @@ def add(
     """
     addresses, name = _checked(addresses), _list_name(list_name)
     unsubscribes = _resolve(stack, table, secret_arn, local)
+    version = unsubscribes.keys.version
     new = sum(
-        unsubscribes.table.add(unsubscribes.hash(a), name, source=CLI_SOURCE) for a in addresses
+        unsubscribes.table.add(unsubscribes.hash(a), name, source=CLI_SOURCE, version=version)
+        for a in addresses
     )
     typer.echo(f"suppressed {new} on list {name} ({len(addresses) - new} already were)")
 
@@ -228,7 +256,9 @@ def remove(
     """
     addresses, name = _checked(addresses), _list_name(list_name)
     unsubscribes = _resolve(stack, table, secret_arn, local)
-    lifted = sum(unsubscribes.table.remove(unsubscribes.hash(a), name) for a in addresses)
+    lifted = sum(
+        any([unsubscribes.table.remove(h, name) for h in unsubscribes.hashes(a)]) for a in addresses
+    )
     typer.echo(f"lifted {lifted} on list {name} ({len(addresses) - lifted} were not suppressed)")
 
 
@@ -251,11 +281,13 @@ def check(
     """
     addresses, name = _checked(addresses), _list_name(list_name)
     unsubscribes = _resolve(stack, table, secret_arn, local)
-    hashes = [unsubscribes.hash(address) for address in addresses]
-    found = unsubscribes.table.suppressed({k for h in hashes for k in keys_for(h, name)})
+    hashes = [unsubscribes.hashes(address) for address in addresses]
+    found = unsubscribes.table.suppressed(
+        {k for hs in hashes for h in hs for k in keys_for(h, name)}
+    )
     suppressed = 0
-    for address, h in zip(addresses, hashes, strict=True):
-        lists = sorted(list_ for hash_, list_ in found if hash_ == h)
+    for address, hs in zip(addresses, hashes, strict=True):
+        lists = sorted({list_ for hash_, list_ in found if hash_ in hs})
         suppressed += bool(lists)
         state = f"suppressed (list {', '.join(lists)})" if lists else "not suppressed"
         typer.echo(f"{address}: {state}")
@@ -283,7 +315,7 @@ def list_(
     name = _list_name(list_name) if list_name is not None else None
     unsubscribes = _resolve(stack, table, secret_arn, local)
     count = 0
-    for item in unsubscribes.table.items():
+    for item in current_items(unsubscribes.table.items(), unsubscribes.keys):
         if name is not None and item.get("list") != name:
             continue
         count += 1

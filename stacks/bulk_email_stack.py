@@ -76,8 +76,9 @@ class BulkEmailStack(Stack):
                 )
             ],
         )
-        unsubscribe = Unsubscribe(self, "Unsubscribe", settings=settings)
+        unsubscribe = Unsubscribe(self, "Unsubscribe", settings=settings, key=key)
         unsubscribe.grant_sender(sender.role)
+        unsubscribe.restrict_secret()
         for name, value in unsubscribe.sender_environment().items():
             sender.function.add_environment(name, value)
         probe = PauseProbe(

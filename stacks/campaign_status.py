@@ -2,10 +2,12 @@
 function that records each email's latest outcome and each campaign's counts in the status
 table (lambda_src/events.py, bulk_sender/status_events.py).
 
-EventBridge (the configuration set's destination on the default bus) -> a rule matching this
-configuration set's events of tagged emails -> an encrypted, TLS-only queue with a DLQ -> the
-events function in batches (partial failures reported) -> the status table. Events are read in
-batches because one invocation per SES event would cost as much as the sending itself.
+EventBridge (the configuration set's destination on the default bus) -> a rule per event type
+matching this configuration set's events of tagged emails, forwarding them without their headers
+(stacks/ses_event_redaction.py: they hold the unsubscribe link) -> an encrypted, TLS-only
+queue with a DLQ -> the events function in batches (partial failures reported) -> the status
+table. Events are read in batches because one invocation per SES event would cost as much as the
+sending itself.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from constructs import Construct
 
 from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
+from stacks.ses_event_redaction import SES_EVENT_KEYS, redacted, type_pattern
 from stacks.ses_events import CONFIGURATION_SET_DIMENSION, EVENT_SOURCE
 from stacks.settings import Settings
 
@@ -92,24 +95,34 @@ class CampaignStatus(Construct):
                 queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
-        self.rule = events.Rule(
-            self,
-            "Rule",
-            description="This configuration set's SES events of emails the sender tagged",
-            event_pattern=events.EventPattern(
-                source=[EVENT_SOURCE],
-                detail={
-                    "mail": {
-                        "tags": {
-                            CONFIGURATION_SET_DIMENSION: [configuration_set_name],
-                            ID_TAG: events.Match.exists(),
-                        }
-                    }
-                },
-            ),
-            # EventBridge's own failures to deliver end in the same DLQ.
-            targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dlq)],
-        )
+        # One rule per event type, each forwarding the event without its headers (they hold
+        # the unsubscribe link): stacks/ses_event_redaction.py.
+        tagged = {
+            "mail": {
+                "tags": {
+                    CONFIGURATION_SET_DIMENSION: [configuration_set_name],
+                    ID_TAG: events.Match.exists(),
+                }
+            }
+        }
+        self.rules = [
+            events.Rule(
+                self,
+                f"Rule{event_type.replace(' ', '')}",
+                description=f"This configuration set's {event_type} events of tagged emails, "
+                "without their headers",
+                event_pattern=events.EventPattern(
+                    source=[EVENT_SOURCE], detail=type_pattern(tagged, event_type)
+                ),
+                # EventBridge's own failures to deliver end in the same DLQ.
+                targets=[
+                    targets.SqsQueue(
+                        self.queue, dead_letter_queue=self.dlq, message=redacted(event_type)
+                    )
+                ],
+            )
+            for event_type in SES_EVENT_KEYS
+        ]
 
         self.log_group, self.role = log_group_and_role(
             self,

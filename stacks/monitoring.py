@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
@@ -199,7 +199,7 @@ class Monitoring(Construct):
         function_log_group: logs.ILogGroup,
         probe_log_group: logs.ILogGroup,
         status_log_group: logs.ILogGroup,
-        unsubscribe_stage: apigw.IHttpStage,
+        unsubscribe_stage: apigateway.Stage,
         function_timeout: Duration,
         max_concurrency: int,
         configuration_set_name: str,

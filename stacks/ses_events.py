@@ -46,6 +46,10 @@ TOPIC_EVENTS = (
     ses.EmailSendingEvent.RENDERING_FAILURE,
 )
 EVENT_SOURCE = "aws.ses"
+# What makes an unsubscribe token a capability: its recipient hash and MAC
+# (bulk_sender.recipient_hash), wherever it appears (a header, a tracked link).
+TOKEN_IDENTIFIER = "UnsubscribeToken"
+TOKEN_REGEX = r"[0-9a-f]{32}\.[0-9a-f]{32}"
 
 
 @jsii.implements(events.IRuleTarget)
@@ -139,16 +143,21 @@ class SesEvents(Construct):
             events=list(TOPIC_EVENTS),
         )
 
-        # SES events carry recipient addresses: the archive masks them and keeps them a while.
+        # SES events carry recipient addresses and every header, the List-Unsubscribe link among
+        # them: the archive masks both and keeps them a while. (A log group target takes only a
+        # string message, so the events cannot be reshaped on the way as the status rules do.)
         self.archive = logs.LogGroup(
             self,
             "Archive",
             retention=archive_retention,
             removal_policy=RemovalPolicy.DESTROY,
             data_protection_policy=logs.DataProtectionPolicy(
-                name="mask-email-addresses",
-                description="Masks the recipient addresses that SES events carry",
-                identifiers=[logs.DataIdentifier.EMAILADDRESS],
+                name="mask-email-addresses-and-unsubscribe-tokens",
+                description="Masks the recipient addresses and unsubscribe tokens SES events carry",
+                identifiers=[
+                    logs.DataIdentifier.EMAILADDRESS,
+                    logs.CustomDataIdentifier(TOKEN_IDENTIFIER, TOKEN_REGEX),
+                ],
             ),
         )
         self.archive_rule = events.Rule(

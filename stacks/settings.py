@@ -184,6 +184,9 @@ class Settings:
     complaint_rate_alarm_threshold: float
     unsubscribe_rate_limit: int
     unsubscribe_burst_limit: int
+    unsubscribe_post_limit_per_client: int
+    unsubscribe_get_limit_per_client: int
+    unsubscribe_secret_readers: tuple[str, ...]
     unsubscribe_mailto: str
     authorized_identity_arns: tuple[str, ...]
     tenants: tuple[str, ...]
@@ -266,6 +269,22 @@ class Settings:
             ),
             unsubscribe_burst_limit=_as_int(
                 "unsubscribe_burst_limit", get("unsubscribe_burst_limit"), 1, 5_000
+            ),
+            # AWS WAF rate-based rules: requests per client IP per 5 minutes (WAF's range).
+            unsubscribe_post_limit_per_client=_as_int(
+                "unsubscribe_post_limit_per_client",
+                get("unsubscribe_post_limit_per_client"),
+                10,
+                2_000_000_000,
+            ),
+            unsubscribe_get_limit_per_client=_as_int(
+                "unsubscribe_get_limit_per_client",
+                get("unsubscribe_get_limit_per_client"),
+                10,
+                2_000_000_000,
+            ),
+            unsubscribe_secret_readers=_as_str_list(
+                "unsubscribe_secret_readers", get("unsubscribe_secret_readers")
             ),
             unsubscribe_mailto=_as_str("unsubscribe_mailto", get("unsubscribe_mailto")),
             authorized_identity_arns=_as_str_list(

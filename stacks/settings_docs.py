@@ -99,8 +99,23 @@ CONTEXT: dict[str, str] = {
         "The *Complaint rate* alarm level: 0.0005 = 0.05 %, half of SES's 0.1 % review level."
     ),
     "unsubscribe_rate_limit": (
-        "Requests per second the unsubscribe endpoint's API stage lets through (steady rate); "
-        "more are answered 429 before reaching the function."
+        "Requests per second the unsubscribe endpoint's API stage lets through (steady rate, "
+        "from all clients together); more are answered 429 before reaching the function. Sized "
+        "for link scanners' GETs at your send rate."
+    ),
+    "unsubscribe_post_limit_per_client": (
+        "AWS WAF: one-click POSTs one client IP may make per 5 minutes; more are answered 403 "
+        "(see [Unsubscribes](../security/unsubscribe.md))."
+    ),
+    "unsubscribe_get_limit_per_client": (
+        "AWS WAF: GETs and HEADs (confirm pages, link scanners) one client IP may make per "
+        "5 minutes, counted apart from POSTs."
+    ),
+    "unsubscribe_secret_readers": (
+        "IAM principal ARNs (wildcards allowed, e.g. `arn:aws:iam::123456789012:role/Ops*`) who "
+        "may read and rotate the unsubscribe secret besides the two functions: when set, the "
+        "secret's resource policy denies everyone else. Empty: whoever IAM and the stack's KMS "
+        "key allow."
     ),
     "unsubscribe_burst_limit": (
         "The endpoint stage's burst: requests allowed at once above the steady rate."

@@ -1,16 +1,19 @@
 """Local HTTP endpoints: the stack's unsubscribe endpoint, served on 127.0.0.1.
 
-`serve(handle)` runs `http.server` in a thread and turns each request into the event an API
-Gateway HTTP API (payload format 2.0) gives its function: method, path, query string
-parameters, lower-cased headers, the body base64-encoded. `handle(event)` is the real Lambda
-handler (`unsubscribe.lambda_handler` with a Lambda context), and its answer is written
-back as is. Like API Gateway, it answers 404 off the route and 413 above its own payload
-limit without calling the function.
+`serve(handle)` runs `http.server` in a thread and turns each request into the event the stack's
+REST API gives its function (Lambda proxy integration, payload 1.0): method, path, query string
+parameters, headers, the body base64-encoded. `handle(event)` is the real Lambda handler
+(`unsubscribe.lambda_handler` with a Lambda context), and its answer is written back as is.
+Like API Gateway, it answers 404 off the route and 413 above its own payload limit without
+calling the function, and (the stack's request validator) 400 to an unsubscribe request without
+its token parameter. The stack's AWS WAF rules are not emulated: the handler's own checks
+(token shape, then MAC, before any write) are what a local flood meets.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import sys
 import threading
@@ -22,10 +25,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bulk_sender.names import Unsubscribe as UnsubscribeNames
+
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 64 * 1024  # the gateway's limit here (API Gateway's: 10 MB)
 Handle = Callable[[dict[str, Any]], dict[str, Any]]
+TOKEN_PARAMETER = UnsubscribeNames.TOKEN_PARAMETER
 
 
 @dataclass(frozen=True)
@@ -33,29 +39,25 @@ class Served:
     url: str  # the route's URL, e.g. http://127.0.0.1:PORT/unsubscribe
 
 
-def http_api_event(
+def rest_api_event(
     method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
 ) -> dict[str, Any]:
-    """The HTTP API payload 2.0 event of one request."""
+    """The REST API Lambda proxy event (payload 1.0) of one request."""
     parts = urlsplit(target)
     query = parse_qs(parts.query, keep_blank_values=True)
     return {
-        "version": "2.0",
-        "routeKey": f"{method} {parts.path}",
-        "rawPath": parts.path,
-        "rawQueryString": parts.query,
-        "queryStringParameters": {k: ",".join(v) for k, v in query.items()} or None,
-        "headers": {name.lower(): value for name, value in headers.items()},
+        "resource": parts.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "headers": dict(headers),
         "requestContext": {
-            "http": {
-                "method": method,
-                "path": parts.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": headers.get("User-Agent", ""),
-            },
+            "httpMethod": method,
+            "resourcePath": parts.path,
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
             "requestId": str(uuid.uuid4()),
-            "stage": "$default",
+            "stage": "prod",
         },
         "body": base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": True,
@@ -94,7 +96,7 @@ def serve(handle: Handle, *, path: str = "/unsubscribe", port: int = 0) -> Itera
                 self._answer(413, {"Content-Type": "text/plain"}, b"Request Entity Too Large")
                 return
             body = self.rfile.read(length) if length else b""
-            event = http_api_event(
+            event = rest_api_event(
                 self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
             )
             try:
@@ -133,6 +135,12 @@ def unsubscribe_endpoint(timeout_seconds: int = 10) -> Iterator[Served]:
     def handle(event: dict[str, Any]) -> dict[str, Any]:
         import unsubscribe  # lambda_src's thin handler
 
+        if TOKEN_PARAMETER not in (event.get("queryStringParameters") or {}):
+            return {  # the stack's request validator: the function never runs
+                "statusCode": 400,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": "Missing required request parameters: [t]"}),
+            }
         context = LambdaContext(timeout_seconds, function_name="bulk-email-unsubscribe-local")
         handler: Callable[..., dict[str, Any]] = unsubscribe.lambda_handler  # duck-typed context
         return handler(event, context)

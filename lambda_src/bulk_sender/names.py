@@ -72,3 +72,24 @@ class Pattern:
         r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
     )
+
+
+class Unsubscribe:
+    """The one-click link: its query parameter and the shape of its token
+    (bulk_sender.recipient_hash), which the stack's firewall checks before the function runs."""
+
+    TOKEN_PARAMETER = "t"
+    # The suppression table's attribute holding the key version of an item's hash.
+    VERSION_ATTRIBUTE = "v"
+    # How long a function keeps the secret's keys before reading them again (a rotation
+    # reaches every function within it); `secret rotate` waits twice it between rotations.
+    KEY_CACHE_SECONDS = 300
+    # [key version.]list.recipient hash.MAC; recipient_hash.parse reads the same shape.
+    TOKEN_PATTERN = r"^([1-9][0-9]{0,5}\.)?[A-Za-z0-9_-]{1,64}\.[0-9a-f]{32}\.[0-9a-f]{32}$"
+
+
+class Cli:
+    """Environment variables the command-line tool reads."""
+
+    # Where enqueue keeps this machine's id key when no --id-key or stack gives one.
+    ID_KEY_FILE = "BULKMAIL_ID_KEY_FILE"

@@ -1,11 +1,21 @@
 """Keyed recipient hashes and signed unsubscribe tokens: pure functions, no I/O.
 
-One secret (Secrets Manager, generated at deploy time) gives two keys by HMAC domain
-separation: the hash key, which turns a lower-cased address into `h` (the suppression
-table's key, and the `h` of the CLI's message ids `{campaign}:{h}`), and the token key, which
-signs an unsubscribe token `{list}.{h}.{mac}`. A token names the list and the recipient but
-never the address; only the holder of the secret can make one. The CLI imports this module, so
-the Lambda and the CLI hash alike.
+The secret (Secrets Manager, generated at deploy time) holds one key per version: version 1
+is the deployed string itself; `python -m bulkmail secret rotate` turns it into the JSON
+`{"keys": [v1, v2, ...], "rotated_at": EPOCH}`. Each version's key gives two keys by HMAC
+domain separation: a hash key and a token key.
+
+- A recipient's hash at version 1 is HMAC(hash key 1, lower-cased address); at version n it is
+  HMAC(hash key n, its hash at n - 1). So the suppression table is re-keyed from its own hashes
+  (no address needed), and a link signed before a rotation is translated to the new hash.
+- A token `{version}.{list}.{h}.{mac}` names the key version, the list and the recipient's hash
+  at that version, never the address; only the holder of the secret can make one. The current
+  and the previous version verify; tokens without a version (signed before versions existed)
+  are version 1.
+- Message ids `{campaign}:{h}` keep version 1's hash key (`Keys.hash_key`): a campaign re-run
+  after a rotation gets the same ids, so it is still deduplicated.
+
+The CLI imports this module, so the Lambda and the CLI hash alike.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,28 +35,96 @@ HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real list
 MAC_HEX = 32
 ALL_LISTS = "all"  # an unsubscribe from `all` covers every list
 LIST_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-MAX_TOKEN_CHARS = 64 + 1 + HASH_HEX + 1 + MAC_HEX
-_TOKEN = re.compile(rf"([A-Za-z0-9_-]{{1,64}})\.([0-9a-f]{{{HASH_HEX}}})\.([0-9a-f]{{{MAC_HEX}}})")
+MAX_VERSION_DIGITS = 6
+MAX_TOKEN_CHARS = MAX_VERSION_DIGITS + 1 + 64 + 1 + HASH_HEX + 1 + MAC_HEX
+_TOKEN = re.compile(
+    rf"(?:([1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}})\.)?([A-Za-z0-9_-]{{1,64}})"
+    rf"\.([0-9a-f]{{{HASH_HEX}}})\.([0-9a-f]{{{MAC_HEX}}})"
+)
 _HASH_LABEL = b"bulkmail/recipient-hash/v1"
 _TOKEN_LABEL = b"bulkmail/unsubscribe-token/v1"
+MIN_SECRET_BYTES = 16
 
 
 @dataclass(frozen=True, repr=False)
-class Keys:
-    """The two keys derived from the deployed secret (never logged: no repr)."""
+class VersionKeys:
+    """The two keys of one version of the secret."""
 
     hash_key: bytes
     token_key: bytes
 
     @classmethod
-    def from_secret(cls, secret: str | bytes) -> Keys:
-        raw = secret.encode("utf-8") if isinstance(secret, str) else secret
-        if len(raw) < 16:
+    def from_raw(cls, raw: bytes) -> VersionKeys:
+        if len(raw) < MIN_SECRET_BYTES:
             raise ValueError("the unsubscribe secret must hold at least 16 bytes")
         return cls(
             hmac.new(raw, _HASH_LABEL, hashlib.sha256).digest(),
             hmac.new(raw, _TOKEN_LABEL, hashlib.sha256).digest(),
         )
+
+
+@dataclass(frozen=True, repr=False)
+class Keys:
+    """Every version of the deployed secret, oldest first (never logged: no repr)."""
+
+    versions: tuple[VersionKeys, ...]
+    rotated_at: int = 0  # when the current version was made (epoch seconds; 0: at deploy)
+
+    @classmethod
+    def from_secret(cls, secret: str | bytes) -> Keys:
+        """The keys of the secret's value: a plain string (version 1, as deployed) or the
+        JSON a rotation writes."""
+        text = secret.decode("utf-8") if isinstance(secret, bytes) else secret
+        if not text.startswith("{"):
+            return cls((VersionKeys.from_raw(text.encode("utf-8")),))
+        doc = json.loads(text)
+        raws = doc.get("keys") if isinstance(doc, dict) else None
+        if not isinstance(raws, list) or not raws or not all(isinstance(r, str) for r in raws):
+            raise ValueError("the unsubscribe secret's JSON must hold a list of keys")
+        rotated_at = doc.get("rotated_at", 0)
+        return cls(
+            tuple(VersionKeys.from_raw(raw.encode("utf-8")) for raw in raws),
+            int(rotated_at) if isinstance(rotated_at, int) else 0,
+        )
+
+    @property
+    def version(self) -> int:
+        """The current version: the one new links are signed with."""
+        return len(self.versions)
+
+    @property
+    def hash_key(self) -> bytes:
+        """Version 1's hash key: the key of message ids, which never rotates."""
+        return self.versions[0].hash_key
+
+    @property
+    def token_key(self) -> bytes:
+        return self.versions[-1].token_key
+
+    def accepted(self) -> tuple[int, ...]:
+        """The versions whose links verify and whose hashes are read: current and previous."""
+        return tuple(range(self.version, max(0, self.version - 2), -1))
+
+    def hashes(self, address: str) -> dict[int, str]:
+        """The recipient's hash at each accepted version (current first)."""
+        h = recipient_hash(self.versions[0].hash_key, [address])
+        if len(self.versions) == 1:  # never rotated: the common case, one HMAC
+            return {1: h}
+        found: dict[int, str] = {}
+        for version in range(1, self.version + 1):
+            if version > 1:
+                h = self.rekey(h, version)
+            if version >= self.version - 1:
+                found[version] = h
+        return dict(sorted(found.items(), reverse=True))
+
+    def current_hash(self, address: str) -> str:
+        return self.hashes(address)[self.version]
+
+    def rekey(self, h: str, version: int) -> str:
+        """The hash at `version` of a recipient whose hash at `version - 1` is `h`."""
+        key = self.versions[version - 1].hash_key
+        return hmac.new(key, h.encode("ascii"), hashlib.sha256).hexdigest()[:HASH_HEX]
 
     def __repr__(self) -> str:
         return "Keys(<redacted>)"
@@ -91,25 +170,47 @@ def check_list(name: str) -> str:
     return name
 
 
-def _mac(keys: Keys, list_name: str, h: str) -> str:
-    text = f"{list_name}.{h}".encode("ascii")
-    return hmac.new(keys.token_key, text, hashlib.sha256).hexdigest()[:MAC_HEX]
+def _mac(keys: Keys, version: int | None, list_name: str, h: str) -> str:
+    text = f"{list_name}.{h}" if version is None else f"{version}.{list_name}.{h}"
+    key = keys.versions[(version or 1) - 1].token_key
+    return hmac.new(key, text.encode("ascii"), hashlib.sha256).hexdigest()[:MAC_HEX]
 
 
 def sign(keys: Keys, list_name: str, h: str) -> str:
-    """The unsubscribe token of recipient hash `h` on list `list_name`."""
-    return f"{check_list(list_name)}.{h}.{_mac(keys, list_name, h)}"
+    """The unsubscribe token of recipient hash `h` (at the current version) on `list_name`."""
+    return f"{keys.version}.{check_list(list_name)}.{h}.{_mac(keys, keys.version, list_name, h)}"
 
 
-def verify(keys: Keys, token: object) -> tuple[str, str] | None:
-    """(list, h) of a genuine token; None for anything else. The MAC is compared in
-    constant time."""
+@dataclass(frozen=True)
+class Token:
+    """A token's parts, read before any key is needed (a malformed one costs nothing)."""
+
+    version: int | None  # None: signed before tokens carried a version (version 1)
+    list_name: str
+    h: str
+    mac: str
+
+
+def parse(token: object) -> Token | None:
+    """The parts of a well-formed token; None for anything else. No key, no I/O."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
         return None
     match = _TOKEN.fullmatch(token)
     if match is None:
         return None
-    list_name, h, mac = match.groups()
-    if not hmac.compare_digest(mac, _mac(keys, list_name, h)):
+    version, list_name, h, mac = match.groups()
+    return Token(int(version) if version else None, list_name, h, mac)
+
+
+def verify(keys: Keys, token: object) -> tuple[str, str, int] | None:
+    """(list, h, version) of a genuine token of an accepted version; None for anything else.
+    The MAC is compared in constant time."""
+    parts = token if isinstance(token, Token) else parse(token)
+    if parts is None:
         return None
-    return list_name, h
+    version = parts.version or 1
+    if version not in keys.accepted():
+        return None
+    if not hmac.compare_digest(parts.mac, _mac(keys, parts.version, parts.list_name, parts.h)):
+        return None
+    return parts.list_name, parts.h, version

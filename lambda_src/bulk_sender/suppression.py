@@ -3,7 +3,9 @@
 Items are keyed by `h` (bulk_sender.recipient_hash: no address is stored) and `list`; the
 list `all` covers every list. Reads are BatchGetItem of at most 100 keys a call, the
 unprocessed keys asked again a bounded number of times; an unsubscribe is a conditional put,
-so a second one changes nothing (its first time stays).
+so a second one changes nothing (its first time stays). Each item records the key version of
+its hash (`v`; items without one are version 1): `rekey` copies the previous version's items to
+the current one after a rotation and drops older ones (bulk_sender.recipient_hash).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from bulk_sender.recipient_hash import ALL_LISTS
+from bulk_sender import names
+from bulk_sender.recipient_hash import ALL_LISTS, Keys
 
 log = logging.getLogger(__name__)
 
 HASH_KEY, LIST_KEY = "h", "list"
+VERSION_ATTRIBUTE = names.Unsubscribe.VERSION_ATTRIBUTE
 MAX_KEYS_PER_READ = 100  # BatchGetItem's limit
 READ_ATTEMPTS = 3
 
@@ -74,16 +78,20 @@ class SuppressionTable:
                 self._sleep(0.05 * 2**attempt)
         raise SuppressionUnavailable("suppression keys left unprocessed")
 
-    def add(self, h: str, list_name: str, *, source: str) -> bool:
-        """Suppress `h` on `list_name`; False (and nothing changed) if it already was."""
+    def add(
+        self, h: str, list_name: str, *, source: str, version: int = 1, at: int | None = None
+    ) -> bool:
+        """Suppress `h` (a hash at key `version`) on `list_name`; False (and nothing changed)
+        if it already was."""
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
                 Item={
                     HASH_KEY: {"S": h},
                     LIST_KEY: {"S": list_name},
-                    "at": {"N": str(int(self._clock()))},
+                    "at": {"N": str(int(self._clock()) if at is None else at)},
                     "source": {"S": source},
+                    VERSION_ATTRIBUTE: {"N": str(version)},
                 },
                 ConditionExpression="attribute_not_exists(#h)",
                 ExpressionAttributeNames={"#h": HASH_KEY},
@@ -107,3 +115,25 @@ class SuppressionTable:
         for page in paginator.paginate(TableName=self._table):
             for item in page.get("Items", []):
                 yield {name: next(iter(value.values())) for name, value in item.items()}
+
+
+def rekey(table: SuppressionTable, keys: Keys) -> tuple[int, int]:
+    """After a rotation to `keys.version`: every suppression gets an item under its current
+    hash (its time and source kept), the previous version's items stay (functions that still
+    hold the previous key read them until they refresh), older ones are deleted. Safe to run
+    again. Returns (items copied, items deleted)."""
+    copied = deleted = 0
+    for item in list(table.items()):
+        version, h = int(item.get(VERSION_ATTRIBUTE, 1)), item[HASH_KEY]
+        if version >= keys.version:
+            continue
+        current = h
+        for step in range(version + 1, keys.version + 1):
+            current = keys.rekey(current, step)
+        at = int(item.get("at", 0))
+        copied += table.add(
+            current, item[LIST_KEY], source=item.get("source", ""), version=keys.version, at=at
+        )
+        if version < keys.version - 1:
+            deleted += table.remove(h, item[LIST_KEY])
+    return copied, deleted

@@ -4,13 +4,19 @@
   `List-Unsubscribe` / `List-Unsubscribe-Post` headers gets `List-Unsubscribe` (the signed
   link to the endpoint, then the mailto if set) then `List-Unsubscribe-Post:
   List-Unsubscribe=One-Click` (RFC 8058: only with an HTTPS link), and its template data gets
-  `unsubscribe_url` (the same link) unless it has one.
+  `unsubscribe_url` (the same link) unless it has one. SES gives every address of an entry
+  (to, cc, bcc) the same headers, and a link unsubscribes the one recipient it was signed for:
+  so a message with several recipients and no `List-Unsubscribe` of its own is refused
+  (`InvalidMessage`, dead-lettered with the rule) rather than sent with a link that would
+  unsubscribe someone else (docs/security/unsubscribe.md).
 - `check`: with SUPPRESSION_TABLE set, one batched read for every recipient (to, cc, bcc) of
   the batch; an email any of whose recipients unsubscribed from its list or from `all` is
   suppressed: acknowledged, not sent, not dead-lettered, logged with its `id`.
 
-Links and hashes need the secret (Secrets Manager, read once per container). When it or the
-table cannot be read, nothing is sent unchecked: the emails are retried.
+Links and hashes need the secret (Secrets Manager, read on first use and again every
+KEY_CACHE_SECONDS, so a rotation reaches warm containers). Suppressions are read at the current
+and the previous key version. When the secret or the table cannot be read, nothing is sent
+unchecked: the emails are retried.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +33,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bulk_sender import names
 from bulk_sender.message import MAX_DATA_CHARS, MAX_HEADERS, Email, InvalidMessage
-from bulk_sender.recipient_hash import Keys, recipient_hash, sign
+from bulk_sender.recipient_hash import Keys, sign
 from bulk_sender.records import redact
 from bulk_sender.settings import Settings
 from bulk_sender.suppression import SuppressionTable, SuppressionUnavailable, keys_for
@@ -41,8 +49,14 @@ _SECRETS_CONFIG = Config(
 LIST_UNSUBSCRIBE = "List-Unsubscribe"
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe-Post"
 ONE_CLICK = "List-Unsubscribe=One-Click"
-TOKEN_PARAMETER = "t"
+TOKEN_PARAMETER = names.Unsubscribe.TOKEN_PARAMETER
 DATA_NAME = "unsubscribe_url"
+KEY_CACHE_SECONDS = names.Unsubscribe.KEY_CACHE_SECONDS
+ONE_RECIPIENT_RULE = (
+    "one recipient only (to, cc and bcc together) when the stack adds its unsubscribe link, "
+    "which unsubscribes the one person it was signed for: send one message per recipient, "
+    "or give your own List-Unsubscribe header"
+)
 _OWN_HEADERS = frozenset({LIST_UNSUBSCRIBE.lower(), LIST_UNSUBSCRIBE_POST.lower()})
 
 
@@ -73,12 +87,15 @@ class Unsubscribes:
         dynamodb: Any = None,
         secrets: Any = None,
         keys: Keys | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = settings.unsubscribe_url
         self._mailto = settings.unsubscribe_mailto
         self._secret_arn = settings.unsubscribe_secret_arn
         self._secrets = secrets
         self._keys = keys
+        self._clock = clock
+        self._read_at: float | None = None  # keys given here are kept as they are
         self.table = (
             SuppressionTable(dynamodb or boto3.client("dynamodb"), settings.suppression_table)
             if settings.suppression_table
@@ -86,13 +103,18 @@ class Unsubscribes:
         )
 
     def keys(self) -> Keys | None:
-        """The secret's keys, read on first use; None (and asked again next time) on failure."""
-        if self._keys is None and self._secret_arn:
+        """The secret's keys, read on first use and again once KEY_CACHE_SECONDS old; None
+        (and asked again next time) when never read. A failed refresh keeps the keys held."""
+        stale = self._read_at is not None and self._clock() - self._read_at >= KEY_CACHE_SECONDS
+        if self._secret_arn and (self._keys is None or stale):
             try:
                 secrets = self._secrets or boto3.client("secretsmanager", config=_SECRETS_CONFIG)
                 self._keys = load_keys(secrets, self._secret_arn)
+                self._read_at = self._clock()
             except (BotoCoreError, ClientError, KeyError, ValueError):
                 log.warning("unsubscribe_secret_unavailable", exc_info=True)
+                if self._keys is not None:  # asked again a period later, not every batch
+                    self._read_at = self._clock()
         return self._keys
 
     def ready(self) -> bool:
@@ -112,12 +134,12 @@ class Unsubscribes:
         targets: list[str] = []
         href = None
         if self._url:
+            if len(email.to) + len(email.cc) + len(email.bcc) > 1:
+                raise InvalidMessage("to, cc, bcc", ONE_RECIPIENT_RULE)
             keys = self.keys()
             if keys is None:
                 return email  # `check` retries it: never sent without its link
-            href = link(
-                self._url, keys, email.list_name, recipient_hash(keys.hash_key, email.to[:1])
-            )
+            href = link(self._url, keys, email.list_name, keys.current_hash(email.to[0]))
             targets.append(href)
         if self._mailto:
             targets.append(self._mailto)
@@ -151,7 +173,7 @@ class Unsubscribes:
         wanted: dict[int, set[tuple[str, str]]] = {}
         for index, email in emails:
             hashes = {
-                recipient_hash(keys.hash_key, [a]) for a in (*email.to, *email.cc, *email.bcc)
+                h for a in (*email.to, *email.cc, *email.bcc) for h in keys.hashes(a).values()
             }
             wanted[index] = {key for h in hashes for key in keys_for(h, email.list_name)}
         try:

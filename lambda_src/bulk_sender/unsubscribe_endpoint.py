@@ -1,4 +1,5 @@
-"""The one-click unsubscribe endpoint (RFC 8058), as an API Gateway HTTP API (payload 2.0).
+"""The one-click unsubscribe endpoint (RFC 8058), behind API Gateway (a REST API's Lambda proxy
+event, payload 1.0; an HTTP API's payload 2.0 is read alike).
 
 - `POST ?t=TOKEN` with the body `List-Unsubscribe=One-Click` (form-urlencoded or
   multipart/form-data, as mail clients send it) suppresses the token's recipient on its list
@@ -9,6 +10,10 @@
   never depends on whether the recipient exists (the endpoint cannot even know: it holds only
   keyed hashes). Bodies over MAX_BODY_BYTES are 413, other content types 415, other methods
   405, a table that cannot be written 503 (the client may try again).
+- A flood costs little: the token's form is checked before anything else (no key, no I/O),
+  its MAC before the table; only a genuine token reaches DynamoDB.
+- Tokens of the current and the previous key version verify (a rotation voids no delivered
+  link); a previous-version token records the recipient under both versions' hashes.
 """
 
 from __future__ import annotations
@@ -19,15 +24,16 @@ import email.parser
 import email.policy
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bulk_sender.recipient_hash import Keys, verify
+from bulk_sender.recipient_hash import Keys, parse, verify
 from bulk_sender.suppression import SuppressionTable
-from bulk_sender.unsubscribe import ONE_CLICK, TOKEN_PARAMETER, load_keys
+from bulk_sender.unsubscribe import KEY_CACHE_SECONDS, ONE_CLICK, TOKEN_PARAMETER, load_keys
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +87,12 @@ class UnsubscribeEndpoint:
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """One HTTP API request (payload format 2.0) -> its response."""
         http = (event.get("requestContext") or {}).get("http") or {}
-        method = str(http.get("method", "")).upper()
+        method = str(event.get("httpMethod") or http.get("method", "")).upper()
         if method not in ("GET", "HEAD", "POST"):
             return _answer(405, Allow="GET, HEAD, POST")
-        token = (event.get("queryStringParameters") or {}).get(TOKEN_PARAMETER)
+        token = parse((event.get("queryStringParameters") or {}).get(TOKEN_PARAMETER))
+        if token is None:  # malformed: refused before any key is read or anything is written
+            return _answer(400)
         try:
             keys = self._keys()
         except (BotoCoreError, ClientError, KeyError, ValueError):
@@ -112,13 +120,16 @@ class UnsubscribeEndpoint:
         found = verify(keys, token)
         if found is None or not _is_one_click(kind, content_type, body):
             return _answer(400)
-        list_name, h = found
+        list_name, h, version = found
         try:
-            new = self._table.add(h, list_name, source=SOURCE)
+            new = self._table.add(h, list_name, source=SOURCE, version=version)
+            if version < keys.version:  # a link from before the rotation: the current hash too
+                current = keys.rekey(h, keys.version)
+                new = self._table.add(current, list_name, source=SOURCE, version=keys.version)
         except (BotoCoreError, ClientError):
             log.warning("unsubscribe_failed", extra={"list": list_name}, exc_info=True)
             return _answer(503, **{"Retry-After": "60"})
-        log.info("unsubscribed", extra={"list": list_name, "new": new})
+        log.info("unsubscribed", extra={"list": list_name, "new": new, "key_version": version})
         return _answer(200, _DONE)
 
 
@@ -155,16 +166,29 @@ def _is_one_click(kind: str, content_type: str, body: bytes) -> bool:
 
 
 def from_env(
-    secrets: Any, dynamodb: Any, environ: Mapping[str, str] | None = None
+    secrets: Any,
+    dynamodb: Any,
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> UnsubscribeEndpoint:
-    """The endpoint from UNSUBSCRIBE_SECRET_ARN and SUPPRESSION_TABLE."""
+    """The endpoint from UNSUBSCRIBE_SECRET_ARN and SUPPRESSION_TABLE. The secret's keys are
+    read on first use and again once KEY_CACHE_SECONDS old (a failed refresh keeps them)."""
     env = os.environ if environ is None else environ
     secret_arn, table = env["UNSUBSCRIBE_SECRET_ARN"], env["SUPPRESSION_TABLE"]
-    cached: list[Keys] = []
+    cached: list[tuple[float, Keys]] = []
 
     def keys() -> Keys:
-        if not cached:
-            cached.append(load_keys(secrets, secret_arn))
-        return cached[0]
+        if cached and clock() - cached[0][0] < KEY_CACHE_SECONDS:
+            return cached[0][1]
+        try:
+            fresh = load_keys(secrets, secret_arn)
+        except (BotoCoreError, ClientError, KeyError, ValueError):
+            if not cached:
+                raise
+            log.warning("unsubscribe_secret_unavailable", exc_info=True)
+            cached[:] = [(clock(), cached[0][1])]  # asked again a period later
+            return cached[0][1]
+        cached[:] = [(clock(), fresh)]
+        return fresh
 
     return UnsubscribeEndpoint(keys, SuppressionTable(dynamodb, table))

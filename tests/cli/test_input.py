@@ -14,7 +14,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from bulkmail import campaign, queues
-from bulkmail.campaign import DEFAULT_ID_KEY, message_id
+from bulkmail.campaign import CampaignOptions, local_id_key, message_id, read_campaign
 from bulkmail.cli import app
 from tests.cli.queues import bodies
 
@@ -320,7 +320,7 @@ def test_a_rerun_says_how_many_the_sender_already_sent(tmp_path: Path, sqs: Any)
     table = next(r for r in resources if r["ResourceType"] == "AWS::DynamoDB::Table")
     dynamodb = boto3.client("dynamodb")
     for n, status in [(0, "COMPLETED"), (3, "COMPLETED"), (4, "IN_PROGRESS")]:
-        email_id = message_id("spring", [f"user{n}@example.org"], DEFAULT_ID_KEY)
+        email_id = message_id("spring", [f"user{n}@example.org"], local_id_key())
         dynamodb.put_item(
             TableName=table["PhysicalResourceId"],
             Item={"id": {"S": email_id}, "status": {"S": status}},
@@ -347,7 +347,7 @@ def test_a_rerun_finds_the_ledger_by_the_stacks_idempotency_table_output(
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    email_id = message_id("spring", ["user1@example.org"], DEFAULT_ID_KEY)
+    email_id = message_id("spring", ["user1@example.org"], local_id_key())
     dynamodb.put_item(
         TableName="ledger-named-by-output",
         Item={"id": {"S": email_id}, "status": {"S": "COMPLETED"}},
@@ -390,3 +390,22 @@ def test_a_ledger_that_cannot_be_read_leaves_the_rerun_count_out(
         result.stderr
     )
     assert "rows 3, enqueued 3, refused 0" in result.stdout
+
+
+def test_without_id_key_or_stack_ids_use_this_machines_own_random_key(tmp_path, monkeypatch):
+    # Given no --id-key and no stack, and no key file yet
+    key_file = tmp_path / "config" / "id-key"
+    monkeypatch.setenv("BULKMAIL_ID_KEY_FILE", str(key_file))
+    options = CampaignOptions(campaign="spring", from_address="a@example.com", template="t")
+    path = tmp_path / "c.csv"
+    path.write_text("email\nann@example.org\n", encoding="utf-8")
+    # When a campaign is read twice
+    first = json.loads(read_campaign(path, options)[0].body)["id"]
+    second = json.loads(read_campaign(path, options)[0].body)["id"]
+    # Then a random key was made once, kept for this user only, and keys both reads alike
+    assert first == second
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key_file.read_text().strip()) == 64
+    # And the id is not the one a public constant would give (nobody can recompute it)
+    assert first != message_id("spring", ["ann@example.org"], b"bulkmail-default-id-key")
+    assert first == message_id("spring", ["ann@example.org"], key_file.read_text().strip().encode())

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bulk_sender.campaign_status import message_key
-from bulkmail.campaign import DEFAULT_ID_KEY, CampaignOptions, message_id, read_campaign
+from bulkmail.campaign import CampaignOptions, local_id_key, message_id, read_campaign
 from bulkmail.cli import app
 from bulkmail.local import LocalRun, LocalSettings, Summary, run_local
 from bulkmail.local import emulator as emu
@@ -121,14 +121,14 @@ def test_enqueued_campaign_is_sent_once_and_bad_rows_are_refused_or_dead_lettere
     # ... with the local endpoint's signed one-click link in its headers and in its data
     link = first["data"].pop("unsubscribe_url")
     assert first["data"] == {"name": "User 0"}
-    assert link.startswith(local.urls["UnsubscribeUrl"] + "?t=all.")
+    assert link.startswith(local.urls["UnsubscribeUrl"] + "?t=1.all.")
     assert list(first["headers"].items()) == [
         ("List-Unsubscribe", f"<{link}>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
     ]
     assert first["tags"]["campaign"] == "e2e"
     assert first["tags"]["bulkmail-id"] == message_key(
-        message_id("e2e", ["user00@example.org"], DEFAULT_ID_KEY)
+        message_id("e2e", ["user00@example.org"], local_id_key())
     )
     assert first["configuration_set"] == SETTINGS.configuration_set
     # ... and each raw message is on the DLQ, invalid, with its reason

@@ -48,6 +48,7 @@ VARIANT_CONTEXT = {
     "sandbox_recipients": "ann@example.org,news@example.org,verified.example",
     "allowed_configuration_sets": "marketing,alerts",
     "template_prefix": "shop-",
+    "unsubscribe_secret_readers": "arn:aws:iam::123456789012:role/Ops*",
     # Skip asset bundling: this app's code asset is not under test.
     "aws:cdk:bundling-stacks": [],
 }

@@ -1,11 +1,17 @@
 """The events loop: SES events -> rule -> encrypted, TLS-only queue with a DLQ -> the events
 function (partial batch failures) -> the campaign status table (issue 17)."""
 
+import json
+
+import pytest
 from aws_cdk.assertions import Match
 
+from bulk_sender import campaign_status as campaign_status_rules
 from bulk_sender.status_table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, WRITE_ACTIONS
 from stacks import campaign_status
+from stacks.ses_event_redaction import SES_EVENT_KEYS
 from tests.infra.cfn import arn_of, as_list, ref
+from tests.unit import ses_event_examples as examples
 
 
 def _table(synth):
@@ -68,20 +74,93 @@ def test_the_events_queue_and_its_dlq_are_encrypted_and_refuse_requests_without_
     assert redrive["maxReceiveCount"] == campaign_status.MAX_RECEIVE_COUNT
 
 
-def test_the_rule_sends_this_configuration_sets_tagged_events_to_the_queue(synth):
-    _, rule = synth.one("AWS::Events::Rule", "Status")
+def test_a_rule_per_event_type_sends_tagged_events_to_the_queue_without_their_headers(synth):
+    # Given the status rules, one per SES event type
+    rules = synth.resources("AWS::Events::Rule")
+    status_rules = {k: v for k, v in rules.items() if k.startswith("StatusRule")}
     configuration_set = synth.one("AWS::SES::ConfigurationSet")[0]
-    pattern = rule["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.ses"]
-    assert pattern["detail"]["mail"]["tags"] == {
-        "ses:configuration-set": [ref(configuration_set)],
-        "bulkmail-id": [{"exists": True}],
-    }
+    types = []
+    for rule in status_rules.values():
+        # Then each matches this configuration set's tagged events of one type
+        pattern = rule["Properties"]["EventPattern"]
+        assert pattern["source"] == ["aws.ses"]
+        assert pattern["detail"]["mail"]["tags"] == {
+            "ses:configuration-set": [ref(configuration_set)],
+            "bulkmail-id": [{"exists": True}],
+        }
+        (event_type,) = pattern["detail"]["eventType"]
+        types.append(event_type)
+        # And sends it to the events queue (failures to its DLQ)
+        (target,) = rule["Properties"]["Targets"]
+        assert target["Arn"] == arn_of(synth.logical_id("AWS::SQS::Queue", "StatusEventsQueue"))
+        assert target["DeadLetterConfig"]["Arn"] == arn_of(
+            synth.logical_id("AWS::SQS::Queue", "StatusEventsDlq")
+        )
+        # ... reshaped: the tags, ids and the type's own object, never the headers (which hold
+        # the List-Unsubscribe link) nor the whole event
+        transformer = target["InputTransformer"]
+        paths = set(transformer["InputPathsMap"].values())
+        key = SES_EVENT_KEYS[event_type]
+        assert paths == {
+            "$.detail-type",
+            "$.source",
+            "$.time",
+            "$.detail.mail.timestamp",
+            "$.detail.mail.messageId",
+            "$.detail.mail.destination",
+            "$.detail.mail.tags",
+            f"$.detail.{key}",
+        }
+        assert "aws.events.event" not in transformer["InputTemplate"]
+    assert sorted(types) == sorted(SES_EVENT_KEYS)
+
+
+@pytest.mark.parametrize(
+    "example",
+    [
+        examples.SEND,
+        examples.DELIVERY,
+        examples.BOUNCE,
+        examples.COMPLAINT,
+        examples.REJECT,
+        examples.RENDERING_FAILURE,
+        examples.OPEN,
+        examples.CLICK,
+        examples.DELIVERY_DELAY,
+        examples.SUBSCRIPTION,
+    ],
+    ids=lambda example: example["eventType"],
+)
+def test_the_events_function_reads_the_reshaped_events_as_the_whole_ones(synth, example):
+    # Given an event as SES publishes it, with a List-Unsubscribe header, reshaped by its rule
+    event = json.loads(examples.eventbridge(examples.tagged(example, "spring.abc")))
+    link = "<https://u.example/unsubscribe?t=1.all." + "a" * 32 + "." + "b" * 32 + ">"
+    event["detail"]["mail"]["headers"].append({"name": "List-Unsubscribe", "value": link})
+    (rule,) = [
+        r
+        for k, r in synth.resources("AWS::Events::Rule").items()
+        if k.startswith("StatusRule")
+        and r["Properties"]["EventPattern"]["detail"]["eventType"] == [example["eventType"]]
+    ]
     (target,) = rule["Properties"]["Targets"]
-    assert target["Arn"] == arn_of(synth.logical_id("AWS::SQS::Queue", "StatusEventsQueue"))
-    assert target["DeadLetterConfig"]["Arn"] == arn_of(
-        synth.logical_id("AWS::SQS::Queue", "StatusEventsDlq")
-    )
+    body = transform(target["InputTransformer"], event)
+    # Then the body holds no header, and the events function reads the same change from it
+    assert "List-Unsubscribe" not in body
+    assert "a" * 32 not in body
+    whole = campaign_status_rules.change_for(campaign_status_rules.ses_event(json.dumps(event)))
+    reshaped = campaign_status_rules.change_for(campaign_status_rules.ses_event(body))
+    assert reshaped == whole
+
+
+def transform(transformer, event):
+    """EventBridge's input transformer for paths that exist, as the rules use it."""
+    body = transformer["InputTemplate"]
+    for name, path in transformer["InputPathsMap"].items():
+        value = event
+        for part in path.removeprefix("$.").split("."):
+            value = value[part]
+        body = body.replace(f"<{name}>", json.dumps(value))
+    return body
 
 
 def test_the_events_function_reads_the_queue_in_batches_with_partial_failures(synth, context):

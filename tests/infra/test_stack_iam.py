@@ -32,7 +32,7 @@ def test_the_role_has_no_managed_policy_and_this_one_policy(synth, policy):
         "Service": "lambda.amazonaws.com"
     }
     assert "ManagedPolicyArns" not in role["Properties"]
-    assert len(statements(policy)) == 14
+    assert len(statements(policy)) == 15
 
 
 def test_send_bulk_email_is_scoped_to_identities_configuration_set_and_templates(

@@ -200,7 +200,7 @@ def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
         ),
         ("FunctionErrors", "AWS/Lambda", "Errors", "Sum", None, ">="),
         ("LedgerWriteFailures", "BulkEmail", "LedgerWriteFailures", "Sum", None, ">="),
-        ("UnsubscribeErrors", "AWS/ApiGateway", "5xx", "Sum", None, ">="),
+        ("UnsubscribeErrors", "AWS/ApiGateway", "5XXError", "Sum", None, ">="),
         (
             "BounceRate",
             "AWS/SES",
@@ -248,10 +248,10 @@ def test_each_metric_alarm_watches_its_metric_and_notifies_the_alarms_topic(
         assert dimensions == {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}
     if namespace == "AWS/Lambda":
         assert dimensions == {"FunctionName": ref(synth.one("AWS::Lambda::Function", "Sender")[0])}
-    if namespace == "AWS/ApiGateway":  # the unsubscribe endpoint's stage, the only HTTP API
-        api = synth.one("AWS::ApiGatewayV2::Api", "Unsubscribe")[0]
-        stage = synth.one("AWS::ApiGatewayV2::Stage", "Unsubscribe")[1]["Properties"]
-        assert dimensions == {"ApiId": ref(api), "Stage": stage["StageName"]}
+    if namespace == "AWS/ApiGateway":  # the unsubscribe endpoint's stage, the only REST API
+        api = synth.one("AWS::ApiGateway::RestApi", "Unsubscribe")[1]["Properties"]
+        stage = synth.one("AWS::ApiGateway::Stage", "Unsubscribe")[0]
+        assert dimensions == {"ApiName": api["Name"], "Stage": ref(stage)}
 
 
 def test_the_reputation_alarms_fire_at_half_of_ses_review_levels(context):

@@ -1,10 +1,12 @@
 """The SES configuration set, its event destinations, topics, templates and identities."""
 
 import json
+import re
 
 import pytest
 from aws_cdk.assertions import Match
 
+from bulk_sender.recipient_hash import Keys, sign
 from stacks.ses_events import SES_EVENT_METRICS
 from stacks.template_files import TEMPLATES_DIR
 from tests.infra.cfn import arn_of, as_list, ref, text
@@ -165,6 +167,13 @@ def test_both_topics_are_encrypted_with_one_rotating_customer_managed_key(synth)
         "ses.amazonaws.com",
     ]
     assert sorted(as_list(grant["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    # ... on behalf of this account's configuration sets and alarms only (no confused deputy)
+    conditions = grant["Condition"]
+    assert conditions["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert sorted(text(arn) for arn in conditions["ArnLike"]["aws:SourceArn"]) == [
+        "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*",
+        "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/*",
+    ]
 
 
 def test_both_topics_refuse_publishing_without_tls(synth):
@@ -203,13 +212,22 @@ def test_a_rule_archives_this_configuration_sets_events_to_a_masked_log_group(sy
     # And delivers them to the archive log group
     (target,) = rule["Properties"]["Targets"]
     assert text(target["Arn"]).endswith(f":log-group:${{{archive}}}")
-    # And the log group keeps them for the context's retention, addresses masked
+    # And the log group keeps them for the context's retention, addresses and unsubscribe tokens
+    # (in List-Unsubscribe headers, in tracked links) masked
     properties = synth.template["Resources"][archive]["Properties"]
     assert properties["RetentionInDays"] == context["event_archive_retention_days"]
-    statements = properties["DataProtectionPolicy"]["Statement"]
+    policy = properties["DataProtectionPolicy"]
+    statements = policy["Statement"]
     identifiers = {text(i) for s in statements for i in s["DataIdentifier"]}
-    assert identifiers == {"arn:${AWS::Partition}:dataprotection::aws:data-identifier/EmailAddress"}
+    assert identifiers == {
+        "arn:${AWS::Partition}:dataprotection::aws:data-identifier/EmailAddress",
+        "UnsubscribeToken",
+    }
     assert any("MaskConfig" in s["Operation"].get("Deidentify", {}) for s in statements)
+    (custom,) = policy["Configuration"]["CustomDataIdentifier"]
+    token = sign(Keys.from_secret("k" * 64), "news", "0" * 32)
+    assert re.search(custom["Regex"], f"<https://x.example/unsubscribe?t={token}>")
+    assert token.split(".", 2)[2] == re.search(custom["Regex"], token).group(0)
 
 
 def test_the_archive_lets_eventbridge_write_without_a_custom_resource(synth):

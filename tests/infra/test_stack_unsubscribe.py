@@ -1,10 +1,11 @@
 """The unsubscribe endpoint, its throttling, its secret, the suppression table, the grants."""
 
 import json
+import re
 
 import pytest
 
-from bulk_sender import suppression
+from bulk_sender import names, recipient_hash, suppression
 from stacks.unsubscribe import ENDPOINT_TABLE_ACTIONS, HASH_KEY, LIST_KEY, SENDER_TABLE_ACTIONS
 from tests.infra.cfn import arn_of, as_list, by_sid, ref, statements, text
 
@@ -14,40 +15,102 @@ def endpoint(synth):
     return synth.one("AWS::Lambda::Function", "Unsubscribe")
 
 
-def test_the_endpoint_is_an_http_api_with_get_head_post_on_one_path(synth, endpoint):
-    # Given the HTTP API and its routes
-    api, resource = synth.one("AWS::ApiGatewayV2::Api")
-    routes = synth.resources("AWS::ApiGatewayV2::Route").values()
-    # Then it is an HTTP API whose only routes are GET, HEAD and POST /unsubscribe
-    assert resource["Properties"]["ProtocolType"] == "HTTP"
-    assert sorted(r["Properties"]["RouteKey"] for r in routes) == [
-        "GET /unsubscribe",
-        "HEAD /unsubscribe",
-        "POST /unsubscribe",
-    ]
-    # And each goes to the endpoint function with payload format 2.0
-    _, integration = synth.one("AWS::ApiGatewayV2::Integration")
-    assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
-    assert integration["Properties"]["IntegrationUri"] == arn_of(endpoint[0])
-    # And the output UnsubscribeUrl is that API's https URL of the path
+def test_the_endpoint_is_a_regional_rest_api_with_get_head_post_on_one_path(synth, endpoint):
+    # Given the REST API, its resource and methods
+    api, resource = synth.one("AWS::ApiGateway::RestApi")
+    (path,) = synth.resources("AWS::ApiGateway::Resource").values()
+    methods = synth.resources("AWS::ApiGateway::Method").values()
+    # Then it is regional (so AWS WAF can guard it) and its only methods are GET, HEAD and
+    # POST /unsubscribe, each a Lambda proxy to the endpoint function
+    assert resource["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    assert path["Properties"]["PathPart"] == "unsubscribe"
+    assert sorted(m["Properties"]["HttpMethod"] for m in methods) == ["GET", "HEAD", "POST"]
+    for method in methods:
+        integration = method["Properties"]["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert endpoint[0] in json.dumps(integration["Uri"])
+        # ... and a request without the token parameter is refused by the gateway itself
+        assert method["Properties"]["RequestParameters"] == {"method.request.querystring.t": True}
+        assert "RequestValidatorId" in method["Properties"]
+    # And the output UnsubscribeUrl is that API's https URL of the path on its stage
     url = text(synth.template["Outputs"]["UnsubscribeUrl"]["Value"])
-    assert url == f"https://${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/unsubscribe"
+    assert url.startswith(f"https://${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/")
+    assert url.endswith("/unsubscribe")
 
 
-def test_the_stage_throttles_and_logs_without_the_query_string(synth, context):
+def test_the_stage_throttles_at_a_rate_sized_for_real_traffic_and_logs_no_query_string(
+    synth, context
+):
     # Given the API's one stage
-    _, stage = synth.one("AWS::ApiGatewayV2::Stage")
+    _, stage = synth.one("AWS::ApiGateway::Stage")
     properties = stage["Properties"]
-    # Then it deploys itself and throttles every route at the context's rate and burst
-    assert properties["AutoDeploy"] is True
-    assert properties["DefaultRouteSettings"] == {
-        "ThrottlingRateLimit": context["unsubscribe_rate_limit"],
-        "ThrottlingBurstLimit": context["unsubscribe_burst_limit"],
-    }
-    # And its access log is JSON without the query string (the token) or the path
-    log_format = json.loads(properties["AccessLogSettings"]["Format"])
-    assert log_format["routeKey"] == "$context.routeKey"
-    assert not any("query" in value.lower() or "path" in value for value in log_format.values())
+    # Then every method is throttled at the context's rate and burst, which leave room for link
+    # scanners' GETs at a send rate of hundreds a second besides the one-click POSTs
+    (settings,) = properties["MethodSettings"]
+    assert (settings["HttpMethod"], settings["ResourcePath"]) == ("*", "/*")
+    assert settings["ThrottlingRateLimit"] == context["unsubscribe_rate_limit"] >= 100
+    assert settings["ThrottlingBurstLimit"] == context["unsubscribe_burst_limit"]
+    # And its access log is JSON without the query string (the token) or the raw path
+    log_format = json.loads(properties["AccessLogSetting"]["Format"])
+    assert log_format["resource"] == "$context.resourcePath"
+    assert not any(
+        "query" in value.lower() or value == "$context.path" for value in log_format.values()
+    )
+    assert "DataTraceEnabled" not in settings or settings["DataTraceEnabled"] is False
+
+
+def test_a_firewall_refuses_malformed_tokens_and_limits_each_client(synth, context):
+    # Given the web ACL and its association
+    acl_id, acl = synth.one("AWS::WAFv2::WebACL")
+    _, association = synth.one("AWS::WAFv2::WebACLAssociation")
+    stage_id = synth.one("AWS::ApiGateway::Stage")[0]
+    properties = acl["Properties"]
+    # Then it guards the endpoint's stage, regionally, and lets through what no rule blocks
+    assert association["Properties"]["WebACLArn"] == arn_of(acl_id)
+    assert stage_id in json.dumps(association["Properties"]["ResourceArn"])
+    assert properties["Scope"] == "REGIONAL"
+    assert properties["DefaultAction"] == {"Allow": {}}
+    rules = {rule["Name"]: rule for rule in properties["Rules"]}
+    assert list(rules) == ["TokenShaped", "PostsPerClient", "GetsPerClient"]
+    # And a request whose `t` is not token-shaped is blocked before the function runs, by the
+    # shape the function itself reads (names.Unsubscribe.TOKEN_PATTERN)
+    shaped = rules["TokenShaped"]["Statement"]["NotStatement"]["Statement"]["RegexMatchStatement"]
+    assert shaped["FieldToMatch"] == {"SingleQueryArgument": {"Name": "t"}}
+    assert shaped["RegexString"] == names.Unsubscribe.TOKEN_PATTERN
+    # And each client IP is limited per 5 minutes, POSTs apart from GETs (link scanners)
+    for name, key in (
+        ("PostsPerClient", "unsubscribe_post_limit_per_client"),
+        ("GetsPerClient", "unsubscribe_get_limit_per_client"),
+    ):
+        rate = rules[name]["Statement"]["RateBasedStatement"]
+        assert rules[name]["Action"] == {"Block": {}}
+        assert (rate["AggregateKeyType"], rate["EvaluationWindowSec"]) == ("IP", 300)
+        assert rate["Limit"] == context[key]
+    post_scope = rules["PostsPerClient"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+    get_scope = rules["GetsPerClient"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+    assert post_scope["ByteMatchStatement"]["SearchString"] == "POST"
+    assert get_scope == {"NotStatement": {"Statement": post_scope}}
+    # And no sampled request is kept (it would store the query string, the token)
+    for rule in [*properties["Rules"], properties]:
+        assert rule["VisibilityConfig"]["SampledRequestsEnabled"] is False
+
+
+@pytest.mark.parametrize(
+    ("token", "shaped"),
+    [
+        ("1.news." + "a" * 32 + "." + "b" * 32, True),
+        ("news." + "a" * 32 + "." + "b" * 32, True),  # signed before tokens had versions
+        ("12.all." + "0" * 32 + "." + "f" * 32, True),
+        ("news." + "a" * 32, False),
+        ("1.news." + "A" * 32 + "." + "b" * 32, False),
+        ("0.news." + "a" * 32 + "." + "b" * 32, False),
+        ("", False),
+    ],
+)
+def test_the_firewalls_token_shape_is_the_one_the_endpoint_reads(token, shaped):
+    # Given a token, then the firewall's pattern and the endpoint's parser agree on its shape
+    assert bool(re.fullmatch(names.Unsubscribe.TOKEN_PATTERN.strip("^$"), token)) is shaped
+    assert (recipient_hash.parse(token) is not None) is shaped
 
 
 def test_the_function_shares_the_senders_asset_and_reads_the_secret_and_table(synth, endpoint):
@@ -98,17 +161,37 @@ def test_the_suppression_table_is_keyed_by_hash_and_list_and_retained(synth):
     assert synth.template["Outputs"]["SuppressionTableName"]["Value"] == ref(logical_id)
 
 
+def _decrypts_only_this_secret(statement, secret, key):
+    assert as_list(statement["Action"]) == ["kms:Decrypt"]
+    assert statement["Resource"] == arn_of(key)
+    conditions = statement["Condition"]["StringEquals"]
+    assert conditions["kms:EncryptionContext:SecretARN"] == ref(secret)
+    assert text(conditions["kms:ViaService"]) == "secretsmanager.${AWS::Region}.amazonaws.com"
+
+
+def test_the_secret_is_encrypted_with_the_stacks_own_key(synth):
+    # Given the secret and the stack's customer-managed key
+    _, secret = synth.one("AWS::SecretsManager::Secret")
+    key = synth.one("AWS::KMS::Key")[0]
+    # Then the secret is encrypted with that key, not the account's aws/secretsmanager key
+    # (which any principal with secretsmanager:GetSecretValue may use)
+    assert secret["Properties"]["KmsKeyId"] == arn_of(key)
+
+
 def test_the_endpoint_may_read_the_secret_and_put_items_only(synth):
     # Given the endpoint's role policy
     _, policy = synth.one("AWS::IAM::Policy", "Unsubscribe")
     secret = synth.one("AWS::SecretsManager::Secret")[0]
     table = synth.one("AWS::DynamoDB::Table", "Unsubscribe")[0]
-    # Then it reads that secret, puts items in that table, writes its own logs: nothing else
+    key = synth.one("AWS::KMS::Key")[0]
+    # Then it reads that secret (decrypting with the key only through Secrets Manager, only for
+    # this secret), puts items in that table, writes its own logs: nothing else
     assert by_sid(policy, "ReadTheSigningSecret")["Resource"] == ref(secret)
+    _decrypts_only_this_secret(by_sid(policy, "ReadTheSigningSecretKey"), secret, key)
     recording = by_sid(policy, "RecordUnsubscribes")
     assert as_list(recording["Action"]) == list(ENDPOINT_TABLE_ACTIONS) == ["dynamodb:PutItem"]
     assert recording["Resource"] == arn_of(table)
-    assert len(statements(policy)) == 3
+    assert len(statements(policy)) == 4
 
 
 def test_the_sender_may_read_the_secret_and_batch_read_the_table_only(synth):
@@ -121,6 +204,8 @@ def test_the_sender_may_read_the_secret_and_batch_read_the_table_only(synth):
     reading = by_sid(policy, "ReadTheUnsubscribeSigningSecret")
     assert as_list(reading["Action"]) == ["secretsmanager:GetSecretValue"]
     assert reading["Resource"] == ref(secret)
+    key = synth.one("AWS::KMS::Key")[0]
+    _decrypts_only_this_secret(by_sid(policy, "ReadTheUnsubscribeSigningSecretKey"), secret, key)
     checking = by_sid(policy, "CheckTheSuppressionList")
     assert as_list(checking["Action"]) == list(SENDER_TABLE_ACTIONS) == ["dynamodb:BatchGetItem"]
     assert checking["Resource"] == arn_of(table)
@@ -163,3 +248,30 @@ def test_the_suppression_table_calls_only_what_the_two_roles_grant():
     # Then each role is granted exactly what its code calls
     assert endpoint_calls == set(ENDPOINT_TABLE_ACTIONS)
     assert sender_calls == set(SENDER_TABLE_ACTIONS)
+
+
+def test_by_default_the_secret_has_no_resource_policy(synth):
+    # Given the default context (no unsubscribe_secret_readers): IAM and the key decide
+    assert not synth.resources("AWS::SecretsManager::ResourcePolicy")
+
+
+def test_named_readers_leave_the_secret_to_them_and_the_two_functions(variant):
+    # Given readers named in the context
+    _, policy = variant.one("AWS::SecretsManager::ResourcePolicy")
+    secret = variant.one("AWS::SecretsManager::Secret")[0]
+    (statement,) = policy["Properties"]["ResourcePolicy"]["Statement"]
+    # Then the secret's policy denies reading or changing it to every other principal
+    assert policy["Properties"]["SecretId"] == ref(secret)
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == {"AWS": "*"}
+    assert sorted(as_list(statement["Action"])) == [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ]
+    allowed = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    roles = {
+        variant.one("AWS::IAM::Role", "Unsubscribe")[0],
+        variant.one("AWS::IAM::Role", "Sender")[0],
+    }
+    assert {a["Fn::GetAtt"][0] for a in allowed if isinstance(a, dict)} == roles
+    assert [a for a in allowed if isinstance(a, str)] == ["arn:aws:iam::123456789012:role/Ops*"]

@@ -18,7 +18,7 @@ from bulk_sender.pacing import Unpaced
 from bulk_sender.recipient_hash import Keys, recipient_hash, verify
 from bulk_sender.settings import Settings, SettingsError
 from bulk_sender.suppression import SuppressionTable, SuppressionUnavailable
-from bulk_sender.unsubscribe import Unsubscribes
+from bulk_sender.unsubscribe import KEY_CACHE_SECONDS, Unsubscribes
 from tests.unit.fakes import FakeSes, FakeSqs, client_error, message, record
 
 DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq"
@@ -121,7 +121,7 @@ def test_each_entry_gets_the_signed_link_then_the_post_header_and_the_same_link_
     # ... the link is the endpoint with a token naming the list and the recipient's hash
     link = re.fullmatch(r"<(.*)>", link_header[1]).group(1)
     assert link.startswith(f"{URL}?t=")
-    assert verify(KEYS, link.split("?t=", 1)[1]) == ("news", h("user0@example.org"))
+    assert verify(KEYS, link.split("?t=", 1)[1]) == ("news", h("user0@example.org"), 1)
     assert "user0" not in link
     # ... and the template data carries the same link, beside the message's own data
     data = json.loads(
@@ -182,6 +182,54 @@ def test_a_mailto_is_added_after_the_https_link_and_a_mailto_alone_gets_no_post_
     assert headers_of(sent_entries(mailto_only)[0]) == [("List-Unsubscribe", f"<{mailto}>")]
 
 
+@pytest.mark.parametrize(
+    "recipients",
+    [
+        {"cc": ["boss@example.org"]},
+        {"bcc": ["audit@example.org"]},
+        {"to": ["user0@example.org", "user9@example.org"]},
+    ],
+)
+def test_a_message_for_several_recipients_gets_no_shared_link_it_is_dead_lettered(recipients):
+    # Given a message with a cc, a bcc or two "to" addresses, and no List-Unsubscribe of its own
+    ses, sqs = FakeSes(), FakeSqs()
+    settings = Settings(dlq_url=DLQ, unsubscribe_url=URL, unsubscribe_secret_arn=SECRET_ARN)
+    sender = BulkSender(
+        settings,
+        ses=ses,
+        sqs=sqs,
+        limiter=Unpaced(),
+        unsubscribes=Unsubscribes(settings, secrets=FakeSecrets()),
+    )
+    # When it is processed
+    result = sender.process([record(message(0, **recipients), "m0")])
+    # Then it is not sent (SES would give each of them the link that unsubscribes one):
+    # dead-lettered as invalid, the reason saying what to do, naming no address
+    assert ses.requests == []
+    assert sqs.dlq_codes() == {"m0": "InvalidMessage"}
+    reason = sqs.dlq[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    assert reason.startswith("to, cc, bcc: one recipient only")
+    assert "own List-Unsubscribe" in reason
+    assert "@" not in reason
+    assert result.counts[m.EMAILS_SENT] == 0
+
+
+def test_several_recipients_with_their_own_list_unsubscribe_or_a_mailto_alone_are_sent():
+    # Given a message with a cc and its own List-Unsubscribe, and one with a cc where the stack
+    # adds only a mailto (it names no recipient)
+    ses, mailto_only = FakeSes(), FakeSes()
+    own = {"List-Unsubscribe": "<https://example.com/u?list=all>"}
+    make_sender(ses=ses).process([record(message(0, cc=["b@example.org"], headers=own), "m0")])
+    make_sender(
+        ses=mailto_only, unsubscribe_url=None, unsubscribe_mailto="mailto:u@example.com"
+    ).process([record(message(0, cc=["b@example.org"]), "m0")])
+    # Then both are sent, the first with its own header only
+    assert headers_of(sent_entries(ses)[0]) == list(own.items())
+    assert headers_of(sent_entries(mailto_only)[0]) == [
+        ("List-Unsubscribe", "<mailto:u@example.com>")
+    ]
+
+
 def test_a_message_with_no_room_for_the_two_headers_is_dead_lettered_with_the_rule():
     # Given a message with 14 headers of its own (SES takes 15)
     headers = {f"X-H{n}": "v" for n in range(14)}
@@ -239,12 +287,14 @@ def test_an_unsubscribe_from_one_list_does_not_suppress_another_but_all_suppress
 
 
 def test_a_message_is_suppressed_when_any_of_to_cc_bcc_is():
-    # Given a suppressed address that appears only as cc in one message, bcc in another
+    # Given a suppressed address that appears only as cc in one message, bcc in another (both
+    # with their own List-Unsubscribe: the stack signs no link for several recipients)
     dynamo = FakeDynamo({(h("Boss@Example.org"), "all")})
     ses = FakeSes()
+    own = {"List-Unsubscribe": "<mailto:leave@example.com>"}
     records = [
-        record(message(0, cc=["Big Boss <boss@example.org>"]), "m0"),
-        record(message(1, bcc=["BOSS@example.org"]), "m1"),
+        record(message(0, cc=["Big Boss <boss@example.org>"], headers=own), "m0"),
+        record(message(1, bcc=["BOSS@example.org"], headers=own), "m1"),
         record(message(2), "m2"),
     ]
     # When the batch is processed
@@ -303,14 +353,55 @@ def test_a_table_or_secret_that_cannot_be_read_retries_the_batch_and_logs_no_sec
     assert SECRET not in caplog.text
 
 
-def test_the_secret_is_read_once_per_container():
-    # Given a sender processing three batches
-    secrets = FakeSecrets()
-    sender = make_sender(secrets=secrets)
+def test_the_secret_is_read_once_per_container_until_its_keys_are_five_minutes_old():
+    # Given a sender processing three batches within five minutes (a fake clock)
+    secrets, now = FakeSecrets(), [0.0]
+    settings = Settings(dlq_url=DLQ, unsubscribe_url=URL, unsubscribe_secret_arn=SECRET_ARN)
+    unsubscribes = Unsubscribes(settings, secrets=secrets, clock=lambda: now[0])
+    sender = BulkSender(
+        settings, ses=FakeSes(), sqs=FakeSqs(), limiter=Unpaced(), unsubscribes=unsubscribes
+    )
     for n in range(3):
         sender.process([record(message(n), f"m{n}")])
+        now[0] += 60
     # Then Secrets Manager was asked once
     assert secrets.calls == 1
+    # And once the keys are KEY_CACHE_SECONDS old they are read again (a rotation arrives)
+    now[0] = KEY_CACHE_SECONDS
+    sender.process([record(message(9), "m9")])
+    assert secrets.calls == 2
+    # And when a refresh fails, the keys held still sign and check, and Secrets Manager is
+    # asked again a period later, not at every batch (each failed read costs seconds)
+    secrets.fail, now[0] = True, 2 * KEY_CACHE_SECONDS
+    for n in range(3):
+        assert sender.process([record(message(10 + n), f"r{n}")]).failures == []
+    assert secrets.calls == 3
+
+
+class RotatedSecrets(FakeSecrets):
+    """The secret after one `secret rotate`: version 1 (SECRET) then version 2."""
+
+    def get_secret_value(self, SecretId: str) -> dict[str, str]:
+        answer = super().get_secret_value(SecretId)
+        return {**answer, "SecretString": json.dumps({"keys": [SECRET, "n" * 64]})}
+
+
+def test_after_a_rotation_links_are_signed_with_the_new_key_and_both_hashes_are_read():
+    # Given the secret rotated once, and user1 suppressed under its version-1 hash only (by an
+    # endpoint that still held the old key), user2 under its version-2 hash
+    rotated = Keys.from_secret(json.dumps({"keys": [SECRET, "n" * 64]}))
+    dynamo = FakeDynamo(
+        {(h("user1@example.org"), "all"), (rotated.current_hash("user2@example.org"), "all")}
+    )
+    ses = FakeSes()
+    sender = make_sender(dynamo, secrets=RotatedSecrets(), ses=ses)
+    # When a batch is sent
+    sender.process([record(message(n), f"m{n}") for n in range(3)])
+    # Then both are suppressed, and user0's link is signed with version 2 for its new hash
+    assert ses.sent_recipients == ["user0@example.org"]
+    (header, _) = headers_of(sent_entries(ses)[0])
+    token = re.search(r"\?t=([^>]+)>", header[1]).group(1)
+    assert verify(rotated, token) == ("all", rotated.current_hash("user0@example.org"), 2)
 
 
 def test_logs_name_the_suppressed_id_never_the_address_or_the_secret(caplog):
@@ -419,3 +510,29 @@ def test_a_failing_secret_is_asked_once_per_batch_not_once_per_record():
     # the invocation's deadline when Secrets Manager is down)
     assert len(result.failures) == 5
     assert secrets.calls == 1
+
+
+def test_every_shipped_templates_unsubscribe_link_is_left_out_of_click_tracking():
+    # Given the templates the project ships (templates/), whose HTML links unsubscribe_url
+    import html.parser
+    from pathlib import Path
+
+    class Links(html.parser.HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.unsubscribe: list[dict[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if tag == "a" and "unsubscribe_url" in (found.get("href") or ""):
+                self.unsubscribe.append(found)
+
+    templates = sorted((Path(__file__).parents[2] / "templates").glob("*.json"))
+    assert templates
+    for path in templates:
+        links = Links()
+        links.feed(json.loads(path.read_text(encoding="utf-8")).get("html", ""))
+        # Then each such link carries ses:no-track: SES does not rewrite it, so no click event
+        # (which records the link, token and all) is ever published for it
+        assert links.unsubscribe, path.name
+        assert all("ses:no-track" in link for link in links.unsubscribe), path.name
