@@ -13,15 +13,18 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from bulk_sender import metric_names
 from bulk_sender.names import Env
 from bulk_sender.schedule_enqueue import CONTINUE, CampaignEnqueuer
 
 logger = Logger()
+metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"bulk_sender"})
 
 WORKERS = 8
@@ -53,8 +56,12 @@ def continue_later(function_arn: str, event: dict[str, Any]) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = enqueuer().run(event, remaining_ms=context.get_remaining_time_in_millis)
+    metrics.add_metric(
+        name=metric_names.SCHEDULED_ROWS_ENQUEUED, unit=MetricUnit.Count, value=result.enqueued
+    )
     if result.state == CONTINUE:
         continue_later(context.invoked_function_arn, event)
     return result.response()
