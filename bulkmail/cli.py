@@ -42,6 +42,7 @@ from bulkmail import (
     queues,
     quota,
     render,
+    schedule,
     send_test,
     status,
     suppress,
@@ -118,6 +119,7 @@ template_app = typer.Typer(
 app.add_typer(template_app, name="template")
 app.command("status")(status.status)
 app.add_typer(suppress.app, name="suppress")
+app.add_typer(schedule.app, name="schedule")
 
 StackOption = target.StackOption
 LocalOption = target.LocalOption
@@ -257,6 +259,41 @@ def enqueue(
             help="The campaign status table (or --stack): enqueued is counted there.",
         ),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help="Send later: ISO 8601 with an offset (2026-12-24T09:00+01:00). Checks every "
+            "row now, stores the campaign in the stack's campaign bucket and creates a one-time "
+            "schedule; returns at once (--stack or --local).",
+        ),
+    ] = None,
+    at_local: Annotated[
+        str | None,
+        typer.Option(
+            "--at-local",
+            metavar="TIME",
+            help="Send at this wall-clock time in each recipient's own zone (2026-12-24T09:00, "
+            "no offset): one schedule per instant. A nonexistent time (DST gap) moves forward, "
+            "a repeated one takes the first; an unknown zone refuses its row.",
+        ),
+    ] = None,
+    timezone_column: Annotated[
+        str,
+        typer.Option(
+            "--timezone-column",
+            help="With --at-local: the column (data field) holding each row's IANA zone.",
+        ),
+    ] = "timezone",
+    default_timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--default-timezone",
+            metavar="ZONE",
+            help="With --at-local: the zone of rows whose zone is empty (else they are refused).",
+        ),
+    ] = None,
     attach: Annotated[
         list[Path] | None,
         typer.Option(
@@ -295,6 +332,11 @@ def enqueue(
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
     """
     campaign.check_file(file)
+    when = schedule.When.from_options(
+        at, at_local, timezone_column, default_timezone, now=schedule.clock()
+    )
+    if when and not (stack or local or dry_run):
+        raise CliError("--at and --at-local need the stack's campaign bucket: --stack or --local")
     # The suppression list and secret of the stack (or the local run), if it has them.
     unsubscribes = (
         suppress.from_stack(stack, local=local, required=False)
@@ -335,6 +377,8 @@ def enqueue(
     except KeyboardInterrupt:
         _interrupted("while reading the file: nothing enqueued")
     _refuse_unchecked(unchecked, allow_unchecked_template)
+    if when:
+        rows = schedule.refuse_unknown_zones(rows, when)
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
     bodies = attachments.attach_files(
@@ -353,9 +397,11 @@ def enqueue(
     ledger = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
     if ledger:
         _report_already_sent(ledger, ids)
-    if bodies:  # SES GetAccount: larger than the quota left? (asks unless --yes)
+    if bodies and not when:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
-    if dry_run:
+    if when:
+        _schedule(bodies, when, campaign_name, stack, local, dry_run, yes, rows, refused, skipped)
+    elif dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
         report = _send(sqs, url, bodies, workers, rows=len(rows), refused=refused)
@@ -373,6 +419,45 @@ def enqueue(
                 typer.echo("warning: enqueued not counted in the status table", err=True)
     if refused:
         raise typer.Exit(1)
+
+
+def _schedule(
+    bodies: Sequence[str],
+    when: schedule.When,
+    name: str,
+    stack: str | None,
+    local: bool,
+    dry_run: bool,
+    yes: bool,
+    rows: Sequence[campaign.Row],
+    refused: int,
+    suppressed: int,
+) -> None:
+    """--at / --at-local: the checked rows stored and scheduled, one schedule per instant."""
+    report = schedule.schedule_campaign(
+        bodies,
+        when,
+        campaign=name,
+        stack=stack,
+        local=local,
+        dry_run=dry_run,
+        echo=typer.echo,
+        warn=_warn,
+        confirm=None if (yes or dry_run) else _confirm,
+    )
+    for instant, count in report.created:
+        typer.echo(f"scheduled: {count} rows at {instant:%Y-%m-%d %H:%M:%S} UTC")
+    for instant, count in report.existing:
+        typer.echo(
+            f"already scheduled: {count} rows at {instant:%Y-%m-%d %H:%M:%S} UTC (unchanged)"
+        )
+    scheduled = sum(count for _, count in report.created)
+    instants = len(report.created)
+    typer.echo(
+        f"rows {len(rows)}, scheduled {scheduled} at {instants} instant(s), refused {refused}"
+        + (f", suppressed {suppressed}" if suppressed else "")
+        + ("" if dry_run else f"; see: {PROG} schedule list --campaign {name}")
+    )
 
 
 def _warn(line: str) -> None:
