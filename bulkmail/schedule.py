@@ -214,9 +214,13 @@ class Stack:
         if not (stack or local):
             raise CliError("scheduling needs the stack's campaign bucket: use --stack or --local")
         found = target.outputs(stack=stack, local=local)
+        where = "the local emulator" if local else f"stack {stack!r}"
+        return cls.from_outputs(found, where)
+
+    @classmethod
+    def from_outputs(cls, found: Mapping[str, str], where: str = "the stack") -> Stack:
         missing = [name for name in REQUIRED_OUTPUTS if not found.get(name)]
         if missing:
-            where = "the local emulator" if local else f"stack {stack!r}"
             raise CliError(
                 f"{where} has no {', '.join(missing)}: deploy this version of the stack "
                 "(it adds the campaign bucket and the schedule group)"
@@ -500,6 +504,7 @@ def schedule_campaign(
     warn: Callable[[str], None],
     confirm: Callable[[str], Any] | None,
     quota_client: Callable[[], Any] | None = None,
+    resources: Stack | None = None,
 ) -> Report:
     """`enqueue --at` / `--at-local` after the rows are checked: plan, warn, then create."""
     now = clock()
@@ -524,7 +529,7 @@ def schedule_campaign(
         for group in found.groups:
             echo(f"would schedule {len(group.rows)} rows at {rules.at_expression(group.instant)}")
         return report
-    where = Stack.resolve(stack=stack, local=local)
+    where = resources if resources else Stack.resolve(stack=stack, local=local)
     for group in found.groups:
         rows = [bodies[i] for i in group.rows]
         made = where.create(campaign, group.instant, rows)
