@@ -204,3 +204,20 @@ def test_cancel_stops_what_has_not_run(server: emu.Emulator, clock: Clock) -> No
         assert {zones[address] for address in first} == {"Asia/Tokyo"}
         numbers = counts(local_run)
         assert (numbers["enqueued"], numbers["scheduled"]) == (len(first), 0)
+
+
+def test_the_zones_demo_sends_tokyo_then_berlin_then_new_york_and_adds_up(
+    server: emu.Emulator,
+) -> None:
+    from bulkmail.local.zones_demo import run_zones_demo
+
+    rows, _ = demo_rows(ROWS)
+    lines: list[str] = []
+
+    result = run_zones_demo(rows, settings=LocalSettings(), echo=lines.append, span_seconds=3.0)
+
+    assert result.order == list(ZONES)
+    assert result.balanced
+    assert result.sent == result.scheduled > 0
+    assert any(line.startswith("local clock compressed: 1 s here is") for line in lines)
+    assert any("never fires them" in line for line in lines)
