@@ -39,6 +39,7 @@ from bulkmail import (
     doctor,
     ledger_view,
     local_command,
+    pinpoint,
     queues,
     quota,
     render,
@@ -120,6 +121,7 @@ app.add_typer(template_app, name="template")
 app.command("status")(status.status)
 app.add_typer(suppress.app, name="suppress")
 app.add_typer(schedule.app, name="schedule")
+app.add_typer(pinpoint.app, name="import")
 
 StackOption = target.StackOption
 LocalOption = target.LocalOption
