@@ -33,7 +33,12 @@ from constructs import Construct
 from bulk_sender import metric_names
 from bulk_sender.names import Env
 from bulk_sender.schedule import OBJECT_PREFIX
-from bulk_sender.schedule_enqueue import BUCKET_ACTIONS, QUEUE_ACTIONS, STATUS_ACTIONS
+from bulk_sender.schedule_enqueue import (
+    BUCKET_ACTIONS,
+    BUCKET_LIST_ACTIONS,
+    QUEUE_ACTIONS,
+    STATUS_ACTIONS,
+)
 from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
 from stacks.sender_function import ARCHITECTURE, RUNTIME
@@ -102,6 +107,11 @@ class Scheduling(Construct):
                 sid="ReadAndDeleteCampaignFiles",
                 actions=list(BUCKET_ACTIONS),
                 resources=[self.bucket.arn_for_objects(f"{OBJECT_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="TellAMissingCampaignFile",
+                actions=list(BUCKET_LIST_ACTIONS),
+                resources=[self.bucket.bucket_arn],
             ),
             iam.PolicyStatement(
                 sid="SendToTheQueue", actions=list(QUEUE_ACTIONS), resources=[queue.queue_arn]

@@ -15,6 +15,8 @@ of an asynchronous invocation, or the schedule's retry policy) skips them and co
 the first chunk not recorded. A chunk sent but not recorded (a crash between the two) is sent
 again: the ledger's ids make the second offer harmless, and it is counted once, when recorded.
 Once every chunk is recorded the file is deleted (the bucket's lifecycle is the backstop).
+A run that finds no file (`schedule cancel` deleted it as the schedule fired) stops there:
+that is not an error to retry.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ DEFAULT_MARGIN_MS = 30_000
 SEND_ATTEMPTS = 4  # per batch: entries SQS answers Failed are offered again
 
 # What this module calls, and only that (the stack grants exactly these).
-BUCKET_ACTIONS = ("s3:GetObject", "s3:DeleteObject")
+BUCKET_ACTIONS = ("s3:GetObject", "s3:DeleteObject")  # HeadObject is authorised as GetObject
+# On the bucket itself: without it S3 answers a missing file 403, not 404 (module doc).
+BUCKET_LIST_ACTIONS = ("s3:ListBucket",)
 QUEUE_ACTIONS = ("sqs:SendMessage",)  # SendMessageBatch is authorised as SendMessage
 STATUS_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
-DONE, CONTINUE, REFUSED = "done", "continue", "refused"
+DONE, CONTINUE, REFUSED, GONE = "done", "continue", "refused", "gone"
 
 
 class PayloadError(ValueError):
@@ -86,7 +90,9 @@ class Job:
 
 @dataclass
 class Result:
-    state: str  # DONE, CONTINUE (time ran short: run again), REFUSED (a bad payload)
+    # DONE, CONTINUE (time ran short: run again), REFUSED (a bad payload), GONE (no file:
+    # the campaign was cancelled)
+    state: str
     enqueued: int = 0  # rows put on the queue and recorded by this run
     chunks_recorded: int = 0  # by this run
     chunks_skipped: int = 0  # recorded by an earlier run
@@ -137,6 +143,10 @@ class CampaignEnqueuer:
         chunks = schedule.chunk_count(job.rows, self.chunk_rows)
         done = self.recorded_chunks(job)
         result = Result(state=DONE, chunks_skipped=len(done))
+        if len(done) < chunks and not self._exists(job):
+            # `schedule cancel` deleted it as the schedule fired: nothing to retry.
+            log.warning("campaign_file_gone", extra={"campaign": job.campaign})
+            return Result(state=GONE, chunks_skipped=len(done), reason="campaign file not found")
         if len(done) < chunks:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="enqueue") as pool:
                 for index, bodies in self._chunks(job):
@@ -214,6 +224,15 @@ class CampaignEnqueuer:
         return True
 
     # --- the file and the queue ---------------------------------------------------------
+
+    def _exists(self, job: Job) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=job.key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
     def _chunks(self, job: Job) -> Iterator[tuple[int, list[str]]]:
         body = self.s3.get_object(Bucket=self.bucket, Key=job.key)["Body"]

@@ -13,6 +13,7 @@ from bulk_sender import metric_names, schedule
 from bulk_sender.names import Env, Output
 from bulk_sender.schedule_enqueue import (
     BUCKET_ACTIONS,
+    BUCKET_LIST_ACTIONS,
     QUEUE_ACTIONS,
     STATUS_ACTIONS,
     CampaignEnqueuer,
@@ -98,6 +99,7 @@ def test_the_enqueue_function_may_read_the_bucket_send_to_the_queue_and_count_on
     assert set(granted) == {
         "WriteOwnLogs",
         "ReadAndDeleteCampaignFiles",
+        "TellAMissingCampaignFile",
         "SendToTheQueue",
         "CheckpointAndCountEnqueuedRows",
         "ContinueInANewInvocation",
@@ -105,6 +107,7 @@ def test_the_enqueue_function_may_read_the_bucket_send_to_the_queue_and_count_on
     actions, resources = granted["ReadAndDeleteCampaignFiles"]
     assert actions == sorted(BUCKET_ACTIONS)
     assert [text(r) for r in resources] == [f"${{{bucket}.Arn}}/campaigns/*"]
+    assert granted["TellAMissingCampaignFile"] == (list(BUCKET_LIST_ACTIONS), [arn_of(bucket)])
     assert granted["SendToTheQueue"] == (["sqs:SendMessage"], [arn_of(queue)])
     assert granted["CheckpointAndCountEnqueuedRows"] == (sorted(STATUS_ACTIONS), [arn_of(status)])
     assert granted["ContinueInANewInvocation"] == (["lambda:InvokeFunction"], [arn_of(function)])
@@ -145,8 +148,10 @@ class Recording:
 
         def call(**kwargs: Any) -> Any:
             operation = self._client.meta.method_to_api_mapping[name]
-            # SQS authorises SendMessageBatch as SendMessage.
-            operation = "SendMessage" if operation == "SendMessageBatch" else operation
+            # SQS authorises SendMessageBatch as SendMessage; S3 HeadObject as GetObject.
+            operation = {"SendMessageBatch": "SendMessage", "HeadObject": "GetObject"}.get(
+                operation, operation
+            )
             self._calls.add(f"{self._service}:{operation}")
             return method(**kwargs)
 
@@ -187,4 +192,7 @@ def test_what_the_enqueue_core_calls_is_exactly_what_its_role_grants() -> None:
             queue_url=url,
             status_table="t",
         ).run(schedule.payload("c", instant, 1, key), remaining_ms=lambda: 900_000)
-    assert calls == set(BUCKET_ACTIONS) | set(QUEUE_ACTIONS) | set(STATUS_ACTIONS)
+    # ListBucket is granted for no call of its own: with it, HeadObject of a missing file
+    # answers 404 (the file of a cancelled campaign) rather than 403
+    granted = set(BUCKET_ACTIONS) | set(QUEUE_ACTIONS) | set(STATUS_ACTIONS)
+    assert calls == granted

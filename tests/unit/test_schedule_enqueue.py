@@ -18,6 +18,7 @@ from bulk_sender.names import Scheduled
 from bulk_sender.schedule_enqueue import (
     CONTINUE,
     DONE,
+    GONE,
     REFUSED,
     CampaignEnqueuer,
     ChunkNotEnqueued,
@@ -240,6 +241,18 @@ def test_a_payload_that_is_not_a_schedule_is_refused_not_raised(world: World, pa
 
     assert result.state == REFUSED
     assert world.queued_ids().total() == 0
+
+
+def test_a_file_deleted_by_cancel_as_its_schedule_fired_ends_the_run_quietly(
+    world: World,
+) -> None:
+    world.s3.delete_object(Bucket="campaigns", Key=world.key)
+
+    result = world.enqueuer().run(world.payload, remaining_ms=plenty)
+
+    assert result.state == GONE
+    assert world.queued_ids().total() == 0
+    assert world.counts()["enqueued"] == 0
 
 
 def test_bodies_with_raw_line_breaks_cannot_make_a_campaign_file() -> None:
