@@ -368,8 +368,8 @@ def states(
     waiting = {str(entry["instant"]): int(entry["rows"]) for entry in pending}
     planned = dict(waiting)
     for entry in recorded.get(Scheduled.PLAN, set()):
-        label, _, rows = entry.partition("=")
-        planned.setdefault(label, int(rows or 0))
+        label, _, count = entry.partition("=")
+        planned.setdefault(label, int(count or 0))
     chunks: dict[str, int] = {}
     for chunk in recorded.get(Scheduled.CHUNKS, set()):
         label = chunk.split("/", 1)[0]

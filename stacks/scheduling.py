@@ -20,6 +20,8 @@ itself when its time runs short, and deletes the file when done.
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -124,7 +126,7 @@ class Scheduling(Construct):
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
-        bucket_id = stack.get_logical_id(self.bucket.node.default_child)
+        bucket_id = stack.get_logical_id(cast(s3.CfnBucket, self.bucket.node.default_child))
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{OBJECT_PREFIX}*]",
