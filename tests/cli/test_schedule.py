@@ -344,3 +344,56 @@ def test_list_with_nothing_scheduled_says_so(stack: Stack) -> None:
     result = run("schedule", "list", "--stack", "BulkEmail")
     assert result.exit_code == 0
     assert "no scheduled campaign waiting" in result.output
+
+
+def test_a_dry_run_shows_the_instants_and_creates_nothing(campaign_csv: Path) -> None:
+    result = run(
+        "enqueue",
+        str(campaign_csv),
+        "--campaign",
+        "xmas",
+        "--template",
+        "welcome",
+        "--from",
+        SENDER,
+        "--dry-run",
+        "--at-local",
+        "2026-12-24T09:00",
+        "--default-timezone",
+        "Europe/Berlin",
+    )
+
+    assert result.exit_code == 1, result.output  # the unknown zone's row is refused
+    for instant, rows in ((TOKYO, 1), (BERLIN, 2), (NEW_YORK, 2)):
+        assert f"would schedule {rows} rows at {rules.at_expression(instant)}" in result.output
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "guides"
+
+
+def documented_commands() -> list[tuple[list[str], list[str]]]:
+    """Each `python -m bulkmail ...` command of the scheduling and Pinpoint guides: its
+    subcommand path and the options it uses (continuation lines joined)."""
+    found = []
+    for page in ("scheduling.md", "pinpoint.md"):
+        text = (DOCS / page).read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in text.splitlines():
+            if "python -m bulkmail " not in line or line.lstrip().startswith("rows "):
+                continue
+            words = [w.strip("`.,;:()") for w in line.split("python -m bulkmail ", 1)[1].split()]
+            path = []
+            for word in words:
+                if word.startswith("-") or not word.replace("-", "").isalpha():
+                    break
+                path.append(word)
+            options = [w.split("=")[0] for w in words if w.startswith("--")]
+            found.append((path, options))
+    return found
+
+
+@pytest.mark.parametrize(("path", "options"), documented_commands())
+def test_the_guides_commands_and_options_exist(path: list[str], options: list[str]) -> None:
+    shown = run(*path, "--help")
+    assert shown.exit_code == 0, (path, shown.output)
+    for option in options:
+        assert option in shown.output, (path, option)
