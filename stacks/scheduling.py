@@ -51,6 +51,8 @@ HANDLER = "enqueue_handler.lambda_handler"
 TIMEOUT = Duration.minutes(5)
 MEMORY_MB = 512
 INVOKE_ACTIONS = ("lambda:InvokeFunction",)
+ASYNC_RETRIES = 2
+MAX_EVENT_AGE_HOURS = 6
 
 
 class Scheduling(Construct):
@@ -156,6 +158,12 @@ class Scheduling(Construct):
                 Env.POWERTOOLS_METRICS_NAMESPACE: settings.metrics_namespace,
                 Env.POWERTOOLS_LOG_LEVEL: settings.log_level,
             },
+        )
+        # Scheduler invokes it asynchronously: a failed run is retried twice by Lambda, each
+        # retry continuing at the first chunk not recorded; a start older than a day is dropped
+        # (Scheduler's metric InvocationDroppedCount and `schedule list` show it).
+        self.function.configure_async_invoke(
+            retry_attempts=ASYNC_RETRIES, max_event_age=Duration.hours(MAX_EVENT_AGE_HOURS)
         )
         # A run short of time invokes itself to continue: a separate policy, since the
         # function depends on its role's default policy (naming the function there: a cycle).

@@ -79,6 +79,15 @@ def test_the_enqueue_function_runs_the_handler_of_the_same_asset(synth):
     assert env[Env.STATUS_TABLE] == ref(status)
 
 
+def test_a_failed_enqueue_run_is_retried_twice_by_lambda(synth):
+    function = _function(synth)[0]
+    _, config = synth.one("AWS::Lambda::EventInvokeConfig", "SchedulingFunction")
+    properties = config["Properties"]
+    assert properties["FunctionName"] == ref(function)
+    assert properties["MaximumRetryAttempts"] == 2
+    assert properties["MaximumEventAgeInSeconds"] == 6 * 3600
+
+
 def test_the_enqueue_function_may_read_the_bucket_send_to_the_queue_and_count_only(synth):
     function, resource = _function(synth)
     role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
