@@ -108,8 +108,8 @@ def run_zones_demo(
                     result.sent += len(summary.sent)
                     result.dead_lettered += len(summary.dead_letters)
                     echo(
-                        f"{clock():%Y-%m-%d %H:%M} UTC: 09:00 in {zone}: {event.enqueued} rows "
-                        f"enqueued, {len(summary.sent)} sent"
+                        f"{event.at:%H:%M} UTC on the local clock: 09:00 in {zone}: "
+                        f"{event.enqueued} rows enqueued, {len(summary.sent)} sent"
                     )
     finally:
         schedule.clock = saved
