@@ -107,9 +107,13 @@ def refuse_unknown_zones(rows: Sequence[Row], when: When) -> list[Row]:
     if when.wall is None:
         return list(rows)
     sendable = [row for row in rows if row.body is not None]
-    plan = rules.plan_local(
-        when.wall, (zone_of(row.body or "", when.column) for row in sendable), when.default_zone
-    )
+    zones = [zone_of(row.body or "", when.column) for row in sendable]
+    if sendable and when.default_zone is None and all(zone is None for zone in zones):
+        raise CliError(
+            f"--at-local: no row has a {when.column!r} column; name the zone column with "
+            "--timezone-column, or give --default-timezone"
+        )
+    plan = rules.plan_local(when.wall, zones, when.default_zone)
     refused = {id(sendable[index]): reason for index, reason in plan.refused.items()}
     return [
         replace(row, body=None, error=f"{when.column}: {refused[id(row)]}", id=None)

@@ -397,3 +397,25 @@ def test_the_guides_commands_and_options_exist(path: list[str], options: list[st
     assert shown.exit_code == 0, (path, shown.output)
     for option in options:
         assert option in shown.output, (path, option)
+
+
+def test_a_file_without_the_zone_column_is_one_argument_error(tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("email,name\nann@example.org,Ann\n", encoding="utf-8")
+
+    result = run(
+        "enqueue",
+        str(path),
+        "--campaign",
+        "xmas",
+        "--template",
+        "welcome",
+        "--from",
+        SENDER,
+        "--dry-run",
+        "--at-local",
+        "2026-12-24T09:00",
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "no row has a 'timezone' column" in result.output
