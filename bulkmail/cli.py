@@ -402,7 +402,19 @@ def enqueue(
     if bodies and not when:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
     if when:
-        _schedule(bodies, when, campaign_name, stack, local, dry_run, yes, rows, refused, skipped)
+        schedule.enqueue_later(
+            bodies,
+            when,
+            campaign=campaign_name,
+            stack=stack,
+            local=local,
+            dry_run=dry_run,
+            rows=len(rows),
+            refused=refused,
+            suppressed=skipped,
+            warn=_warn,
+            confirm=None if (yes or dry_run) else _confirm,
+        )
     elif dry_run:
         _dry_run_summary(len(rows), bodies, refused)
     else:
@@ -421,45 +433,6 @@ def enqueue(
                 typer.echo("warning: enqueued not counted in the status table", err=True)
     if refused:
         raise typer.Exit(1)
-
-
-def _schedule(
-    bodies: Sequence[str],
-    when: schedule.When,
-    name: str,
-    stack: str | None,
-    local: bool,
-    dry_run: bool,
-    yes: bool,
-    rows: Sequence[campaign.Row],
-    refused: int,
-    suppressed: int,
-) -> None:
-    """--at / --at-local: the checked rows stored and scheduled, one schedule per instant."""
-    report = schedule.schedule_campaign(
-        bodies,
-        when,
-        campaign=name,
-        stack=stack,
-        local=local,
-        dry_run=dry_run,
-        echo=typer.echo,
-        warn=_warn,
-        confirm=None if (yes or dry_run) else _confirm,
-    )
-    for instant, count in report.created:
-        typer.echo(f"scheduled: {count} rows at {instant:%Y-%m-%d %H:%M:%S} UTC")
-    for instant, count in report.existing:
-        typer.echo(
-            f"already scheduled: {count} rows at {instant:%Y-%m-%d %H:%M:%S} UTC (unchanged)"
-        )
-    scheduled = sum(count for _, count in report.created)
-    instants = len(report.created)
-    typer.echo(
-        f"rows {len(rows)}, scheduled {scheduled} at {instants} instant(s), refused {refused}"
-        + (f", suppressed {suppressed}" if suppressed else "")
-        + ("" if dry_run else f"; see: {PROG} schedule list --campaign {name}")
-    )
 
 
 def _warn(line: str) -> None:

@@ -539,3 +539,44 @@ def schedule_campaign(
         made = where.create(campaign, group.instant, rows)
         (report.created if made else report.existing).append((group.instant, len(rows)))
     return report
+
+
+def enqueue_later(
+    bodies: Sequence[str],
+    when: When,
+    *,
+    campaign: str,
+    stack: str | None,
+    local: bool,
+    dry_run: bool,
+    rows: int,
+    refused: int,
+    suppressed: int,
+    warn: Callable[[str], None],
+    confirm: Callable[[str], Any] | None,
+) -> None:
+    """`enqueue --at` / `--at-local` once the rows are checked: schedule them, say what."""
+    report = schedule_campaign(
+        bodies,
+        when,
+        campaign=campaign,
+        stack=stack,
+        local=local,
+        dry_run=dry_run,
+        echo=typer.echo,
+        warn=warn,
+        confirm=confirm,
+    )
+    for instant, count in report.created:
+        typer.echo(f"scheduled: {count} rows at {instant:%Y-%m-%d %H:%M:%S} UTC")
+    for instant, count in report.existing:
+        typer.echo(
+            f"already scheduled: {count} rows at {instant:%Y-%m-%d %H:%M:%S} UTC (unchanged)"
+        )
+    scheduled = sum(count for _, count in report.created)
+    typer.echo(
+        f"rows {rows}, scheduled {scheduled} at {len(report.created)} instant(s), "
+        f"refused {refused}"
+        + (f", suppressed {suppressed}" if suppressed else "")
+        + ("" if dry_run else f"; see: python -m bulkmail schedule list --campaign {campaign}")
+    )
