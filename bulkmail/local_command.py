@@ -38,6 +38,7 @@ def local(
         python -m bulkmail local
     """
     from bulkmail.local import LocalSettings
+    from bulkmail.local.scheduler import NOTICE
     from bulkmail.local.session import progress_line, running_session, wait_for_interrupt
 
     _check_port_free(port)
@@ -58,6 +59,7 @@ def local(
         for line in session.lines():
             typer.echo(line)
         typer.echo(settings.describe(), err=True)
+        typer.echo(NOTICE, err=True)
         typer.echo(
             f"local: the sender is running; other commands take --local (state in "
             f"{session.state_file}); handler logs in {log_path}; Ctrl-C stops",

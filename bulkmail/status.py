@@ -26,6 +26,7 @@ import boto3
 import typer
 
 from bulk_sender import campaign_status as cs
+from bulk_sender.names import Scheduled
 from bulk_sender.status_table import (
     COUNT_PREFIX,
     COUNTS_SK,
@@ -184,6 +185,11 @@ class CampaignNumbers:
         return self._total(cs.ENQUEUED) or self._total(cs.RECEIVED)
 
     @property
+    def scheduled(self) -> int:
+        """Rows scheduled (`enqueue --at`) and not yet on the queue, nor cancelled."""
+        return max(0, self._total(Scheduled.SCHEDULED))
+
+    @property
     def sent(self) -> int:
         return self._total(cs.SENT_TOTAL)
 
@@ -263,6 +269,7 @@ class CampaignNumbers:
         awaiting = self.awaiting_events
         return [
             f"campaign {self.campaign}",
+            f"scheduled          {self.scheduled:>8}  (waiting for their instant: schedule list)",
             f"enqueued           {self.enqueued:>8}{enqueued_note}",
             f"sent               {self.sent:>8}" + (f"  {rate:.1f}/s" if rate else ""),
             f"  delivered        {outcomes[cs.DELIVERED]:>8}",

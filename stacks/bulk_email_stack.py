@@ -5,12 +5,14 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, App, CfnOutput, Duration, Stack, Validations
 from constructs import Construct
 
+from bulk_sender.names import Output
 from stacks.campaign_status import CampaignStatus
 from stacks.idempotency import IdempotencyTable
 from stacks.monitoring import Monitoring
 from stacks.notification_key import NotificationKey
 from stacks.pause_probe import PauseProbe
 from stacks.queues import SendQueues
+from stacks.scheduling import Scheduling
 from stacks.send_options import SendOptions
 from stacks.sender_function import ARCHITECTURE, RUNTIME, SenderFunction
 from stacks.ses_events import SesEvents
@@ -151,6 +153,13 @@ class BulkEmailStack(Stack):
             complaint_rate_alarm_threshold=settings.complaint_rate_alarm_threshold,
         )
 
+        scheduling = Scheduling(
+            self, "Scheduling", settings=settings, queue=queues.queue, status_table=status.table
+        )
+        monitoring.dashboard.add_widgets(
+            *scheduling.widgets(settings.metrics_namespace, settings.service_name)
+        )
+
         # Read by the CLI's --stack (DESIGN section 9): these names are a contract.
         outputs = {
             "QueueUrl": (queues.queue.queue_url, "Send queue: one message per email"),
@@ -187,6 +196,22 @@ class BulkEmailStack(Stack):
             "AttachmentBucketName": (
                 options.attachment_bucket.bucket_name,
                 "S3 bucket of the files messages attach (attachments[].key)",
+            ),
+            Output.CAMPAIGN_BUCKET_NAME: (
+                scheduling.bucket.bucket_name,
+                "S3 bucket of scheduled campaign files (enqueue --at), deleted once enqueued",
+            ),
+            Output.SCHEDULE_GROUP_NAME: (
+                scheduling.group_name,
+                "EventBridge Scheduler group of the one-time schedules enqueue --at creates",
+            ),
+            Output.ENQUEUE_FUNCTION_ARN: (
+                scheduling.function.function_arn,
+                "The function each schedule starts: puts the campaign's rows on the queue",
+            ),
+            Output.SCHEDULER_ROLE_ARN: (
+                scheduling.scheduler_role.role_arn,
+                "The role each schedule runs with: may invoke the enqueue function only",
             ),
         }
         for domain, records in (identities.dkim_records() if identities else {}).items():

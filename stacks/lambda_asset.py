@@ -13,6 +13,7 @@ fallback CDK requires; it is never used.
   ``DefaultContent.Template.Attachments``, ``ConfigurationOverrides``) are newer than a
   runtime's SDK may be, and a botocore whose model lacks a member fails the call on
   serialising it (the client's own validation is off, core.ses_client): the pinned SDK has them.
+- tzdata: the IANA zones `zoneinfo` reads (`bulk_sender.schedule`), whatever the runtime has.
 - awscrt (the AWS CRT, ``botocore[crt]``): SigV4a, which a multi-region endpoint
   (``ENDPOINT_ID``) requires. Its wheel is a binary one, built for the function's architecture.
 
@@ -48,6 +49,7 @@ BUNDLED_DISTRIBUTIONS = (
     "boto3",
     "botocore",
     "awscrt",
+    "tzdata",
 )
 # Never part of the asset: bytecode of the machine that synthesizes.
 ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/.pytest_cache")

@@ -198,6 +198,9 @@ class Settings:
     sandbox_recipients: tuple[str, ...]
     allowed_configuration_sets: tuple[str, ...]
     template_prefix: str
+    # Days a scheduled campaign's file stays in the campaign bucket at most (the enqueue
+    # function deletes it once enqueued; the lifecycle removes what is left, cancelled or not).
+    campaign_file_retention_days: int
 
     @classmethod
     def from_node(cls, node: Node) -> Settings:
@@ -303,6 +306,9 @@ class Settings:
                 "allowed_configuration_sets", get("allowed_configuration_sets")
             ),
             template_prefix=_as_str("template_prefix", get("template_prefix")),
+            campaign_file_retention_days=_as_int(
+                "campaign_file_retention_days", get("campaign_file_retention_days"), 1, 3650
+            ),
         )
         settings._check()
         return settings

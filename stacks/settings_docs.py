@@ -169,6 +169,11 @@ CONTEXT: dict[str, str] = {
         "do not collide. Messages still name `welcome`; the sender, the local run and the CLI "
         "add the prefix (an ARN is used as it is)."
     ),
+    "campaign_file_retention_days": (
+        "Days a scheduled campaign's file (`enqueue --at`) may stay in the campaign bucket: the "
+        "enqueue function deletes it once enqueued; the lifecycle deletes what is left "
+        "(cancelled or failed)."
+    ),
 }
 
 # The functions' environment: the stack sets each variable from the context key named, and the
@@ -230,6 +235,10 @@ ENVIRONMENT: dict[str, str] = {
     "SUPPRESSION_TABLE": (
         "Sender, unsubscribe. The suppression table: read before every send, written by the "
         "endpoint."
+    ),
+    "CAMPAIGN_BUCKET": (
+        "Enqueue. The campaign bucket (output `CampaignBucketName`) the scheduled campaigns' "
+        "files wait in."
     ),
     "PAUSE_TABLE": "Probe. The table that holds the pause marker (the idempotency table).",
     "MAPPING_UUID": "Probe. The sender's event source mapping, restarted after a pause.",

@@ -20,6 +20,7 @@ from bulkmail.local.http import unsubscribe_endpoint
 from bulkmail.local.invoke import fresh_handler
 from bulkmail.local.poller import LocalMapping, Poller, read_dlq
 from bulkmail.local.provision import handler_env, local_env, provision, reset_moto, running_emulator
+from bulkmail.local.scheduler import provision_scheduling
 from bulkmail.local.settings import EXAMPLES, LocalSettings
 from bulkmail.local.summary import Progress, Summary
 from bulkmail.sample import SAMPLE_ROWS, write_campaign
@@ -133,6 +134,7 @@ class LocalRun:
         if settings.daily_quota is not None:
             emu.set_daily_quota(settings.daily_quota, settings.quota_window_seconds)
         self.urls = provision(settings)
+        self.urls.update(provision_scheduling(settings.region))  # scheduled campaigns
         emu.set_event_queue(settings.events_queue_name)
         self.urls["UnsubscribeUrl"] = self._exit.enter_context(unsubscribe_endpoint()).url
         os.environ.update(handler_env(settings, self.urls))

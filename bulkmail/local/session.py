@@ -21,6 +21,7 @@ from bulkmail import queues, target
 from bulkmail.local import emulator as emu
 from bulkmail.local.poller import Poller
 from bulkmail.local.run import LocalRun
+from bulkmail.local.scheduler import LocalScheduler
 from bulkmail.local.settings import LocalSettings
 from bulkmail.local.summary import Progress
 
@@ -78,6 +79,14 @@ def running_session(
 
             session.thread = threading.Thread(target=serve, name="bulkmail-poller", daemon=True)
             session.thread.start()
+            # moto's Scheduler never fires: the session fires due schedules itself.
+            scheduler = threading.Thread(
+                target=LocalScheduler(local_run.urls).run,
+                args=(session.stop,),
+                name="bulkmail-scheduler",
+                daemon=True,
+            )
+            scheduler.start()
             target.write_local_state(session.endpoint_url, session.region, session.outputs)
             try:
                 yield session

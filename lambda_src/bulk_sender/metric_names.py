@@ -39,3 +39,7 @@ SES_EVENTS_RECORDED = "SesEventsRecorded"
 SES_EVENTS_SKIPPED = "SesEventsSkipped"  # of emails the sender did not tag (not ours)
 SES_EVENTS_UNREADABLE = "SesEventsUnreadable"  # not an SES event: retried, then the events DLQ
 EVENT_COUNTERS = (SES_EVENTS_RECORDED, SES_EVENTS_SKIPPED, SES_EVENTS_UNREADABLE)
+
+# The scheduled enqueue function's counter: rows it put on the queue (added once per run).
+SCHEDULED_ROWS_ENQUEUED = "ScheduledRowsEnqueued"
+SCHEDULE_COUNTERS = (SCHEDULED_ROWS_ENQUEUED,)

@@ -36,6 +36,7 @@ class Env:
     UNSUBSCRIBE_SECRET_ARN = "UNSUBSCRIBE_SECRET_ARN"
     SUPPRESSION_TABLE = "SUPPRESSION_TABLE"
     PAUSE_TABLE = "PAUSE_TABLE"
+    CAMPAIGN_BUCKET = "CAMPAIGN_BUCKET"
     MAPPING_UUID = "MAPPING_UUID"
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -59,6 +60,29 @@ class Output:
     SUPPRESSION_TABLE_NAME = "SuppressionTableName"
     UNSUBSCRIBE_SECRET_ARN = "UnsubscribeSecretArn"
     ATTACHMENT_BUCKET_NAME = "AttachmentBucketName"
+    CAMPAIGN_BUCKET_NAME = "CampaignBucketName"
+    SCHEDULE_GROUP_NAME = "ScheduleGroupName"
+    # What `enqueue --at` names in each schedule it creates: the target and the role.
+    ENQUEUE_FUNCTION_ARN = "EnqueueFunctionArn"
+    SCHEDULER_ROLE_ARN = "SchedulerRoleArn"
+
+
+class Scheduled:
+    """Scheduled campaigns on the status table's counts item (pk campaign, sk `#counts`)."""
+
+    # Rows scheduled and not yet on the queue: + at `enqueue --at`, - per chunk enqueued
+    # and per row cancelled.
+    SCHEDULED = "scheduled"
+    # String sets: `{instant}={rows}` per schedule created, `{instant}/{chunk}` per chunk
+    # enqueued (each counted once: its ADD is conditioned on it not being there), and the
+    # instants cancelled.
+    PLAN = "schedule_plan"
+    CHUNKS = "enqueue_chunks"
+    CANCELLED = "schedule_cancelled"
+    # Log events of the enqueue function.
+    EVENT_CHUNK = "campaign_chunk_enqueued"
+    EVENT_DONE = "campaign_enqueued"
+    EVENT_CONTINUE = "campaign_enqueue_continues"
 
 
 class Pattern:

@@ -83,6 +83,13 @@ def test_the_asset_runs_the_sdk_pinned_in_requirements(asset):
     assert "Attachments" in shapes["Template"]["members"]
 
 
+def test_the_asset_bundles_the_pinned_time_zones_for_at_local(asset):
+    # Given --at-local reads each recipient's IANA zone with zoneinfo, whatever the runtime has
+    assert _bundled_version(asset, "tzdata") == _pin("tzdata")
+    # Then the zones the enqueue path names are in the asset
+    assert (asset / "tzdata" / "zoneinfo" / "Europe" / "Berlin").is_file()
+
+
 ELF_MACHINE_AARCH64 = 183
 
 

@@ -47,12 +47,14 @@ def test_every_acknowledged_finding_has_a_real_reason(synth):
     # Then there are only the IAM5 wildcards, the attachment bucket's access logs,
     # the unsubscribe endpoint's public routes (no login, no user pool), its execution logs
     # (they would hold tokens) and its secret's rotation, each with a reason that explains it
-    bucket = synth.one("AWS::S3::Bucket")[0]
+    bucket = synth.one("AWS::S3::Bucket", "SendOptionsAttachments")[0]
+    campaigns = synth.one("AWS::S3::Bucket", "SchedulingBucket")[0]
     assert sorted(rule.split("::", 1)[1] for rule in acknowledgements) == [
         "AwsSolutions-APIG4",
         "AwsSolutions-APIG6",
         "AwsSolutions-COG4",
         "AwsSolutions-IAM5[Resource::*]",
+        f"AwsSolutions-IAM5[Resource::<{campaigns}.Arn>/campaigns/*]",
         f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:template/*]",
         "AwsSolutions-S1",

@@ -66,7 +66,9 @@ def test_every_handler_metric_is_on_the_dashboard_and_no_other(widgets, context)
     # When the dashboard's metrics in the handler's namespace are collected
     custom = [line for line in _metrics(widgets) if line[0] == namespace]
     # Then they are exactly the handler's and the events function's, each with its service
-    assert {line[1] for line in custom} == set(metric_names.ALL + metric_names.EVENT_COUNTERS)
+    assert {line[1] for line in custom} == set(
+        metric_names.ALL + metric_names.EVENT_COUNTERS + metric_names.SCHEDULE_COUNTERS
+    )
     for line in custom:
         assert line[2:4] == ["service", context["service_name"]]
 
@@ -77,7 +79,9 @@ def test_counters_are_summed_and_latency_drawn_as_percentiles(widgets, context):
     # Then every counter is summed (each invocation adds its totals) and latency is p50/p99
     for line in custom:
         statistic = _options(line)["stat"]
-        if line[1] in metric_names.COUNTERS + metric_names.EVENT_COUNTERS:
+        if line[1] in (
+            metric_names.COUNTERS + metric_names.EVENT_COUNTERS + metric_names.SCHEDULE_COUNTERS
+        ):
             assert statistic == "Sum"
         else:
             assert line[1] in metric_names.LATENCIES

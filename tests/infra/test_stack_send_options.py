@@ -57,8 +57,8 @@ def endpoint_app(tmp_path_factory):
 
 
 def test_the_attachment_bucket_is_private_encrypted_and_tls_only(synth):
-    # Given the default app's one bucket
-    bucket, resource = synth.one("AWS::S3::Bucket")
+    # Given the default app's attachment bucket
+    bucket, resource = synth.one("AWS::S3::Bucket", "SendOptionsAttachments")
     properties = resource["Properties"]
     # Then every public access is blocked, objects are the owner's, encrypted at rest
     assert properties["PublicAccessBlockConfiguration"] == {
@@ -71,7 +71,7 @@ def test_the_attachment_bucket_is_private_encrypted_and_tls_only(synth):
     (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     # And its policy denies any request without TLS
-    _, policy = synth.one("AWS::S3::BucketPolicy")
+    _, policy = synth.one("AWS::S3::BucketPolicy", "SendOptionsAttachments")
     (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny"
     assert deny["Action"] == "s3:*"
@@ -83,7 +83,7 @@ def test_the_attachment_bucket_is_private_encrypted_and_tls_only(synth):
 
 
 def test_the_function_reads_the_bucket_s_objects_and_nothing_else_in_s3(synth):
-    bucket = synth.one("AWS::S3::Bucket")[0]
+    bucket = synth.one("AWS::S3::Bucket", "SendOptionsAttachments")[0]
     _, env = _sender(synth)
     assert env["ATTACHMENT_BUCKET"] == ref(bucket)
     policy = _policy(synth)
@@ -233,7 +233,8 @@ def test_the_stack_creates_the_endpoint_and_gives_the_function_its_id(endpoint_a
         p
         for logical_id, p in endpoint_app.resources("AWS::IAM::Policy").items()
         if not any(
-            role in logical_id for role in ("SenderRole", "UnsubscribeRole", "StatusRole", "Pause")
+            role in logical_id
+            for role in ("SenderRole", "UnsubscribeRole", "StatusRole", "Pause", "Scheduling")
         )
     ]
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]

@@ -250,6 +250,7 @@ def test_the_archive_lets_eventbridge_write_without_a_custom_resource(synth):
         "unsubscribe.lambda_handler",
         "probe_handler.lambda_handler",
         "events.lambda_handler",
+        "enqueue_handler.lambda_handler",
     }
 
 

@@ -18,6 +18,11 @@ OUTPUTS = {
     "SuppressionTableName",
     "UnsubscribeSecretArn",
     "AttachmentBucketName",
+    # Scheduled campaigns (DESIGN section 12): the bucket and group, and what schedules name.
+    "CampaignBucketName",
+    "ScheduleGroupName",
+    "EnqueueFunctionArn",
+    "SchedulerRoleArn",
     # The DKIM records of each domain the stack creates (cdk.json's placeholder example.com).
     "DkimRecordsExampleCom",
 }
