@@ -41,6 +41,7 @@ def local(
     from bulkmail.local.session import progress_line, running_session, wait_for_interrupt
 
     _check_port_free(port)
+    _check_no_session()
     log_path = log_file or Path(tempfile.gettempdir()) / "bulkmail-local.log"
     settings = LocalSettings(log_file=log_path)
     last, last_line = 0.0, ""
@@ -68,6 +69,21 @@ def local(
         typer.echo(f"error: the sender stopped: {session.error!r}", err=True)
         raise typer.Exit(1)
     typer.echo("local: stopped (nothing is kept)", err=True)
+
+
+def _check_no_session() -> None:
+    """One `local` per state file: a second one would take the first one's file over, and
+    whichever stopped first would leave the other's `--local` commands without it."""
+    from bulkmail import target
+
+    running = target.running_session()
+    if running is not None:
+        raise CliError(
+            f"a local run is already running (pid {running.get('pid')}, "
+            f"{running.get('endpoint_url')}): use it, stop it first (Ctrl-C), or start another "
+            f"with {target.STATE_ENV}=/path/to/another.json and the same variable for its "
+            "--local commands"
+        )
 
 
 def _check_port_free(port: int) -> None:

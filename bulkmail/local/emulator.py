@@ -15,8 +15,10 @@ entries past what is left get ACCOUNT_DAILY_QUOTA_EXCEEDED, and GetAccount's Sen
 counts the window), and `start_server()` runs moto's server on 127.0.0.1 with all of this installed.
 `install()` also speeds up moto's SQS, which scans the whole queue on most calls: its clock
 reads `time.time()` instead of building datetimes (the same UTC epoch seconds), and a receive
-checks retention without computing every queue attribute per message (O(depth) each); and
-moto's DynamoDB transactions, which copy the table per item (bulkmail.local.transactions).
+checks retention without computing every queue attribute per message (O(depth) each); its
+standard queues are indexed so that no call scans the queue (bulkmail.local.fast_queues);
+moto's DynamoDB transactions, which copy the table per item (bulkmail.local.transactions); and
+its UpdateItem, which parses and validates each expression at length (bulkmail.local.fast_updates).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import hashlib
 import inspect
 import json
@@ -38,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from moto import backends as moto_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.exceptions import ServiceException
@@ -51,7 +55,7 @@ from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend, sqs_backends
 
-from bulkmail.local import ses_events, transactions
+from bulkmail.local import fast_queues, fast_updates, ses_events, transactions
 
 __all__ = [
     "DEFAULT_ENTRY_STATUSES",
@@ -320,6 +324,17 @@ def install() -> None:
     sqs_models.unix_time = _unix_time
     sqs_models.unix_time_millis = _unix_time_millis
     transactions.install()  # the ledger's claims, without moto's copy of the table per item
+    _serve_cheaply()
+    fast_queues.install()  # standard queues indexed: no call scans the whole queue
+    fast_updates.install()  # the status table's plain UpdateItems without moto's parsers
+
+
+def _serve_cheaply() -> None:
+    """moto's server lists its own package directory (hundreds of `isdir` calls) to route
+    each request, twice: the list is read once."""
+    if not isinstance(moto_backends.list_of_moto_modules, functools._lru_cache_wrapper):
+        modules = tuple(moto_backends.list_of_moto_modules())
+        moto_backends.list_of_moto_modules = functools.lru_cache(maxsize=1)(lambda: modules)
 
 
 _SIGV4A = "AWS4-ECDSA-P256-SHA256 "
