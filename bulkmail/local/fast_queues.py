@@ -41,8 +41,13 @@ MAX_VISIBILITY_MS = 43_200 * 1000
 _lock = threading.RLock()  # one for all queues: a move to the DLQ touches two
 _INDEX = "_bulkmail_index"
 _ORIGINAL: dict[tuple[type, str], Any] = {}
-_PATCHED = ("add_message", "delete_message", "messages") + tuple(
-    f"approximate_number_of_messages{suffix}" for suffix in ("", "_delayed", "_not_visible")
+_PATCHED = (
+    "add_message",
+    "delete_message",
+    "messages",
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
 )
 _BACKEND_PATCHED = ("receive_message", "change_message_visibility", "purge_queue")
 

@@ -2,6 +2,7 @@
 queues: the same calls give the same answers, on a fake clock."""
 
 import json
+import time
 from contextlib import contextmanager
 
 import boto3
@@ -12,12 +13,11 @@ from moto.sqs import models as sqs_models
 
 from bulkmail.local import fast_queues
 
-START_MS = 1_700_000_000_000.0
-
-
 class Clock:
+    """Stopped at now (the emulator's retention check reads the real time), moved by hand."""
+
     def __init__(self) -> None:
-        self.ms = START_MS
+        self.ms = float(int(time.time()) * 1000)
 
     def millis(self, dt=None) -> float:
         return self.ms
