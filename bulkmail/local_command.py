@@ -13,6 +13,7 @@ import typer
 from bulkmail.errors import CliError
 
 HOST = "127.0.0.1"
+OUTBOX_KEEPS = 1000  # the latest sent emails the session keeps for its outbox page
 
 
 def local(
@@ -43,7 +44,7 @@ def local(
     _check_port_free(port)
     _check_no_session()
     log_path = log_file or Path(tempfile.gettempdir()) / "bulkmail-local.log"
-    settings = LocalSettings(log_file=log_path)
+    settings = LocalSettings(log_file=log_path, sent_limit=OUTBOX_KEEPS)
     last, last_line = 0.0, ""
 
     def show(progress, depth) -> None:  # Progress, dict (loaded lazily)

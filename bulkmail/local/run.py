@@ -129,6 +129,7 @@ class LocalRun:
         reset_moto(running.endpoint_url)
         emu.reset()
         emu.set_max_send_rate(settings.account_send_rate)
+        emu.set_sent_limit(settings.sent_limit)
         if settings.daily_quota is not None:
             emu.set_daily_quota(settings.daily_quota, settings.quota_window_seconds)
         self.urls = provision(settings)

@@ -13,6 +13,7 @@ from moto.sqs import models as sqs_models
 
 from bulkmail.local import fast_queues
 
+
 class Clock:
     """Stopped at now (the emulator's retention check reads the real time), moved by hand."""
 
