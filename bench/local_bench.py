@@ -98,8 +98,9 @@ def lines(found: dict[str, Any]) -> list[str]:
         f"local run, {found['rows']:,} rows ({found['valid']:,} valid):",
         f"  enqueue       {found['enqueue_rate']:,.0f} rows/s ({found['enqueue_s']:.1f} s; "
         f"target >= {ENQUEUE_TARGET:.0f})",
-        f"  sending       {found['send_rate']:,.0f} emails/s = {found['ratio']:.2f} x the announced "
-        f"{found['announced_rate']:.0f}/s ({found['send_s']:.1f} s; target >= {RATE_TARGET:.0f}/s)",
+        f"  sending       {found['send_rate']:,.0f} emails/s = {found['ratio']:.2f} x the "
+        f"announced {found['announced_rate']:.0f}/s ({found['send_s']:.1f} s; "
+        f"target >= {RATE_TARGET:.0f}/s)",
         f"  all events    recorded at {found['all_done_s']:.1f} s",
         f"  outcome       sent {found['sent']:,} of {found['enqueued']:,} enqueued, twice "
         f"{found['sent_twice']}, dead-lettered {found['dead_lettered']}: "
