@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make `bulkmail` and `lambda_src` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    _root = Path(__file__).resolve().parent.parent
+    sys.path[:0] = [str(_root), str(_root / "lambda_src")]
 
 ROWS = 20_000
 QUICK_ROWS = 2_000

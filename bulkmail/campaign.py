@@ -154,6 +154,16 @@ def message_id(campaign: str, recipients: list[str], key: bytes) -> str:
     return f"{campaign}:{recipient_hash(key, recipients)}"
 
 
+def body_id(body: str) -> str | None:
+    """The `id` of a message body, if it is a JSON object with a string id."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    found = doc.get("id") if isinstance(doc, dict) else None
+    return found if isinstance(found, str) else None
+
+
 def unsubscribe_link(url_template: str, email_id: str) -> str:
     return url_template.replace("{id}", quote(email_id, safe=""))
 

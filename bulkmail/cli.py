@@ -351,8 +351,10 @@ def enqueue(
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     ids = [row.id for row in rows if row.id is not None]
     ledger = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
+    offered = len(bodies)
     if ledger:
-        _report_already_sent(ledger, ids)
+        bodies = _skip_already_sent(ledger, ids, bodies)
+    already = offered - len(bodies)
     if bodies:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
     if dry_run:
@@ -363,6 +365,7 @@ def enqueue(
             typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
         refused += len(report.failed)
         suppressed = f", suppressed {skipped}" if unsubscribes else ""
+        suppressed += f", already sent {already}" if already else ""
         typer.echo(
             f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused}{suppressed} "
             f"(onto {url})"
@@ -395,18 +398,28 @@ def _check_template(store: templates.TemplateStore, template: str) -> None:
         ) from None
 
 
-def _report_already_sent(table: str, ids: Sequence[str]) -> None:
-    """How many of these ids the sender already sent (they are skipped, not sent twice)."""
+def _skip_already_sent(table: str, ids: Sequence[str], bodies: list[str]) -> list[str]:
+    """The bodies whose id the sender has not sent yet: a re-run enqueues (and counts) each
+    email once. Said how many were left out; if the ledger cannot be read, all are kept (the
+    sender skips those it sent)."""
     try:
-        sent = ledger_view.already_sent(boto3.client("dynamodb"), table, ids)
+        sent = ledger_view.sent_ids(boto3.client("dynamodb"), table, ids)
     except (ClientError, BotoCoreError) as error:
         code = error.response["Error"].get("Code") if isinstance(error, ClientError) else error
         typer.echo(
-            f"warning: cannot read the idempotency table ({code}): re-runs not counted", err=True
+            f"warning: cannot read the idempotency table ({code}): rows already sent are "
+            "enqueued again (the sender skips them)",
+            err=True,
         )
-        return
-    if sent:
-        typer.echo(f"{sent} already sent in this campaign: skipped by the sender")
+        return bodies
+    if not sent:
+        return bodies
+    kept = [body for body in bodies if campaign.body_id(body) not in sent]
+    typer.echo(
+        f"{len(bodies) - len(kept)} already sent in this campaign: not enqueued again "
+        "(the sender would skip them)"
+    )
+    return kept
 
 
 def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
