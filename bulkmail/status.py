@@ -242,8 +242,11 @@ class CampaignNumbers:
     def queued(self) -> int:
         """Emails of this campaign the sender has not settled yet (sent, dead-lettered now,
         suppressed); a dead letter redriven and then sent counts once, as sent."""
-        dead_now = sum(self.dead_by_reason.values()) if self.dead_by_reason else None
-        dead = self._total(cs.DEAD_LETTERED_TOTAL) if dead_now is None else dead_now
+        prefix = f"{COUNT_PREFIX}{cs.DEAD_LETTERED}:"
+        per_email = any(name.startswith(prefix) for name in self.counts)
+        dead = (
+            sum(self.dead_by_reason.values()) if per_email else self._total(cs.DEAD_LETTERED_TOTAL)
+        )
         done = self.sent + dead + self._total(cs.SUPPRESSED_TOTAL)
         return max(0, self.enqueued - done)
 
