@@ -296,10 +296,9 @@ def enqueue(
     """
     campaign.check_file(file)
     # The suppression list and secret of the stack (or the local run), if it has them.
+    # --dry-run too: it is the real run minus the sends (same ids, same suppressions).
     unsubscribes = (
-        suppress.from_stack(stack, local=local, required=False)
-        if (stack or local) and not dry_run
-        else None
+        suppress.from_stack(stack, local=local, required=False) if stack or local else None
     )
     # Its SES client is made on first need.
     store = templates.TemplateStore(templates_dir, prefix=template_prefix)
@@ -358,7 +357,7 @@ def enqueue(
     if bodies:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
     if dry_run:
-        _dry_run_summary(len(rows), bodies, refused)
+        _dry_run_summary(len(rows), bodies, refused, skipped if unsubscribes else None, already)
     else:
         report = _send(sqs, url, bodies, workers, rows=len(rows), refused=refused)
         for index, code in report.failed:
@@ -487,8 +486,13 @@ def _report_refused(rows: Sequence[campaign.Row]) -> None:
             typer.echo(f"line {row.line}: {row.error}", err=True)
 
 
-def _dry_run_summary(rows: int, bodies: Sequence[str], refused: int) -> None:
-    typer.echo(f"dry run: rows {rows}, would enqueue {len(bodies)}, refused {refused}")
+def _dry_run_summary(
+    rows: int, bodies: Sequence[str], refused: int, suppressed: int | None, already: int
+) -> None:
+    """The real run's summary line, in the conditional: the same counts and ids."""
+    extra = f", suppressed {suppressed}" if suppressed is not None else ""
+    extra += f", already sent {already}" if already else ""
+    typer.echo(f"dry run: rows {rows}, would enqueue {len(bodies)}, refused {refused}{extra}")
     if bodies:
         typer.echo(f"first message: {bodies[0]}")
 
