@@ -37,6 +37,7 @@ from bulkmail import attach as attachments
 from bulkmail import (
     campaign,
     doctor,
+    identity,
     ledger_view,
     local_command,
     queues,
@@ -226,6 +227,14 @@ def enqueue(
             help="Enqueue even when a template cannot be found or read (its rows unchecked).",
         ),
     ] = False,
+    allow_unverified_from: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified-from",
+            help="Enqueue even when a sender (--from, a JSONL `from`) is not a verified SES "
+            "identity (with --stack or --local each is looked up first: SES would reject it).",
+        ),
+    ] = False,
     template_prefix: TemplatePrefixOption = "",
     configuration_sets: Annotated[
         str | None,
@@ -336,6 +345,8 @@ def enqueue(
     _refuse_unchecked(unchecked, allow_unchecked_template)
     _report_refused(rows)
     bodies = [row.body for row in rows if row.body is not None]
+    if (stack or local) and bodies and not (no_validate or allow_unverified_from):
+        _check_senders(bodies, from_address)
     bodies = attachments.attach_files(
         bodies, attach or [], campaign=campaign_name, stack=stack, local=local, dry_run=dry_run
     )
@@ -375,6 +386,14 @@ def enqueue(
                 typer.echo("warning: enqueued not counted in the status table", err=True)
     if refused:
         raise typer.Exit(1)
+
+
+def _check_senders(bodies: Sequence[str], from_address: str | None) -> None:
+    """Each sender is a verified SES identity of the stack's account (exit 2 if not)."""
+    ses = quota.ses_client()
+    identity.check(
+        identity.senders(bodies, from_address), ses, region=ses.meta.region_name, warn=_warn
+    )
 
 
 def _warn(line: str) -> None:
