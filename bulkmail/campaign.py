@@ -27,9 +27,10 @@ its `data` against its template; a refused row keeps its line number and the rea
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -69,6 +70,8 @@ class CampaignOptions:
     configuration_sets: frozenset[str] | None = None
     # With validate: each valid row's message -> None, or why it would not render (issue 8).
     render_check: Callable[[Email], str | None] | None = field(default=None, compare=False)
+    # CSV: data name -> the column that holds it (`--column name="First Name"`).
+    columns: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_campaign_name(self.campaign)
@@ -287,8 +290,22 @@ def _csv_doc(
         doc["content"] = dict(options.content)
     elif options.template:
         doc["template"] = options.template
+    for name, column in options.columns.items():
+        if column in values:
+            values[name] = values.pop(column)
     doc["data"] = values
     return doc
+
+
+def closest_column(wanted: str, columns: Sequence[str]) -> str | None:
+    """The column that most looks like the variable `wanted` (`First Name` for `name`)."""
+    folded = _folded(wanted)
+    for column in columns:  # the variable is a word of the column's name, or the reverse
+        words = {_folded(word) for word in re.split(r"[\s_-]+", column) if word}
+        if folded in words or _folded(column) in folded or folded in _folded(column):
+            return column
+    found = difflib.get_close_matches(folded, [_folded(c) for c in columns], n=1, cutoff=0.6)
+    return next((c for c in columns if found and _folded(c) == found[0]), None)
 
 
 def _jsonl_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDoc]]:

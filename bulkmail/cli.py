@@ -7,6 +7,7 @@ AWS error (`enqueue` sends nothing then). Errors are one line on stderr, never a
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -227,6 +228,24 @@ def enqueue(
             help="Enqueue even when a template cannot be found or read (its rows unchecked).",
         ),
     ] = False,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            metavar="NAME=COLUMN",
+            help="CSV: the template variable NAME is in the column COLUMN (repeatable), e.g. "
+            "--column 'name=First Name'.",
+        ),
+    ] = None,
+    allow_empty: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-empty",
+            metavar="NAME",
+            help="Accept an empty value for the template variable NAME (repeatable); by "
+            "default a row whose required variable is empty is refused.",
+        ),
+    ] = None,
     allow_unverified_from: Annotated[
         bool,
         typer.Option(
@@ -325,7 +344,10 @@ def enqueue(
         configuration_sets=parse_configuration_sets(configuration_sets, None),
         render_check=None
         if no_validate
-        else _render_check(store, unchecked, unsubscribes.enrich if unsubscribes else None),
+        else _render_check(
+            store, unchecked, unsubscribes.enrich if unsubscribes else None, allow_empty or ()
+        ),
+        columns=_columns(column or []),
     )
     if queue_url:
         queues.check_queue_url(queue_url)
@@ -344,6 +366,7 @@ def enqueue(
         _interrupted("while reading the file: nothing enqueued")
     _refuse_unchecked(unchecked, allow_unchecked_template)
     _report_refused(rows)
+    _data_hint(file, rows, options.columns)
     bodies = [row.body for row in rows if row.body is not None]
     if (stack or local) and bodies and not (no_validate or allow_unverified_from):
         _check_senders(bodies, from_address)
@@ -453,10 +476,53 @@ def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
     return selection.bodies
 
 
+def _columns(given: Sequence[str]) -> dict[str, str]:
+    """--column NAME=COLUMN, each checked: {NAME: COLUMN}."""
+    found: dict[str, str] = {}
+    for item in given:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise CliError(f"--column {item!r}: give NAME=COLUMN, e.g. --column 'name=First Name'")
+        found[name.strip()] = column.strip()
+    return found
+
+
+def _data_hint(file: Path, rows: Sequence[campaign.Row], columns: dict[str, str]) -> None:
+    """When rows lack a variable: the columns the file has, and the closest to each missing
+    one, with the --column that maps it (CSV only: a JSONL line names its own data)."""
+    missing: dict[str, None] = {}
+    for row in rows:
+        if row.refused and (match := _LACKS.search(row.error or "")):
+            missing.update(dict.fromkeys(v.strip() for v in match.group(1).split(",")))
+    if not missing or file.suffix.lower() in (".jsonl", ".ndjson"):
+        return
+    try:
+        _line, header, email_column, _cells = next(iter(campaign.csv_rows(file)))
+    except (StopIteration, CliError, OSError):
+        return
+    found = [name for name in header if name != email_column and name not in columns.values()]
+    hints = []
+    for name in missing:
+        close = campaign.closest_column(name, found)
+        if close:
+            hints.append(
+                f"column `{close}` looks like `{name}`; map it with --column '{name}={close}'"
+            )
+    listed = ", ".join(f"`{name}`" for name in header)
+    typer.echo(
+        f"hint: the file's columns are {listed}" + ("; " + "; ".join(hints) if hints else ""),
+        err=True,
+    )
+
+
+_LACKS = re.compile(r"data: lacks (.+?) required by ")
+
+
 def _render_check(
     store: templates.TemplateStore,
     unchecked: dict[str, str],
     enrich: Callable[[Email], Email] | None = None,
+    allow_empty: Sequence[str] = (),
 ) -> Callable[[Email], str | None]:
     """The row check (a template it cannot load goes to `unchecked`); with `enrich` (the
     stack's sender adds unsubscribe links and data), on the email as the sender will send it."""
@@ -464,7 +530,7 @@ def _render_check(
     def skipped(message: str) -> None:
         unchecked.setdefault(message, message)
 
-    check = templates.row_check(store, skipped)
+    check = templates.row_check(store, skipped, allow_empty)
     if enrich is None:
         return check
 
