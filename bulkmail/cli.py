@@ -81,6 +81,12 @@ class _OneLineErrors(TyperGroup):
             _fail(f"AWS: {error}", 2)
         sys.exit(code or 0)
 
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # Ctrl-C where a command has no word of its own (typer
+            _fail("interrupted (Ctrl-C)", 130)  # would exit 130 silently)
+
 
 def _fail(message: str, code: int) -> None:
     typer.echo(f"error: {' '.join(message.split())}", err=True)
@@ -103,7 +109,8 @@ app = typer.Typer(
 )
 dlq_app = typer.Typer(
     help=(
-        f"Inspect and redrive the dead-letter queue.\n\nExample: {PROG} dlq show --stack BulkEmail"
+        "Inspect, redrive and purge the dead-letter queue.\n\n"
+        f"Example: {PROG} dlq show --stack BulkEmailSender"
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -300,7 +307,7 @@ def enqueue(
     CSV: an address column (`email`, `Email Address`, `e-mail`, ... in any case; commas,
     semicolons, tabs or bars, sniffed from the header); the other columns become the
     template's `data`; --from and --template (or --content-file) apply to every row. JSONL:
-    one whole message per line (DESIGN.md section 3); --from / --template fill in lines that
+    one whole message per line (the README's message format); --from / --template fill in lines that
     have none. Every row is checked with the Lambda's own validator, and its data against
     its template (from --templates-dir, else SES): a row lacking a variable the template
     requires is refused (`line N: data: lacks code required by welcome`); a template that
@@ -317,7 +324,7 @@ def enqueue(
 
     Example:
 
-        python -m bulkmail enqueue campaign.csv --stack BulkEmail \\
+        python -m bulkmail enqueue campaign.csv --stack BulkEmailSender \\
             --campaign spring --template welcome \\
             --from 'News <news@example.com>' \\
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
@@ -661,7 +668,7 @@ def dlq_show(
 
     Example:
 
-        python -m bulkmail dlq show --stack BulkEmail
+        python -m bulkmail dlq show --stack BulkEmailSender
     """
     url = target.resolve({queues.DLQ_URL: dlq_url}, stack=stack, local=local)[queues.DLQ_URL]
     sample = dlq_tools.sample_dlq(
@@ -707,7 +714,7 @@ def dlq_redrive(
 
     Example:
 
-        python -m bulkmail dlq redrive --stack BulkEmail --yes
+        python -m bulkmail dlq redrive --stack BulkEmailSender --yes
     """
     given = {queues.DLQ_URL: dlq_url, queues.QUEUE_URL: queue_url}
     urls = target.resolve(given, stack=stack, local=local)
@@ -743,6 +750,30 @@ def dlq_redrive(
             "(received by another reader): run it again once they are visible",
             err=True,
         )
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    dlq_url: DlqUrlOption = None,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete every message on the DLQ (SQS PurgeQueue): for dead letters you have read and
+    will not send again. Says how many it held first, and asks unless --yes.
+
+    Example:
+
+        python -m bulkmail dlq purge --stack BulkEmailSender
+    """
+    url = target.resolve({queues.DLQ_URL: dlq_url}, stack=stack, local=local)[queues.DLQ_URL]
+    sqs = queues.sqs_client()
+    held = sum(queues.queue_depth(sqs, url).values())
+    typer.echo(f"dlq: {url} (about {held} message(s))")
+    if not yes:
+        typer.confirm(f"Delete about {held} message(s) for good?", abort=True)
+    sqs.purge_queue(QueueUrl=url)
+    typer.echo(f"purged {url}: its messages are deleted (SQS takes up to 60 s to finish)")
 
 
 # --- template -------------------------------------------------------------------------------

@@ -513,7 +513,7 @@ def status(
 
     Example:
 
-        python -m bulkmail status --stack BulkEmail --campaign spring --export spring.csv \\
+        python -m bulkmail status --stack BulkEmailSender --campaign spring --export spring.csv \\
             --join people.csv
     """
     campaign.check_campaign_name(campaign_name)
