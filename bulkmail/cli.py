@@ -949,6 +949,7 @@ def demo(
         and summary.enqueued_balance
         and summary.follow_up_ok
         and summary.status_balance
+        and (summary.agrees_with_status or not summary.campaigns)
     ):
         raise typer.Exit(1)
 
