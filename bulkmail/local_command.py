@@ -30,7 +30,8 @@ def local(
     Prints `NAME=value` lines (AWS_ENDPOINT_URL, AWS_REGION and the stack outputs it
     emulates: QueueUrl, DlqUrl, ConfigurationSetName, ...; and OutboxUrl, a page of the
     emails sent, newest first, each with its rendered HTML, text, headers and live unsubscribe
-    link) and writes them where `--local` finds them, so every other command can work on it: `enqueue FILE --local ...`,
+    link) and writes them where `--local` finds them, so every other command can work on it:
+    `enqueue FILE --local ...`,
     `dlq show --local`, `dlq redrive --local`, `send-test --local`, `doctor --local`. The real
     handler runs as Lambda's event source mapping would (one invocation at a time, the demo's
     local settings); one line is printed as the queue drains. Nothing is kept after Ctrl-C.

@@ -231,12 +231,14 @@ class CampaignNumbers:
 
     @property
     def dead_by_reason(self) -> dict[str, int]:
+        """Dead letters now, by reason; one name per reason (SES's entry status
+        MESSAGE_REJECTED and its call error MessageRejected are one reason)."""
         prefix = f"{COUNT_PREFIX}{cs.DEAD_LETTERED}:"
-        return {
-            name[len(prefix) :]: int(value)
-            for name, value in sorted(self.counts.items())
-            if name.startswith(prefix) and int(value) > 0
-        }
+        found: Counter[str] = Counter()
+        for name, value in sorted(self.counts.items()):
+            if name.startswith(prefix) and int(value) > 0:
+                found[reason_name(name[len(prefix) :])] += int(value)
+        return dict(sorted(found.items()))
 
     @property
     def queued(self) -> int:
@@ -333,6 +335,14 @@ class CampaignNumbers:
             f"in flight {depth.get('in_flight', 0)}, scheduled {depth.get('delayed', 0)}; "
             "all campaigns, read from the queue)"
         ]
+
+
+def reason_name(code: str) -> str:
+    """A dead letter's reason as one name: SES's UPPER_SNAKE entry statuses in the CamelCase
+    of its API errors (MESSAGE_REJECTED -> MessageRejected)."""
+    if code.isupper() or "_" in code:
+        return "".join(part.capitalize() for part in code.lower().split("_"))
+    return code
 
 
 def _duration(seconds: float) -> str:

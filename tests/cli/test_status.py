@@ -80,7 +80,7 @@ def test_status_numbers_add_up_and_tell_the_time_left():
     assert numbers.adds_up
     text = "\n".join(numbers.lines())
     assert "(permanent 3, transient 1)" in text
-    assert "MESSAGE_REJECTED 5" in text
+    assert "MessageRejected 5" in text
     assert "about 0m18s at 2.0/s" in text
     assert "60 = 50 + 4 + 1 + 0 + 0 + 5" in text
 
@@ -246,3 +246,18 @@ def test_status_of_an_unknown_campaign_exits_1():
         )
     assert result.exit_code == 1
     assert "campaign nope: nothing recorded yet" in result.stdout
+
+
+def test_ses_s_two_names_of_one_reason_are_one_reason():
+    # Given dead letters refused by SES per entry (MESSAGE_REJECTED) and per call
+    # (MessageRejected), and a RetriesExhausted one
+    counts = {
+        cs.ENQUEUED: 4,
+        "n:dead_lettered:MESSAGE_REJECTED": 2,
+        "n:dead_lettered:MessageRejected": 1,
+        "n:dead_lettered:RetriesExhausted": 1,
+    }
+    # Then status shows one reason for the first two
+    numbers = CampaignNumbers("c", counts)
+    assert numbers.dead_by_reason == {"MessageRejected": 3, "RetriesExhausted": 1}
+    assert "(MessageRejected 3, RetriesExhausted 1)" in "\n".join(numbers.lines())
