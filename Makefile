@@ -13,10 +13,13 @@ TEST_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_
 .PHONY: setup test test-fast lint format docs docs-gen docs-serve demo local synth bootstrap deploy bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt $(wildcard package-lock.json)
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
-	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
-	touch $@
+	@echo "setup: creating $(VENV) and installing the pinned Python packages (first time: 1-3 minutes)"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@if [ -f package-lock.json ]; then echo "setup: installing the CDK CLI (npm ci)"; \
+		npm ci --no-audit --no-fund --loglevel=error; fi
+	@touch $@
+	@echo "setup: done"
 
 setup: $(STAMP)
 

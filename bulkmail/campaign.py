@@ -27,12 +27,13 @@ its `data` against its template; a refused row keeps its line number and the rea
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -70,6 +71,8 @@ class CampaignOptions:
     configuration_sets: frozenset[str] | None = None
     # With validate: each valid row's message -> None, or why it would not render (issue 8).
     render_check: Callable[[Email], str | None] | None = field(default=None, compare=False)
+    # CSV: data name -> the column that holds it (`--column name="First Name"`).
+    columns: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_campaign_name(self.campaign)
@@ -153,6 +156,16 @@ def load_content(path: Path) -> dict[str, str]:
 def message_id(campaign: str, recipients: list[str], key: bytes) -> str:
     """`{campaign}:{h}`: h keyed by `key` over the lower-cased bare addresses."""
     return f"{campaign}:{recipient_hash(key, recipients)}"
+
+
+def body_id(body: str) -> str | None:
+    """The `id` of a message body, if it is a JSON object with a string id."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    found = doc.get("id") if isinstance(doc, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def unsubscribe_link(url_template: str, email_id: str) -> str:
@@ -307,8 +320,22 @@ def _csv_doc(
         doc["content"] = dict(options.content)
     elif options.template:
         doc["template"] = options.template
+    for name, column in options.columns.items():
+        if column in values:
+            values[name] = values.pop(column)
     doc["data"] = values
     return doc
+
+
+def closest_column(wanted: str, columns: Sequence[str]) -> str | None:
+    """The column that most looks like the variable `wanted` (`First Name` for `name`)."""
+    folded = _folded(wanted)
+    for column in columns:  # the variable is a word of the column's name, or the reverse
+        words = {_folded(word) for word in re.split(r"[\s_-]+", column) if word}
+        if folded in words or _folded(column) in folded or folded in _folded(column):
+            return column
+    found = difflib.get_close_matches(folded, [_folded(c) for c in columns], n=1, cutoff=0.6)
+    return next((c for c in columns if found and _folded(c) == found[0]), None)
 
 
 def _jsonl_docs(path: Path, options: CampaignOptions) -> Iterator[tuple[int, RawDoc]]:

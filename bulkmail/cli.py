@@ -7,6 +7,7 @@ AWS error (`enqueue` sends nothing then). Errors are one line on stderr, never a
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from bulkmail import attach as attachments
 from bulkmail import (
     campaign,
     doctor,
+    identity,
     ledger_view,
     local_command,
     pinpoint,
@@ -83,6 +85,12 @@ class _OneLineErrors(TyperGroup):
             _fail(f"AWS: {error}", 2)
         sys.exit(code or 0)
 
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # Ctrl-C where a command has no word of its own (typer
+            _fail("interrupted (Ctrl-C)", 130)  # would exit 130 silently)
+
 
 def _fail(message: str, code: int) -> None:
     typer.echo(f"error: {' '.join(message.split())}", err=True)
@@ -105,7 +113,8 @@ app = typer.Typer(
 )
 dlq_app = typer.Typer(
     help=(
-        f"Inspect and redrive the dead-letter queue.\n\nExample: {PROG} dlq show --stack BulkEmail"
+        "Inspect, redrive and purge the dead-letter queue.\n\n"
+        f"Example: {PROG} dlq show --stack BulkEmailSender"
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -234,6 +243,32 @@ def enqueue(
             help="Enqueue even when a template cannot be found or read (its rows unchecked).",
         ),
     ] = False,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            metavar="NAME=COLUMN",
+            help="CSV: the template variable NAME is in the column COLUMN (repeatable), e.g. "
+            "--column 'name=First Name'.",
+        ),
+    ] = None,
+    allow_empty: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-empty",
+            metavar="NAME",
+            help="Accept an empty value for the template variable NAME (repeatable); by "
+            "default a row whose required variable is empty is refused.",
+        ),
+    ] = None,
+    allow_unverified_from: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified-from",
+            help="Enqueue even when a sender (--from, a JSONL `from`) is not a verified SES "
+            "identity (with --stack or --local each is looked up first: SES would reject it).",
+        ),
+    ] = False,
     template_prefix: TemplatePrefixOption = "",
     configuration_sets: Annotated[
         str | None,
@@ -315,7 +350,7 @@ def enqueue(
     CSV: an address column (`email`, `Email Address`, `e-mail`, ... in any case; commas,
     semicolons, tabs or bars, sniffed from the header); the other columns become the
     template's `data`; --from and --template (or --content-file) apply to every row. JSONL:
-    one whole message per line (DESIGN.md section 3); --from / --template fill in lines that
+    one whole message per line (the README's message format); --from / --template fill in lines that
     have none. Every row is checked with the Lambda's own validator, and its data against
     its template (from --templates-dir, else SES): a row lacking a variable the template
     requires is refused (`line N: data: lacks code required by welcome`); a template that
@@ -332,7 +367,7 @@ def enqueue(
 
     Example:
 
-        python -m bulkmail enqueue campaign.csv --stack BulkEmail \\
+        python -m bulkmail enqueue campaign.csv --stack BulkEmailSender \\
             --campaign spring --template welcome \\
             --from 'News <news@example.com>' \\
             --unsubscribe-url 'https://example.com/unsubscribe?id={id}'
@@ -344,10 +379,9 @@ def enqueue(
     if when and not (stack or local or dry_run):
         raise CliError("--at and --at-local need the stack's campaign bucket: --stack or --local")
     # The suppression list and secret of the stack (or the local run), if it has them.
+    # --dry-run too: it is the real run minus the sends (same ids, same suppressions).
     unsubscribes = (
-        suppress.from_stack(stack, local=local, required=False)
-        if (stack or local) and not dry_run
-        else None
+        suppress.from_stack(stack, local=local, required=False) if stack or local else None
     )
     # Its SES client is made on first need.
     store = templates.TemplateStore(templates_dir, prefix=template_prefix)
@@ -365,7 +399,10 @@ def enqueue(
         configuration_sets=parse_configuration_sets(configuration_sets, None),
         render_check=None
         if no_validate
-        else _render_check(store, unchecked, unsubscribes.enrich if unsubscribes else None),
+        else _render_check(
+            store, unchecked, unsubscribes.enrich if unsubscribes else None, allow_empty or ()
+        ),
+        columns=_columns(column or []),
     )
     if queue_url:
         queues.check_queue_url(queue_url)
@@ -386,7 +423,10 @@ def enqueue(
     if when:
         rows = schedule.refuse_unknown_zones(rows, when)
     _report_refused(rows)
+    _data_hint(file, rows, options.columns)
     bodies = [row.body for row in rows if row.body is not None]
+    if (stack or local) and bodies and not (no_validate or allow_unverified_from):
+        _check_senders(bodies, from_address)
     bodies = attachments.attach_files(
         bodies, attach or [], campaign=campaign_name, stack=stack, local=local, dry_run=dry_run
     )
@@ -400,8 +440,10 @@ def enqueue(
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     ids = [row.id for row in rows if row.id is not None]
     ledger = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
+    offered = len(bodies)
     if ledger:
-        _report_already_sent(ledger, ids)
+        bodies = _skip_already_sent(ledger, ids, bodies)
+    already = offered - len(bodies)
     if bodies and not when:  # SES GetAccount: larger than the quota left? (asks unless --yes)
         quota.check(bodies, ask=not (yes or dry_run), echo=_warn, confirm=_confirm)
     if when:
@@ -419,13 +461,14 @@ def enqueue(
             confirm=None if (yes or dry_run) else _confirm,
         )
     elif dry_run:
-        _dry_run_summary(len(rows), bodies, refused)
+        _dry_run_summary(len(rows), bodies, refused, skipped if unsubscribes else None, already)
     else:
         report = _send(sqs, url, bodies, workers, rows=len(rows), refused=refused)
         for index, code in report.failed:
             typer.echo(f"not enqueued: message {index + 1} of {len(bodies)}: {code}", err=True)
         refused += len(report.failed)
         suppressed = f", suppressed {skipped}" if unsubscribes else ""
+        suppressed += f", already sent {already}" if already else ""
         typer.echo(
             f"rows {len(rows)}, enqueued {report.enqueued}, refused {refused}{suppressed} "
             f"(onto {url})"
@@ -436,6 +479,14 @@ def enqueue(
                 typer.echo("warning: enqueued not counted in the status table", err=True)
     if refused:
         raise typer.Exit(1)
+
+
+def _check_senders(bodies: Sequence[str], from_address: str | None) -> None:
+    """Each sender is a verified SES identity of the stack's account (exit 2 if not)."""
+    ses = quota.ses_client()
+    identity.check(
+        identity.senders(bodies, from_address), ses, region=ses.meta.region_name, warn=_warn
+    )
 
 
 def _warn(line: str) -> None:
@@ -458,18 +509,28 @@ def _check_template(store: templates.TemplateStore, template: str) -> None:
         ) from None
 
 
-def _report_already_sent(table: str, ids: Sequence[str]) -> None:
-    """How many of these ids the sender already sent (they are skipped, not sent twice)."""
+def _skip_already_sent(table: str, ids: Sequence[str], bodies: list[str]) -> list[str]:
+    """The bodies whose id the sender has not sent yet: a re-run enqueues (and counts) each
+    email once. Said how many were left out; if the ledger cannot be read, all are kept (the
+    sender skips those it sent)."""
     try:
-        sent = ledger_view.already_sent(boto3.client("dynamodb"), table, ids)
+        sent = ledger_view.sent_ids(boto3.client("dynamodb"), table, ids)
     except (ClientError, BotoCoreError) as error:
         code = error.response["Error"].get("Code") if isinstance(error, ClientError) else error
         typer.echo(
-            f"warning: cannot read the idempotency table ({code}): re-runs not counted", err=True
+            f"warning: cannot read the idempotency table ({code}): rows already sent are "
+            "enqueued again (the sender skips them)",
+            err=True,
         )
-        return
-    if sent:
-        typer.echo(f"{sent} already sent in this campaign: skipped by the sender")
+        return bodies
+    if not sent:
+        return bodies
+    kept = [body for body in bodies if campaign.body_id(body) not in sent]
+    typer.echo(
+        f"{len(bodies) - len(kept)} already sent in this campaign: not enqueued again "
+        "(the sender would skip them)"
+    )
+    return kept
 
 
 def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
@@ -485,10 +546,53 @@ def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
     return selection.bodies
 
 
+def _columns(given: Sequence[str]) -> dict[str, str]:
+    """--column NAME=COLUMN, each checked: {NAME: COLUMN}."""
+    found: dict[str, str] = {}
+    for item in given:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise CliError(f"--column {item!r}: give NAME=COLUMN, e.g. --column 'name=First Name'")
+        found[name.strip()] = column.strip()
+    return found
+
+
+def _data_hint(file: Path, rows: Sequence[campaign.Row], columns: dict[str, str]) -> None:
+    """When rows lack a variable: the columns the file has, and the closest to each missing
+    one, with the --column that maps it (CSV only: a JSONL line names its own data)."""
+    missing: dict[str, None] = {}
+    for row in rows:
+        if row.refused and (match := _LACKS.search(row.error or "")):
+            missing.update(dict.fromkeys(v.strip() for v in match.group(1).split(",")))
+    if not missing or file.suffix.lower() in (".jsonl", ".ndjson"):
+        return
+    try:
+        _line, header, email_column, _cells = next(iter(campaign.csv_rows(file)))
+    except (StopIteration, CliError, OSError):
+        return
+    found = [name for name in header if name != email_column and name not in columns.values()]
+    hints = []
+    for name in missing:
+        close = campaign.closest_column(name, found)
+        if close:
+            hints.append(
+                f"column `{close}` looks like `{name}`; map it with --column '{name}={close}'"
+            )
+    listed = ", ".join(f"`{name}`" for name in header)
+    typer.echo(
+        f"hint: the file's columns are {listed}" + ("; " + "; ".join(hints) if hints else ""),
+        err=True,
+    )
+
+
+_LACKS = re.compile(r"data: lacks (.+?) required by ")
+
+
 def _render_check(
     store: templates.TemplateStore,
     unchecked: dict[str, str],
     enrich: Callable[[Email], Email] | None = None,
+    allow_empty: Sequence[str] = (),
 ) -> Callable[[Email], str | None]:
     """The row check (a template it cannot load goes to `unchecked`); with `enrich` (the
     stack's sender adds unsubscribe links and data), on the email as the sender will send it."""
@@ -496,7 +600,7 @@ def _render_check(
     def skipped(message: str) -> None:
         unchecked.setdefault(message, message)
 
-    check = templates.row_check(store, skipped)
+    check = templates.row_check(store, skipped, allow_empty)
     if enrich is None:
         return check
 
@@ -537,8 +641,13 @@ def _report_refused(rows: Sequence[campaign.Row]) -> None:
             typer.echo(f"line {row.line}: {row.error}", err=True)
 
 
-def _dry_run_summary(rows: int, bodies: Sequence[str], refused: int) -> None:
-    typer.echo(f"dry run: rows {rows}, would enqueue {len(bodies)}, refused {refused}")
+def _dry_run_summary(
+    rows: int, bodies: Sequence[str], refused: int, suppressed: int | None, already: int
+) -> None:
+    """The real run's summary line, in the conditional: the same counts and ids."""
+    extra = f", suppressed {suppressed}" if suppressed is not None else ""
+    extra += f", already sent {already}" if already else ""
+    typer.echo(f"dry run: rows {rows}, would enqueue {len(bodies)}, refused {refused}{extra}")
     if bodies:
         typer.echo(f"first message: {bodies[0]}")
 
@@ -622,7 +731,7 @@ def dlq_show(
 
     Example:
 
-        python -m bulkmail dlq show --stack BulkEmail
+        python -m bulkmail dlq show --stack BulkEmailSender
     """
     url = target.resolve({queues.DLQ_URL: dlq_url}, stack=stack, local=local)[queues.DLQ_URL]
     sample = dlq_tools.sample_dlq(
@@ -668,7 +777,7 @@ def dlq_redrive(
 
     Example:
 
-        python -m bulkmail dlq redrive --stack BulkEmail --yes
+        python -m bulkmail dlq redrive --stack BulkEmailSender --yes
     """
     given = {queues.DLQ_URL: dlq_url, queues.QUEUE_URL: queue_url}
     urls = target.resolve(given, stack=stack, local=local)
@@ -704,6 +813,30 @@ def dlq_redrive(
             "(received by another reader): run it again once they are visible",
             err=True,
         )
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    dlq_url: DlqUrlOption = None,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete every message on the DLQ (SQS PurgeQueue): for dead letters you have read and
+    will not send again. Says how many it held first, and asks unless --yes.
+
+    Example:
+
+        python -m bulkmail dlq purge --stack BulkEmailSender
+    """
+    url = target.resolve({queues.DLQ_URL: dlq_url}, stack=stack, local=local)[queues.DLQ_URL]
+    sqs = queues.sqs_client()
+    held = sum(queues.queue_depth(sqs, url).values())
+    typer.echo(f"dlq: {url} (about {held} message(s))")
+    if not yes:
+        typer.confirm(f"Delete about {held} message(s) for good?", abort=True)
+    sqs.purge_queue(QueueUrl=url)
+    typer.echo(f"purged {url}: its messages are deleted (SQS takes up to 60 s to finish)")
 
 
 # --- template -------------------------------------------------------------------------------
@@ -896,6 +1029,7 @@ def demo(
         and summary.enqueued_balance
         and summary.follow_up_ok
         and summary.status_balance
+        and (summary.agrees_with_status or not summary.campaigns)
     ):
         raise typer.Exit(1)
 

@@ -13,6 +13,7 @@ import typer
 from bulkmail.errors import CliError
 
 HOST = "127.0.0.1"
+OUTBOX_KEEPS = 1000  # the latest sent emails the session keeps for its outbox page
 
 
 def local(
@@ -27,8 +28,10 @@ def local(
     """Run the emulator with what the stack provisions and the sender polling, until Ctrl-C.
 
     Prints `NAME=value` lines (AWS_ENDPOINT_URL, AWS_REGION and the stack outputs it
-    emulates: QueueUrl, DlqUrl, ConfigurationSetName, ...) and writes them where `--local`
-    finds them, so every other command can work on it: `enqueue FILE --local ...`,
+    emulates: QueueUrl, DlqUrl, ConfigurationSetName, ...; and OutboxUrl, a page of the
+    emails sent, newest first, each with its rendered HTML, text, headers and live unsubscribe
+    link) and writes them where `--local` finds them, so every other command can work on it:
+    `enqueue FILE --local ...`,
     `dlq show --local`, `dlq redrive --local`, `send-test --local`, `doctor --local`. The real
     handler runs as Lambda's event source mapping would (one invocation at a time, the demo's
     local settings); one line is printed as the queue drains. Nothing is kept after Ctrl-C.
@@ -42,8 +45,9 @@ def local(
     from bulkmail.local.session import progress_line, running_session, wait_for_interrupt
 
     _check_port_free(port)
+    _check_no_session()
     log_path = log_file or Path(tempfile.gettempdir()) / "bulkmail-local.log"
-    settings = LocalSettings(log_file=log_path)
+    settings = LocalSettings(log_file=log_path, sent_limit=OUTBOX_KEEPS)
     last, last_line = 0.0, ""
 
     def show(progress: Any, depth: Any) -> None:  # Progress, dict (loaded lazily)
@@ -70,6 +74,21 @@ def local(
         typer.echo(f"error: the sender stopped: {session.error!r}", err=True)
         raise typer.Exit(1)
     typer.echo("local: stopped (nothing is kept)", err=True)
+
+
+def _check_no_session() -> None:
+    """One `local` per state file: a second one would take the first one's file over, and
+    whichever stopped first would leave the other's `--local` commands without it."""
+    from bulkmail import target
+
+    running = target.running_session()
+    if running is not None:
+        raise CliError(
+            f"a local run is already running (pid {running.get('pid')}, "
+            f"{running.get('endpoint_url')}): use it, stop it first (Ctrl-C), or start another "
+            f"with {target.STATE_ENV}=/path/to/another.json and the same variable for its "
+            "--local commands"
+        )
 
 
 def _check_port_free(port: int) -> None:

@@ -81,6 +81,19 @@ def _id_key(option: str | None, stack: str | None, local: bool = False) -> bytes
     return unsubscribes.keys.hash_key if unsubscribes else campaign.local_id_key()
 
 
+def _send_queue(stack: str | None, local: bool) -> Any:
+    """A function reading the send queue's depth, when --stack or --local names the queue."""
+    if not (stack or local):
+        return None
+    from bulkmail import queues
+
+    url = target.outputs(stack=stack, local=local).get(target.QUEUE_URL)
+    if not url:
+        return None
+    sqs = queues.sqs_client()
+    return lambda: queues.queue_depth(sqs, url)
+
+
 def dynamodb_client() -> Any:
     return boto3.client("dynamodb")
 
@@ -173,6 +186,9 @@ class CampaignNumbers:
     campaign: str
     counts: Mapping[str, Any]
     now: float = field(default_factory=time.time)
+    # The send queue's own counts (bulkmail.queues.queue_depth: visible, in_flight, delayed),
+    # for every campaign on it; None when the queue is not known (only --status-table given).
+    queue: Mapping[str, int] | None = None
 
     def _n(self, bucket: str) -> int:
         return int(self.counts.get(COUNT_PREFIX + bucket, 0))
@@ -182,7 +198,15 @@ class CampaignNumbers:
 
     @property
     def enqueued(self) -> int:
-        return self._total(cs.ENQUEUED) or self._total(cs.RECEIVED)
+        """Emails enqueued, each once: a row offered again (a re-run, a redrive) whose email
+        was already sent is acknowledged as a duplicate, not counted a second time."""
+        offered = self._total(cs.ENQUEUED) or self._total(cs.RECEIVED)
+        return max(0, offered - self._total(cs.DUPLICATES))
+
+    @property
+    def on_queue(self) -> int:
+        """Messages the send queue holds now: waiting, in flight or delayed (scheduled)."""
+        return sum(self.queue.values()) if self.queue else 0
 
     @property
     def scheduled(self) -> int:
@@ -213,20 +237,31 @@ class CampaignNumbers:
 
     @property
     def dead_by_reason(self) -> dict[str, int]:
+        """Dead letters now, by reason; one name per reason (SES's entry status
+        MESSAGE_REJECTED and its call error MessageRejected are one reason)."""
         prefix = f"{COUNT_PREFIX}{cs.DEAD_LETTERED}:"
-        return {
-            name[len(prefix) :]: int(value)
-            for name, value in sorted(self.counts.items())
-            if name.startswith(prefix) and int(value) > 0
-        }
+        found: Counter[str] = Counter()
+        for name, value in sorted(self.counts.items()):
+            if name.startswith(prefix) and int(value) > 0:
+                found[reason_name(name[len(prefix) :])] += int(value)
+        return dict(sorted(found.items()))
 
     @property
     def queued(self) -> int:
-        done = sum(
-            self._total(name)
-            for name in (cs.SENT_TOTAL, cs.DEAD_LETTERED_TOTAL, cs.SUPPRESSED_TOTAL, cs.DUPLICATES)
+        """Emails of this campaign the sender has not settled yet (sent, dead-lettered now,
+        suppressed); a dead letter redriven and then sent counts once, as sent."""
+        prefix = f"{COUNT_PREFIX}{cs.DEAD_LETTERED}:"
+        per_email = any(name.startswith(prefix) for name in self.counts)
+        dead = (
+            sum(self.dead_by_reason.values()) if per_email else self._total(cs.DEAD_LETTERED_TOTAL)
         )
+        done = self.sent + dead + self._total(cs.SUPPRESSED_TOTAL)
         return max(0, self.enqueued - done)
+
+    @property
+    def waiting(self) -> bool:
+        """Anything still to send: this campaign's own count, or messages on the queue."""
+        return bool(self.queued or self.on_queue)
 
     @property
     def rate(self) -> float:
@@ -252,12 +287,17 @@ class CampaignNumbers:
         dead = self.dead_by_reason
         reasons = ", ".join(f"{code} {n}" for code, n in dead.items())
         enqueued_note = "" if self._total(cs.ENQUEUED) else "  (first receives by the sender)"
+        if self._total(cs.DUPLICATES):
+            enqueued_note += f"  ({self._total(cs.DUPLICATES)} offered again: counted once)"
         rate = self.rate
         queued = self.queued
-        if not queued:
+        left_count = max(queued, self.on_queue)
+        if not self.waiting:
             left = "done" if not self.in_flight else "sending done; waiting for SES's events"
         elif rate:
-            left = f"about {_duration(queued / rate)} at {rate:.1f}/s"
+            left = f"about {_duration(left_count / rate)} at {rate:.1f}/s"
+        elif not queued:
+            left = f"sending: {self.on_queue} message(s) on the queue"
         else:
             left = "unknown (nothing sent yet)"
         permanent = self._n(cs.BOUNCED_PERMANENT)
@@ -284,6 +324,7 @@ class CampaignNumbers:
             f"dead-lettered      {sum(dead.values()):>8}" + (f"  ({reasons})" if reasons else ""),
             f"duplicates         {self._total(cs.DUPLICATES):>8}  (already sent: not sent again)",
             f"still queued       {queued:>8}",
+            *self._queue_line(),
             f"opened / clicked   {self._total(cs.OPENED):>8} / {self._total(cs.CLICKED)}",
             f"time left          {left:>8}",
             "sent = delivered + bounced + complained + rejected + rendering failed + in flight: "
@@ -291,6 +332,24 @@ class CampaignNumbers:
             f"{outcomes[cs.COMPLAINED]} + {outcomes[cs.REJECTED]} + "
             f"{outcomes[cs.RENDERING_FAILED]} + {self.in_flight}",
         ]
+
+    def _queue_line(self) -> list[str]:
+        if self.queue is None:
+            return []
+        depth = self.queue
+        return [
+            f"on the queue       {self.on_queue:>8}  (waiting {depth.get('visible', 0)}, "
+            f"in flight {depth.get('in_flight', 0)}, scheduled {depth.get('delayed', 0)}; "
+            "all campaigns, read from the queue)"
+        ]
+
+
+def reason_name(code: str) -> str:
+    """A dead letter's reason as one name: SES's UPPER_SNAKE entry statuses in the CamelCase
+    of its API errors (MESSAGE_REJECTED -> MessageRejected)."""
+    if code.isupper() or "_" in code:
+        return "".join(part.capitalize() for part in code.lower().split("_"))
+    return code
 
 
 def _duration(seconds: float) -> str:
@@ -471,7 +530,7 @@ def status(
 
     Example:
 
-        python -m bulkmail status --stack BulkEmail --campaign spring --export spring.csv \\
+        python -m bulkmail status --stack BulkEmailSender --campaign spring --export spring.csv \\
             --join people.csv
     """
     campaign.check_campaign_name(campaign_name)
@@ -479,13 +538,20 @@ def status(
         raise CliError("--join needs --export FILE")
     table = table_name(status_table, stack, local)
     dynamodb = dynamodb_client()
+    queue = _send_queue(stack, local)
     while True:
-        numbers = CampaignNumbers(campaign_name, read_counts(dynamodb, table, campaign_name))
+        numbers = CampaignNumbers(
+            campaign_name,
+            read_counts(dynamodb, table, campaign_name),
+            queue=queue() if queue else None,
+        )
         if watch:
             typer.echo("\x1b[2J\x1b[H", nl=False)
         for line in numbers.lines():
             typer.echo(line)
-        done = numbers.counts and not numbers.queued and not numbers.in_flight
+        done = numbers.counts and not numbers.waiting and not numbers.in_flight
+        if not numbers.counts and not watch:
+            raise typer.Exit(1)  # no such campaign (or nothing recorded yet): said above
         if not watch or done:
             break
         try:

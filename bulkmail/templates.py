@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ from bulkmail.errors import CliError
 from stacks.template_files import EmailTemplate, TemplateFileError
 
 DEFAULT_DIR = Path("templates")
+# The project's own templates: where DEFAULT_DIR points when run from another directory
+# (bin/bulkmail works from anywhere).
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "templates"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -65,6 +68,8 @@ class TemplateStore:
         ses: Any = None,
         prefix: str = "",
     ) -> None:
+        if directory == DEFAULT_DIR and not directory.is_dir() and PROJECT_DIR.is_dir():
+            directory = PROJECT_DIR  # run from elsewhere: the project's own templates/
         self.directory = directory
         self._region = region
         self._ses = ses
@@ -124,10 +129,44 @@ def load_json_object(path: Path, what: str) -> dict[str, Any]:
     return doc
 
 
-def row_check(store: TemplateStore, warn: Callable[[str], None]) -> Callable[[Email], str | None]:
+def row_check(
+    store: TemplateStore, warn: Callable[[str], None], allow_empty: Iterable[str] = ()
+) -> Callable[[Email], str | None]:
     """The Lambda's pre-flight check (`bulk_sender.preflight.TemplateCheck`) on campaign rows:
     None when a row's data renders, else the refusal `data: lacks a, b required by NAME`. A
-    template that cannot be loaded is reported once through `warn`; its rows pass unchecked."""
+    template that cannot be loaded is reported once through `warn`; its rows pass unchecked.
+
+    Beyond the Lambda's: a variable the template requires whose value is empty (or blanks)
+    would render "Welcome, !": refused (`data: name is empty, required by NAME`) unless it is
+    in `allow_empty` (`--allow-empty name`)."""
+    allowed = frozenset(allow_empty)
+    required: dict[object, frozenset[str]] = {}
+
+    def needs(email: Email) -> tuple[str, frozenset[str]]:
+        if email.content is not None:
+            key: object = email.content
+            name = "inline content"
+            parts = (email.content.subject, email.content.text or "", email.content.html or "")
+        else:
+            name = key = email.template.rsplit("/", 1)[-1]
+            parts = ()
+        if key not in required:
+            try:
+                required[key] = required_variables(*parts) if parts else store.load(name).required()
+            except Exception:  # reported by the Lambda's check: not checked here either
+                required[key] = frozenset()
+        return name, required[key]
+
+    def empty_of(email: Email) -> str | None:
+        name, paths = needs(email)
+        empty = sorted(p for p in paths - allowed if _is_blank(_value_at(email.data, p)))
+        if not empty:
+            return None
+        names = ", ".join(empty)
+        return (
+            f"data: {names} {'is' if len(empty) == 1 else 'are'} empty, required by {name} "
+            f"(--allow-empty {empty[0]} to send it empty)"
+        )
 
     def fetch(name: str) -> tuple[str, str, str]:
         template = store.load(name)
@@ -138,4 +177,16 @@ def row_check(store: TemplateStore, warn: Callable[[str], None]) -> Callable[[Em
         warn(f"template {name} cannot be checked ({reason}): its rows are not checked")
 
     check = TemplateCheck(fetch=fetch, on_skip=skipped, ttl=float("inf"))
-    return lambda email: (failed := check(email)) and failed[1]
+    return lambda email: ((failed := check(email)) and failed[1]) or empty_of(email)
+
+
+def _value_at(data: Any, path: str) -> Any:
+    for segment in path.split("."):
+        if not isinstance(data, dict) or segment not in data:
+            return None
+        data = data[segment]
+    return data
+
+
+def _is_blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()

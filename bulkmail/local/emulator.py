@@ -15,8 +15,10 @@ entries past what is left get ACCOUNT_DAILY_QUOTA_EXCEEDED, and GetAccount's Sen
 counts the window), and `start_server()` runs moto's server on 127.0.0.1 with all of this installed.
 `install()` also speeds up moto's SQS, which scans the whole queue on most calls: its clock
 reads `time.time()` instead of building datetimes (the same UTC epoch seconds), and a receive
-checks retention without computing every queue attribute per message (O(depth) each); and
-moto's DynamoDB transactions, which copy the table per item (bulkmail.local.transactions).
+checks retention without computing every queue attribute per message (O(depth) each); its
+standard queues are indexed so that no call scans the queue (bulkmail.local.fast_queues);
+moto's DynamoDB transactions, which copy the table per item (bulkmail.local.transactions); and
+its UpdateItem, which parses and validates each expression at length (bulkmail.local.fast_updates).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ __all__ = [
     "set_event_queue",
     "set_faults",
     "set_max_send_rate",
+    "set_sent_limit",
     "start_server",
     "verify_identities",
 ]
@@ -118,6 +121,8 @@ SentEmail = TypedDict(
         "from_arn": str | None,
         "feedback_to_arn": str | None,
         "attachments": list[dict[str, Any]],  # each Attachment, RawContent decoded to bytes
+        "events": list[str],  # the SES events published for it ("Send", "Delivery", ...)
+        "sent_at": float,  # time.time() when SES accepted it
     },
 )
 
@@ -198,6 +203,7 @@ class _Settings:
         return len(self.sends)
 
     event_queue: str | None = None  # the SQS queue SES events go to (the stack's rule target)
+    sent_limit: int | None = None  # keep only the latest sent emails (None: all of them)
 
 
 _settings = _Settings()
@@ -273,6 +279,24 @@ def sent_emails(
     """The emails SendBulkEmail accepted in that account and region, one per entry, in order."""
     with _lock:
         return list(_sent(ses_backends[account_id][region]))
+
+
+def set_sent_limit(limit: int | None) -> None:
+    """Keep only the latest `limit` sent emails (the record, and moto's own list of sent
+    messages): what a long-running `local` holds stays bounded. None: keep them all."""
+    with _lock:
+        _settings.sent_limit = limit
+        for account in ses_backends.values():
+            for backend in account.values():
+                if _SENT_ATTR in vars(backend):
+                    vars(backend)[_SENT_ATTR] = deque(vars(backend)[_SENT_ATTR], maxlen=limit)
+                _trim(backend)
+
+
+def _trim(core: SESBackend) -> None:
+    limit = _settings.sent_limit
+    if limit is not None and len(core.sent_messages) > 2 * limit:
+        del core.sent_messages[:-limit]
 
 
 def reset() -> None:
@@ -607,7 +631,8 @@ def _send_entry(
         )
     except SesError as err:  # more than 50 recipients, an invalid address
         return {"Status": "INVALID_PARAMETER", "Error": err.message}
-    _publish_events(core, request, message.id, entry)
+    events = _publish_events(core, request, message.id, entry)
+    _trim(core)
     _sent(core).append(
         {
             "message_id": message.id,
@@ -629,6 +654,8 @@ def _send_entry(
             "from_arn": request.get("FromEmailAddressIdentityArn"),
             "feedback_to_arn": request.get("FeedbackForwardingEmailAddressIdentityArn"),
             "attachments": content.attachments,
+            "events": events,
+            "sent_at": time.time(),
         }
     )
     return {"Status": "SUCCESS", "MessageId": message.id}
@@ -636,11 +663,12 @@ def _send_entry(
 
 def _publish_events(
     core: SESBackend, request: dict[str, Any], message_id: str, entry: _Entry
-) -> None:
-    """SES's events for one sent email, onto the event queue (the mailbox simulator's rules)."""
+) -> list[str]:
+    """SES's events for one sent email, onto the event queue (the mailbox simulator's rules);
+    their types ("Send", "Delivery", "Bounce (Permanent)", ...)."""
     queue = _settings.event_queue
     if not queue:
-        return
+        return []
     mail = ses_events.Mail(
         message_id=message_id,
         source=request["FromEmailAddress"],
@@ -651,8 +679,13 @@ def _publish_events(
         account_id=core.account_id,
     )
     backend = sqs_backends[core.account_id][core.region_name]
+    kinds = []
     for event in ses_events.events_for(mail):
         backend.send_message(queue, json.dumps(event))
+        detail = event["detail"]
+        bounce = (detail.get("bounce") or {}).get("bounceType")
+        kinds.append(detail["eventType"] + (f" ({bounce})" if bounce else ""))
+    return kinds
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -662,9 +695,12 @@ def _json(body: dict[str, Any]) -> TYPE_RESPONSE:
     return 200, {"Content-Type": "application/json"}, json.dumps(body)
 
 
-def _sent(core: SESBackend) -> list[SentEmail]:
+def _sent(core: SESBackend) -> deque[SentEmail]:
     """The sent record, kept on moto's SES v1 backend (so moto's reset clears it too)."""
-    return vars(core).setdefault(_SENT_ATTR, [])
+    found = vars(core).get(_SENT_ATTR)
+    if found is None:
+        found = vars(core)[_SENT_ATTR] = deque(maxlen=_settings.sent_limit)
+    return found
 
 
 def _stored_template(core: SESBackend, name: str) -> dict[str, Any]:

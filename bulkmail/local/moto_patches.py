@@ -16,6 +16,7 @@ a run. A moto upgrade re-reads each patched function against the new moto, then 
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
 import time
 import warnings
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import version
 from typing import Any
 
+from moto import backends as moto_backends
 from moto.core.utils import unix_time
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -32,7 +34,7 @@ from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend
 
 from bulkmail.errors import CliError
-from bulkmail.local import transactions
+from bulkmail.local import fast_queues, fast_updates, transactions
 
 MOTO_VERSION = "5.2.5"  # requirements-dev.txt pins the same
 
@@ -77,6 +79,17 @@ def install(*, ses_v2: type, routes: Iterable[str], region: str) -> None:
     sqs_models.unix_time_millis = _unix_time_millis  # type: ignore[attr-defined]
     # The ledger's claims, without moto's copy of the table per item.
     DynamoDBBackend.transact_write_items = transactions.transact_write_items  # type: ignore[method-assign]
+    _serve_cheaply()
+    fast_queues.install()  # standard queues indexed: no call scans the whole queue
+    fast_updates.install()  # the status table's plain UpdateItems without moto's parsers
+
+
+def _serve_cheaply() -> None:
+    """moto's server lists its own package directory (hundreds of `isdir` calls) to route
+    each request, twice: the list is read once."""
+    if not isinstance(moto_backends.list_of_moto_modules, functools._lru_cache_wrapper):
+        modules = tuple(moto_backends.list_of_moto_modules())
+        moto_backends.list_of_moto_modules = functools.lru_cache(maxsize=1)(lambda: modules)
 
 
 def _routing_sigv4a(call: Callable[..., Any], region: str) -> Callable[..., Any]:

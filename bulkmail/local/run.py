@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import tempfile
 import time
@@ -25,6 +26,7 @@ from bulkmail.local.settings import EXAMPLES, LocalSettings
 from bulkmail.local.summary import Progress, Summary
 from bulkmail.sample import SAMPLE_ROWS, write_campaign
 
+GC_THRESHOLDS = (100_000, 50, 1000)  # gc.set_threshold during a local run (default 700, 10, 10)
 DEMO_OPTIONS = CampaignOptions(
     campaign="demo",
     from_address="Example News <news@example.com>",
@@ -125,12 +127,19 @@ class LocalRun:
 
     def _start(self) -> None:
         settings, faults = self.settings, self.faults
+        # The emulator's state (queues, tables, the sent record) is many small objects that
+        # live long: Python's default collector scans them all again and again as the run
+        # allocates. Collected less often, the local sender ran ~1.5x faster at 4,000 rows.
+        previous = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)
+        self._exit.callback(gc.set_threshold, *previous)
         running = self._exit.enter_context(running_emulator(self._given))
         self.endpoint_url = running.endpoint_url
         self._exit.enter_context(local_env(running.endpoint_url, settings))
         reset_moto(running.endpoint_url)
         emu.reset()
         emu.set_max_send_rate(settings.account_send_rate)
+        emu.set_sent_limit(settings.sent_limit)
         if settings.daily_quota is not None:
             emu.set_daily_quota(settings.daily_quota, settings.quota_window_seconds)
         self.urls = provision(settings)

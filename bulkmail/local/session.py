@@ -12,18 +12,22 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bulkmail import queues, target
 from bulkmail.local import emulator as emu
+from bulkmail.local.outbox import Outbox, serve_outbox, suppression_lookup
 from bulkmail.local.poller import Poller
 from bulkmail.local.run import LocalRun
 from bulkmail.local.scheduler import LocalScheduler
 from bulkmail.local.settings import LocalSettings
 from bulkmail.local.summary import Progress
+from bulkmail.templates import TemplateStore
+
+OUTBOX_URL = "OutboxUrl"  # printed and kept in the state file beside the stack's outputs
 
 
 @dataclass
@@ -55,13 +59,17 @@ def running_session(
     """Start everything; yield once the sender is polling; stop it all on the way out."""
     emulator = emu.start_server(host, port)
     try:
-        with LocalRun(settings, emulator=emulator) as local_run:
+        with LocalRun(settings, emulator=emulator) as local_run, ExitStack() as exit_stack:
             session = Session(
                 endpoint_url=local_run.endpoint_url,
                 region=settings.region,
                 outputs=dict(local_run.urls),
                 state_file=target.local_state_path(),
             )
+            outbox_url = exit_stack.enter_context(
+                serve_outbox(_outbox(settings, local_run.urls), host=host)
+            )
+            session.outputs[OUTBOX_URL] = outbox_url
             poller = Poller([], local_run.urls, settings, sqs=local_run.sqs)
 
             def report(progress: Progress) -> None:
@@ -96,6 +104,18 @@ def running_session(
                 session.thread.join(timeout=settings.function_timeout_seconds)
     finally:
         emulator.stop()
+
+
+def _outbox(settings: LocalSettings, urls: dict[str, str]) -> Outbox:
+    """The outbox page over this session's record, templates, status and suppression tables."""
+    return Outbox(
+        sent=lambda: list(emu.sent_emails(settings.region)),
+        templates=TemplateStore(settings.templates, prefix=settings.template_prefix),
+        status_table=urls.get("StatusTableName"),
+        suppressed_lists=suppression_lookup(
+            urls["SuppressionTableName"], urls["UnsubscribeSecretArn"]
+        ),
+    )
 
 
 def wait_for_interrupt(session: Session) -> None:

@@ -49,6 +49,7 @@ class LocalSettings:
     templates: Path = TEMPLATES
     template_prefix: str = ""  # TEMPLATE_PREFIX: the stack's template_prefix (none by default)
     log_file: Path | None = None  # where the handler's Powertools logs go (None: discarded)
+    sent_limit: int | None = None  # the emulator keeps the latest N sent emails (None: all)
 
     def describe(self) -> str:
         text = (

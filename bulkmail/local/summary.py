@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from bulk_sender import metric_names
+from bulk_sender.campaign_status import campaign_of
 from bulkmail import queues
 from bulkmail.campaign import Row
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
-from bulkmail.status import CampaignNumbers
+from bulkmail.status import CampaignNumbers, reason_name
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,35 @@ class Summary:
     follow_up_ok: bool = True
 
     @property
+    def of_no_campaign(self) -> int:
+        """Dead letters no campaign can claim (a body that is not a message with a campaign
+        tag or id): counted here, and in no campaign's status."""
+        return sum(_campaign(message.get("Body", "")) is None for message in self.dead_letters)
+
+    @property
+    def agrees_with_status(self) -> bool:
+        """This summary and the campaigns' status count the same emails, to the unit."""
+        numbers = self.campaign_numbers
+        other = self.of_no_campaign
+        enqueued = sum(n.enqueued for n in numbers) + other
+        dead = sum(sum(n.dead_by_reason.values()) for n in numbers) + other
+        return enqueued == self.enqueued and dead == len(self.dead_letters)
+
+    def agreement_line(self) -> str:
+        numbers = self.campaign_numbers
+        other = self.of_no_campaign
+        names = ", ".join(n.campaign for n in numbers)
+        enqueued = " + ".join(str(n.enqueued) for n in numbers)
+        dead = " + ".join(str(sum(n.dead_by_reason.values())) for n in numbers)
+        return (
+            f"summary = status ({names}) + of no campaign: enqueued {self.enqueued} = "
+            f"{enqueued} + {other}, dead-lettered {len(self.dead_letters)} = {dead} + {other}  "
+            f"{_holds(self.agrees_with_status)}"
+        )
+
+    @property
     def dead_by_reason(self) -> Counter[str]:
-        return Counter(queues.error_code(message) for message in self.dead_letters)
+        return Counter(reason_name(queues.error_code(m)) for m in self.dead_letters)
 
     @property
     def sent_twice(self) -> int:
@@ -156,9 +185,22 @@ class Summary:
                 *numbers.lines(),
             ]
             lines.append(f"  {_holds(numbers.adds_up)}, {numbers.in_flight} in flight")
+        if self.campaign_numbers:
+            lines += ["", self.agreement_line()]
         if not self.drained:
             lines.append(f"the queue did not drain within {self.settings.max_run_seconds:g}s")
         return lines
+
+
+def _campaign(body: str) -> str | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+    return campaign_of(tags, doc.get("id") if isinstance(doc.get("id"), str) else None)
 
 
 def _recipients_key(email: emu.SentEmail) -> tuple[str, ...]:

@@ -329,10 +329,11 @@ def test_a_rerun_says_how_many_the_sender_already_sent(tmp_path: Path, sqs: Any)
     # When the campaign is enqueued again
     result = enqueue(campaign_of(tmp_path, 5), "--stack", "Bulk", *WITH_OPTIONS)
 
-    # Then it says how many the sender will skip, and enqueues all (the sender decides)
+    # Then it says how many were sent already and enqueues only the others: each email is
+    # enqueued (and counted) once however often its row is offered
     assert result.exit_code == 0, result.output
-    assert "2 already sent in this campaign: skipped by the sender" in result.stdout
-    assert "rows 5, enqueued 5, refused 0" in result.stdout
+    assert "2 already sent in this campaign: not enqueued again" in result.stdout
+    assert "rows 5, enqueued 3, refused 0, already sent 2" in result.stdout
 
 
 def test_a_rerun_finds_the_ledger_by_the_stacks_idempotency_table_output(
@@ -366,7 +367,7 @@ def test_a_rerun_finds_the_ledger_by_the_stacks_idempotency_table_output(
 
     # Then the re-run count comes from the table the output names
     assert result.exit_code == 0, result.output
-    assert "1 already sent in this campaign: skipped by the sender" in result.stdout
+    assert "1 already sent in this campaign: not enqueued again" in result.stdout
 
 
 def test_a_ledger_that_cannot_be_read_leaves_the_rerun_count_out(

@@ -145,3 +145,37 @@ def test_flaky_dlq_writes_raise_when_every_entry_fails() -> None:
     with pytest.raises(ClientError):
         flaky.send_message_batch(QueueUrl="q", Entries=entries(3))
     assert flaky.failed == 3
+
+
+def test_the_demo_summary_and_status_agree_to_the_unit():
+    from bulkmail.local.summary import Summary
+
+    # Given a run: 3 enqueued, 1 sent, 2 dead-lettered of which one is not even JSON (no
+    # campaign can claim it), and campaign demo's status (2 enqueued, 1 dead-lettered)
+    email = {"to": ["a@example.org"], "cc": [], "bcc": []}
+    claimed = json.dumps({"id": "demo:x", "to": "b@example.org", "tags": {"campaign": "demo"}})
+    summary = Summary(
+        rows=3,
+        enqueued=3,
+        sent=[email],
+        dead_letters=[{"Body": "{not json"}, {"Body": claimed}],
+        campaigns={
+            "demo": {
+                "enqueued": 2,
+                "sent_total": 1,
+                "n:delivered": 1,
+                "n:dead_lettered:InvalidMessage": 1,
+            }
+        },
+        drained=True,
+    )
+    # Then the summary says how its numbers are the status's plus what no campaign claims
+    assert summary.of_no_campaign == 1
+    assert summary.agrees_with_status
+    assert (
+        "summary = status (demo) + of no campaign: enqueued 3 = 2 + 1, dead-lettered 2 = 1 + 1"
+        "  holds"
+    ) in summary.lines()
+    # And a status that counted one more than the run is caught
+    summary.campaigns["demo"]["enqueued"] = 3
+    assert not summary.agrees_with_status

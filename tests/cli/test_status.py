@@ -80,7 +80,7 @@ def test_status_numbers_add_up_and_tell_the_time_left():
     assert numbers.adds_up
     text = "\n".join(numbers.lines())
     assert "(permanent 3, transient 1)" in text
-    assert "MESSAGE_REJECTED 5" in text
+    assert "MessageRejected 5" in text
     assert "about 0m18s at 2.0/s" in text
     assert "60 = 50 + 4 + 1 + 0 + 0 + 5" in text
 
@@ -175,3 +175,89 @@ def test_join_reads_the_campaign_file_as_enqueue_does_aliases_and_semicolons(tmp
         "ann@example.org",
         "bob@example.org",
     ]
+
+
+def test_status_never_says_done_while_the_queue_holds_messages():
+    # Given a campaign whose counts say nothing is left (an enqueue interrupted before its
+    # count was written), while the send queue still holds 11,660 messages
+    counts = {cs.ENQUEUED: 300, cs.SENT_TOTAL: 300, "n:delivered": 300}
+    depth = {"visible": 11_000, "in_flight": 600, "delayed": 60}
+    numbers = CampaignNumbers("c", counts, queue=depth)
+    # Then status counts the queue from the queue itself and is not done
+    text = "\n".join(numbers.lines())
+    assert numbers.waiting
+    assert "on the queue          11660  (waiting 11000, in flight 600, scheduled 60;" in text
+    assert "done" not in text.split("time left")[1]
+    # And once the queue is empty it is done
+    empty = CampaignNumbers("c", counts, queue=dict.fromkeys(depth, 0))
+    assert not empty.waiting
+    assert "time left              done" in "\n".join(empty.lines())
+
+
+def test_a_row_offered_twice_is_counted_once():
+    # Given a 1,000-row campaign enqueued twice: the second time the sender acknowledged
+    # every message as a duplicate (already sent)
+    counts = {cs.ENQUEUED: 2000, cs.SENT_TOTAL: 1000, cs.DUPLICATES: 1000, "n:delivered": 1000}
+    numbers = CampaignNumbers("c", counts)
+    # Then status shows 1,000 enqueued (each email once), nothing queued, done
+    assert numbers.enqueued == 1000
+    assert numbers.queued == 0
+    text = "\n".join(numbers.lines())
+    assert "enqueued               1000  (1000 offered again: counted once)" in text
+
+
+def test_a_dead_letter_redriven_then_sent_counts_once():
+    # Given 100 emails: 10 dead-lettered, redriven and sent since (their outcome moved on),
+    # 40 others sent, 50 still to send
+    counts = {
+        cs.ENQUEUED: 100,
+        cs.SENT_TOTAL: 50,
+        cs.DEAD_LETTERED_TOTAL: 10,
+        "n:dead_lettered:TransientFailure": 0,
+        "n:delivered": 50,
+    }
+    # Then 50 are still queued (the redriven ones count once, as sent), not 40
+    numbers = CampaignNumbers("c", counts)
+    assert numbers.queued == 50
+    assert numbers.waiting
+
+
+def test_status_of_an_unknown_campaign_exits_1():
+    import boto3
+    from moto import mock_aws
+
+    from bulk_sender.status_table import PARTITION_KEY, SORT_KEY
+
+    with mock_aws():
+        boto3.client("dynamodb", region_name="eu-west-1").create_table(
+            TableName="status",
+            KeySchema=[
+                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+                {"AttributeName": SORT_KEY, "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        result = CliRunner().invoke(
+            app, ["status", "--campaign", "nope", "--status-table", "status"]
+        )
+    assert result.exit_code == 1
+    assert "campaign nope: nothing recorded yet" in result.stdout
+
+
+def test_ses_s_two_names_of_one_reason_are_one_reason():
+    # Given dead letters refused by SES per entry (MESSAGE_REJECTED) and per call
+    # (MessageRejected), and a RetriesExhausted one
+    counts = {
+        cs.ENQUEUED: 4,
+        "n:dead_lettered:MESSAGE_REJECTED": 2,
+        "n:dead_lettered:MessageRejected": 1,
+        "n:dead_lettered:RetriesExhausted": 1,
+    }
+    # Then status shows one reason for the first two
+    numbers = CampaignNumbers("c", counts)
+    assert numbers.dead_by_reason == {"MessageRejected": 3, "RetriesExhausted": 1}
+    assert "(MessageRejected 3, RetriesExhausted 1)" in "\n".join(numbers.lines())

@@ -269,3 +269,60 @@ def test_a_suppression_names_the_recipient_the_sender_hashes(stack, address):
     assert item["h"]["S"] == recipient_hash(KEYS.hash_key, [sent_to])
     # And check finds it however it is typed
     assert run("suppress", "check", address, "--stack", "BulkEmail").exit_code == 1
+
+
+def test_a_dry_run_is_the_real_run_minus_the_sends(stack, tmp_path: Path):
+    # Given a campaign of three, one of whom unsubscribed from everything
+    run("suppress", "add", "bob@example.org", "--stack", "BulkEmail")
+    path = tmp_path / "c.csv"
+    path.write_text("email,name\nann@example.org,Ann\nBob@example.org,Bob\nchloe@example.org,C\n")
+    options = ["--campaign", "spring", "--stack", "BulkEmail", "--from", SENDER]
+    options += ["--template", "welcome"]
+    # When it is dry-run, then run
+    dry = run("enqueue", str(path), *options, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert bodies(boto3.client("sqs"), stack["QueueUrl"]) == []  # nothing sent
+    real = run("enqueue", str(path), *options)
+    assert real.exit_code == 0, real.output
+    # Then both count the same (the suppressed one too), and the dry run's first message is
+    # the real run's, id included
+    assert "dry run: rows 3, would enqueue 2, refused 0, suppressed 1" in dry.stdout
+    assert "rows 3, enqueued 2, refused 0, suppressed 1" in real.stdout
+    first = json.loads(dry.stdout.split("first message: ", 1)[1].splitlines()[0])
+    sent = bodies(boto3.client("sqs"), stack["QueueUrl"])
+    assert first["id"] == message_id("spring", ["ann@example.org"], KEYS.hash_key)
+    assert first in sent
+
+
+def test_an_unverified_sender_stops_enqueue_before_anything_is_enqueued(
+    stack, tmp_path: Path, ses_quota
+):
+    # Given SES with only example.com verified, and a JSONL campaign one of whose lines is
+    # sent from another domain
+    ses_quota.verified = {"example.com"}
+    path = tmp_path / "c.jsonl"
+    lines = [
+        {"to": "ann@example.org", "data": {"name": "Ann"}},
+        {"to": "bob@example.org", "data": {"name": "Bob"}, "from": "Shop <shop@elsewhere.net>"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    options = ["--campaign", "spring", "--stack", "BulkEmail", "--template", "welcome"]
+    # When it is enqueued with --from in the verified domain
+    result = run("enqueue", str(path), *options, "--from", SENDER)
+    # Then one line names the unverified sender, exit 2, and nothing is on the queue
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert "from shop@elsewhere.net: not a verified SES identity in eu-west-1" in result.stderr
+    assert "--allow-unverified-from" in result.stderr
+    assert bodies(boto3.client("sqs"), stack["QueueUrl"]) == []
+    # And the address, then its domain, were asked; the verified domain once per sender
+    assert ses_quota.identities_asked == [
+        "news@example.com",
+        "example.com",
+        "shop@elsewhere.net",
+        "elsewhere.net",
+    ]
+    # When the check is skipped, then both go on the queue
+    skipped = run("enqueue", str(path), *options, "--from", SENDER, "--allow-unverified-from")
+    assert skipped.exit_code == 0, skipped.output
+    assert len(bodies(boto3.client("sqs"), stack["QueueUrl"])) == 2

@@ -97,3 +97,69 @@ def test_the_state_file_is_removed_only_by_the_session_that_wrote_it(state: Path
     target.write_local_state("http://127.0.0.1:1", "eu-west-1", {"QueueUrl": "x"})
     target.remove_local_state(state)
     assert not state.exists()
+
+
+@pytest.fixture
+def emulator_stand_in() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server on 127.0.0.1 standing in for the emulator: it records the paths asked
+    and answers only a small request (the state dump would be 130 MB at 11,000 sends)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            small = self.path == target.LIVENESS_PATH
+            self.send_response(200 if small else 404)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    server.shutdown()
+    server.server_close()
+
+
+def test_liveness_is_a_small_request_never_the_state_dump(
+    state: Path, emulator_stand_in: tuple[str, list[str]]
+) -> None:
+    # Given a running session's state file
+    endpoint, asked = emulator_stand_in
+    outputs = {"QueueUrl": f"{endpoint}/123456789012/q"}
+    state.write_text(json.dumps({"endpoint_url": endpoint, "region": "eu-west-1",
+                                 "outputs": outputs, "pid": 1}))  # fmt: skip
+
+    # When a --local command finds it
+    found = target.use_local()
+
+    # Then it asked one small thing, not moto's state dump
+    assert found == outputs
+    assert asked == [target.LIVENESS_PATH]
+    assert not any("data.json" in path for path in asked)
+
+
+def test_a_second_local_is_refused_while_the_first_runs(
+    state: Path, emulator_stand_in: tuple[str, list[str]]
+) -> None:
+    # Given a session already running under this state file
+    endpoint, _asked = emulator_stand_in
+    state.write_text(json.dumps({"endpoint_url": endpoint, "region": "eu-west-1",
+                                 "outputs": {}, "pid": 4242}))  # fmt: skip
+
+    # When another `local` starts
+    result = CliRunner().invoke(app, ["local"])
+
+    # Then one line says one is running and how to run another; the first's file is kept
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert "a local run is already running (pid 4242" in result.stderr
+    assert target.STATE_ENV in result.stderr
+    assert json.loads(state.read_text())["pid"] == 4242

@@ -177,7 +177,7 @@ def test_with_faults_every_email_ends_exactly_once_sent_or_dead_lettered(
     # ... and the DLQ says why: injected rejections, exhausted retries, the raw messages
     reasons = summary.dead_by_reason
     assert reasons["InvalidMessage"] == 4
-    assert set(reasons) <= {"InvalidMessage", "MESSAGE_REJECTED", "RetriesExhausted"}
+    assert set(reasons) <= {"InvalidMessage", "MessageRejected", "RetriesExhausted"}
     assert summary.metrics["EmailsSent"] == len(summary.sent)
 
 

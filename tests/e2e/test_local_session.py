@@ -137,9 +137,10 @@ def test_a_campaign_drains_through_the_local_session_and_its_dlq_can_be_redriven
     assert result.exit_code == 0, result.output
     assert "moved 2 message(s) with ErrorCode NotFoundException" in result.stdout
 
-    # And the campaign enqueued again is reported as sent already (the sender skips it)
+    # And the campaign enqueued again is reported as sent already, and not enqueued again
     result = cli("enqueue", str(path), "--local", *options)
-    assert "30 already sent in this campaign: skipped by the sender" in result.stdout
+    assert "30 already sent in this campaign: not enqueued again" in result.stdout
+    assert "rows 30, enqueued 0, refused 0, suppressed 0, already sent 30" in result.stdout
 
     # And a campaign with an attachment finds the local attachment bucket through --local
     note = tmp_path / "note.txt"
