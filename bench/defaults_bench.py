@@ -251,8 +251,9 @@ def run_all(messages: int = MESSAGES, repeats: int = REPEATS) -> dict[str, Any]:
         name="defaults", messages=messages, repeats=repeats, capture=True
     )
     off = measure_in_subprocess(name="off", messages=messages, repeats=repeats)
-    low = measure_in_subprocess(floor_of=defaults["captured"], messages=messages,
-                                dynamodb_items=defaults["dynamodb_items"])
+    low = measure_in_subprocess(
+        floor_of=defaults["captured"], messages=messages, dynamodb_items=defaults["dynamodb_items"]
+    )
     defaults.pop("captured")
     return {
         "defaults": defaults,

@@ -55,7 +55,11 @@ def default_template() -> dict[str, Any]:
     cached = CACHE / f"template-{_inputs_hash()}.json"
     if cached.exists():
         return json.loads(cached.read_text(encoding="utf-8"))
-    env = {**os.environ, "AWS_DEFAULT_REGION": REGION, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1"}
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": REGION,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
+    }
     done = subprocess.run(
         [sys.executable, "-c", _SYNTH, str(ROOT)],
         capture_output=True,
@@ -90,14 +94,18 @@ def resolve(value: Any, template: dict[str, Any]) -> str:
         return value
     if not isinstance(value, dict) or len(value) != 1:
         raise ValueError(f"unexpected template value {value!r}")
-    (function, argument), = value.items()
+    ((function, argument),) = value.items()
     if function == "Fn::Join":
         separator, parts = argument
         return separator.join(resolve(part, template) for part in parts)
     if function == "Fn::GetAtt":
         return f"arn:aws:{argument[0].lower()}:{REGION}:{ACCOUNT}:{argument[0]}"
     if function == "Ref":
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if argument in pseudo:
             return pseudo[argument]
         kind = template["Resources"][argument]["Type"]

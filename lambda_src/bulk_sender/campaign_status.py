@@ -136,12 +136,16 @@ _EVENT_OBJECTS = {
 }
 
 
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9-]+")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return "".join(f"_{b:02x}" for b in match.group().encode("utf-8"))
+
+
 def message_key(message_id: str) -> str:
     """The SES tag value (and status table key) of a message id: reversible when it fits."""
-    escaped = "".join(
-        char if _PLAIN.fullmatch(char) else "".join(f"_{b:02x}" for b in char.encode("utf-8"))
-        for char in message_id
-    )
+    escaped = _NOT_PLAIN.sub(_escape, message_id)
     if 1 <= len(escaped) <= MAX_TAG_VALUE:
         return escaped
     return _HASHED + hashlib.sha256(message_id.encode("utf-8")).hexdigest()

@@ -27,6 +27,7 @@ from bulk_sender import metric_names as m
 from bulk_sender.attachments import AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
+from bulk_sender.fast_requests import speed_up
 from bulk_sender.ledger import Claim, DynamoLedger, NullLedger, ledger_client
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
 from bulk_sender.outcomes import (
@@ -76,17 +77,19 @@ FALLBACK_RATE = 1.0
 
 def ses_client(max_pool: int = 10) -> Any:
     """SES v2 with botocore retries off: the handler sees, counts and paces every throttle."""
-    return boto3.client(
-        "sesv2",
-        config=Config(
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            max_pool_connections=max_pool,
-            # message.py has validated every field; botocore's second pass cost ~25 % of
-            # the handler's CPU per message (bench/), and SES validates again anyway.
-            parameter_validation=False,
-        ),
+    return speed_up(
+        boto3.client(
+            "sesv2",
+            config=Config(
+                retries={"total_max_attempts": 1, "mode": "standard"},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                max_pool_connections=max_pool,
+                # message.py has validated every field; botocore's second pass cost ~25 % of
+                # the handler's CPU per message (bench/), and SES validates again anyway.
+                parameter_validation=False,
+            ),
+        )
     )
 
 

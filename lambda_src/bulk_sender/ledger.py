@@ -35,6 +35,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bulk_sender.fast_requests import speed_up
+
 log = logging.getLogger(__name__)
 
 
@@ -102,15 +104,17 @@ def ledger_client(max_pool: int = 10) -> Any:
     parameter validation is off (as on SES: bench/ measured its cost); botocore's standard
     retries (throttling, 5xx, connection errors) stay on, bounded: claims carry an idempotency
     token and completions are plain Puts, so a retried request cannot claim or send twice."""
-    return boto3.client(
-        "dynamodb",
-        config=Config(
-            retries={"total_max_attempts": 3, "mode": "standard"},
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            max_pool_connections=max_pool,
-            parameter_validation=False,
-        ),
+    return speed_up(
+        boto3.client(
+            "dynamodb",
+            config=Config(
+                retries={"total_max_attempts": 3, "mode": "standard"},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                max_pool_connections=max_pool,
+                parameter_validation=False,
+            ),
+        )
     )
 
 
