@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from bench.harness import ROOT
@@ -43,7 +42,7 @@ print(json.dumps(json.load(open(f"{out}/{stack.stack_name}.template.json"))))
 
 def _inputs_hash() -> str:
     digest = hashlib.sha256()
-    files = sorted((ROOT / "stacks").glob("*.py")) + [ROOT / "cdk.json", ROOT / "app.py"]
+    files = [*sorted((ROOT / "stacks").glob("*.py")), ROOT / "cdk.json", ROOT / "app.py"]
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
