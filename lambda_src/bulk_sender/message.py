@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from email.utils import formataddr, parseaddr
 from typing import Any
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-
 from bulk_sender.recipient_hash import ALL_LISTS, check_list
 from bulk_sender.template_names import fits, ses_template_name
 
@@ -288,6 +286,8 @@ def _normalised(value: str) -> tuple[str, str]:
         return "", f"local part must be at most {MAX_LOCAL_PART} octets"
     ascii_email = plain_ascii_email(addr)
     if ascii_email is None:
+        from email_validator import EmailNotValidError  # see _validated
+
         try:
             ascii_email = _validated(addr).ascii_email
         except EmailNotValidError as error:
@@ -304,7 +304,10 @@ def _normalised(value: str) -> tuple[str, str]:
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
-_SPECIAL_USE = tuple(SPECIAL_USE_DOMAIN_NAMES)
+# email-validator's SPECIAL_USE_DOMAIN_NAMES (test_plain_address.py checks they are equal):
+# a copy, so that a cold start does not import email-validator (about 50 ms, issue 23)
+# until an address needs it.
+_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
 
 
 def plain_ascii_email(addr: str) -> str | None:
@@ -322,6 +325,9 @@ def plain_ascii_email(addr: str) -> str | None:
 
 
 def _validated(addr: str) -> Any:
+    """email-validator's verdict, imported on first use: most addresses never need it."""
+    from email_validator import validate_email
+
     return validate_email(
         addr,
         allow_smtputf8=False,
@@ -336,6 +342,8 @@ def _validated(addr: str) -> Any:
 def _address_rule(local: str, error: str) -> str:
     """The rule an address broke, in this project's words: email-validator's own texts may
     quote the offending characters (part of an address)."""
+    from email_validator import EmailNotValidError  # imported with _validated
+
     try:
         _validated(f"{local}@{_PROBE_DOMAIN}")
     except EmailNotValidError:

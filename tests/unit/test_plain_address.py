@@ -62,6 +62,14 @@ def same_verdict(address: str) -> None:
     assert fast == valid.ascii_email
 
 
+def test_the_special_use_domains_are_email_validators_own():
+    import email_validator
+
+    from bulk_sender.message import _SPECIAL_USE
+
+    assert tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES) == _SPECIAL_USE
+
+
 def test_the_corpus_gets_email_validators_verdicts():
     answered = [a for a in CORPUS if plain_ascii_email(a) is not None]
     for address in CORPUS:
