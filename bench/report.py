@@ -33,10 +33,12 @@ def render(
         "",
         para(
             "Written by `make bench` (`python bench/run.py`): the figures of the last run",
-            "(issue 7, DESIGN.md section 10). Benchmarks are not tests: nothing here asserts;",
-            "`tests/bench` runs each benchmark at a tiny size and checks its structure only.",
+            "(issues 7, 14 and 23, DESIGN.md section 10). Benchmarks are not tests: nothing",
+            "here asserts; `tests/bench` runs each benchmark at a tiny size and checks its",
+            "structure only.",
         ),
         "",
+        *_headline(found),
         "## Machine and command",
         "",
         para(f"CPU: {machine['cpu']}", bullet="- "),
@@ -76,6 +78,59 @@ def render(
         "",
     ]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _headline(found: dict[str, Any]) -> list[str]:
+    """Issue 23's ratios first: each measured against its baseline in this same run."""
+    if "defaults" not in found:
+        return []
+    from bench.run import headline, markdown_table
+
+    run = found["defaults"]
+    defaults = run["defaults"]
+    requests = run["floor"]["requests"]
+    cold = found["cold_start"]
+    return [
+        "## The defaults, in ratios",
+        "",
+        markdown_table(headline(found)),
+        "",
+        para(
+            "**How.** The real handler with the environment `cdk deploy` gives the sender by",
+            "default, read from the synthesized template (bench/stack_env.py: the idempotency",
+            "ledger, campaign status, signed unsubscribe links and the suppression check all",
+            f"on: {', '.join(defaults['features'])}), beside the same environment with none of",
+            f"them; {defaults['messages']:,} messages in SQS batches of the mapping's",
+            f"{defaults['batch_size']} (five campaigns interleaved in every batch), one warm",
+            "container, every AWS service faked in process at zero latency (only",
+            "`MAX_SEND_RATE` is lifted: pacing waits, it does not compute). CPU is the",
+            "process's CPU time, every thread, less the fakes' own, per message; the median of",
+            f"{len(defaults['cpu_us_runs'])} run(s). The floor is what no sender avoids:",
+            "botocore serializing and SigV4-signing the handler's own requests (captured in",
+            "the defaults run; endpoint resolved once), per SendBulkEmail entry, plus per",
+            "DynamoDB item times the items per message the defaults needed: "
+            + "; ".join(
+                f"{key.split('.', 1)[1]} {value['us_per_item']:.1f} us an item"
+                for key, value in sorted(requests.items())
+            )
+            + ". DynamoDB requests are counted by the fake.",
+        ),
+        "",
+        para(
+            "**Cold start** (bench/cold_start.py): `import handler` in fresh processes, CPU",
+            "time less `python -S -c pass`, with the function's asset built as the stack builds",
+            "it (pinned wheels by pip, then lambda_src; no AWS CRT in the default stack) and a",
+            "bare asset of boto3 and botocore at the same pins whose handler imports boto3;",
+            "both read-only, PYTHONDONTWRITEBYTECODE=1, no site-packages, as Lambda's",
+            f"/var/task. Assets: {cold['asset_mb']['function']:.0f} MB and",
+            f"{cold['asset_mb']['boto3']:.0f} MB. With bytecode compiled for this Python",
+            f"({cold['python']}), the function's import would cost",
+            f"{cold['net_s']['function asset, with bytecode'] * 1e3:.0f} ms: the build cannot",
+            "ship bytecode for Lambda's Python 3.14 from a machine without 3.14",
+            "(docs/sizing.md).",
+        ),
+        "",
+    ]
 
 
 def _method(found: dict[str, Any], plan: Any) -> list[str]:
