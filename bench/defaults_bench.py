@@ -109,7 +109,28 @@ def run_configuration(
         "dynamodb_requests": dynamodb,
         "dynamodb_items": {op: n for (service, op), n in items.items() if service == "dynamodb"},
         "dynamodb_per_message": sum(dynamodb.values()) / messages,
+        **_units(items, messages),
         "captured": captured,
+    }
+
+
+def _units(items: Counter, messages: int) -> dict[str, float]:
+    """DynamoDB's billed units per message, from the items of each request (every item here
+    is under 1 KB): a transactional write costs 2 write units an item, any other write 1; a
+    BatchGetItem key 0.5 read unit (eventually consistent, under 4 KB)."""
+    writes = reads = 0.0
+    for (service, operation), n in items.items():
+        if service != "dynamodb":
+            continue
+        if operation == "TransactWriteItems":
+            writes += 2 * n
+        elif operation in ("BatchWriteItem", "UpdateItem", "PutItem", "DeleteItem"):
+            writes += n
+        elif operation == "BatchGetItem":
+            reads += 0.5 * n
+    return {
+        "write_units_per_message": writes / messages,
+        "read_units_per_message": reads / messages,
     }
 
 

@@ -285,7 +285,9 @@ def headline(found: dict[str, Any]) -> list[Row]:
             "DynamoDB requests per message at the defaults",
             f"{per_message:.4f} ("
             + ", ".join(f"{op} {n}" for op, n in sorted(defaults["dynamodb_requests"].items()))
-            + f" for {defaults['messages']:,})",
+            + f" for {defaults['messages']:,}); units per message:"
+            f" {defaults['write_units_per_message']:.2f} write, "
+            f"{defaults['read_units_per_message']:.2f} read",
             f"<= {DYNAMODB_PER_MESSAGE_TARGET:g}",
             verdict(per_message <= DYNAMODB_PER_MESSAGE_TARGET),
         ),

@@ -105,10 +105,11 @@ def test_the_handler_makes_the_expected_calls_and_accounts_for_every_record(foun
     [
         ("handler", "cached", {}),
         ("ledger", "off", {}),
-        # one claim transaction and one completion batch per call (5 calls of at most 25)
-        ("ledger", "on", {"dynamodb.TransactWriteItems": 5, "dynamodb.BatchWriteItem": 5}),
+        # the batch's 60 claims in one transaction (up to 100 each), its completions pooled
+        # across its 5 calls, 25 a request
+        ("ledger", "on", {"dynamodb.TransactWriteItems": 1, "dynamodb.BatchWriteItem": 3}),
         # PartiQL: one claim request per 25 statements, the same completions
-        ("ledger", "partiql", {"dynamodb.BatchExecuteStatement": 5, "dynamodb.BatchWriteItem": 5}),
+        ("ledger", "partiql", {"dynamodb.BatchExecuteStatement": 3, "dynamodb.BatchWriteItem": 3}),
     ],
 )
 def test_the_what_ifs_send_the_same_and_say_what_they_called(found, part, key, requests):
