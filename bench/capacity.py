@@ -45,7 +45,7 @@ MEMORY_SIZES = (512, 1024, 1769)
 # The settings docs/sizing.md names for an account rate R (= 0.9 x the account's
 # MaxSendRate, what the stack paces for), beyond the defaults (which reach 900/s).
 SIZED_FOR = {
-    2700.0: {"max_concurrency": 10, "max_calls_in_flight": 8},
+    2700.0: {"max_concurrency": 10, "max_calls_in_flight": 8, "function_memory_mb": 1024},
     10000.0: {"max_concurrency": 40, "max_calls_in_flight": 8, "function_memory_mb": 1024},
 }
 # A campaign long enough to be sent at R for three minutes (at least CAMPAIGN messages):

@@ -10,8 +10,10 @@ PYTHONDONTWRITEBYTECODE=1 and without site-packages (`-S`): as in Lambda, where 
 is read-only, nothing is compiled once and reused: every cold start compiles every module
 it imports, unless the asset ships bytecode for the runtime's Python.
 
-Figures are CPU times (user + system of the child process), medians of interleaved fresh
-processes, less `python -S -c pass`: wall time on a shared 2-core machine swings with load.
+Figures are CPU times (user + system of the child process), the least of interleaved fresh
+processes, less `python -S -c pass`: wall time on a shared 2-core machine swings with load,
+and other work only ever adds to a process's CPU time (cache misses), so the least is the
+figure a rerun reproduces.
 `with bytecode` is the function's asset compiled for this Python (`compileall`), what
 shipping bytecode for the runtime's Python would save; the stack cannot build that for
 Lambda's Python 3.14 on a machine without 3.14 (docs/sizing.md says why).
@@ -24,7 +26,6 @@ import os
 import resource
 import shutil
 import stat
-import statistics
 import subprocess
 import sys
 import sysconfig
@@ -135,9 +136,9 @@ def run_cold_start(repeats: int = 7) -> dict[str, Any]:
     for _ in range(repeats):
         for name, statement in STATEMENTS.items():
             times[name].append(_cpu(statement, assets[ASSET_OF[name]]))
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    base = medians["python"]
-    net = {name: medians[name] - base for name in STATEMENTS if name != "python"}
+    least = {name: min(values) for name, values in times.items()}
+    base = least["python"]
+    net = {name: least[name] - base for name in STATEMENTS if name != "python"}
     sizes = {name: _size_mb(path) for name, path in assets.items()}
     return {
         "repeats": repeats,
