@@ -104,8 +104,10 @@ def _headline(found: dict[str, Any]) -> list[str]:
             f"{defaults['batch_size']} (five campaigns interleaved in every batch), one warm",
             "container, every AWS service faked in process at zero latency (only",
             "`MAX_SEND_RATE` is lifted: pacing waits, it does not compute). CPU is the",
-            "process's CPU time, every thread, less the fakes' own, per message; the median of",
-            f"{len(defaults['cpu_us_runs'])} run(s). The floor is what no sender avoids:",
+            "process's CPU time, every thread, less the fakes' own, per message; the least of",
+            f"{len(defaults['cpu_us_runs'])} run(s) (other work on the machine only adds to a",
+            "CPU time; the floor's figures are the least of five too). The floor is what no",
+            "sender avoids:",
             "botocore serializing and SigV4-signing the handler's own requests (captured in",
             "the defaults run; endpoint resolved once), per SendBulkEmail entry, plus per",
             "DynamoDB item times the items per message the defaults needed: "
