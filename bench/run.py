@@ -492,7 +492,8 @@ def capacity_rows(found: dict[str, Any]) -> list[Row]:
     rows = [
         Row(
             "6 sizing",
-            f"recipients/s one invocation's CPU sustains, ledger {name}",
+            "recipients/s one invocation's CPU sustains, "
+            + ("defaults" if name == "on" else "every feature off"),
             " / ".join(f"{rate:,.0f} at {mb:,} MB" for mb, rate in sustained[name].items()),
         )
         for name in ("on", "off")
@@ -500,7 +501,7 @@ def capacity_rows(found: dict[str, Any]) -> list[Row]:
     rows.append(
         Row(
             "6 sizing",
-            "one invocation's ceiling in the model (latencies too), ledger on",
+            "one invocation's ceiling in the model (latencies too), defaults",
             " / ".join(f"{rate:,.0f} at {mb:,} MB" for mb, rate in found["ceiling"].items()),
         )
     )
