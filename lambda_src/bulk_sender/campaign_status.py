@@ -27,7 +27,7 @@ ID_TAG = "bulkmail-id"
 CAMPAIGN_TAG = "campaign"
 MAX_TAG_VALUE = 256
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_PLAIN = re.compile(r"[A-Za-z0-9-]")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9-]+")  # escaped by message_key
 _HASHED = "_h"
 
 # Outcomes of one email, the later ones in its life ranked higher: an event of a lower rank
@@ -134,9 +134,6 @@ _EVENT_OBJECTS = {
     "Click": "click",
     "Subscription": "subscription",
 }
-
-
-_NOT_PLAIN = re.compile(r"[^A-Za-z0-9-]+")
 
 
 def _escape(match: re.Match[str]) -> str:

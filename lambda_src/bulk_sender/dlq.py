@@ -34,6 +34,7 @@ NOT_ALLOWED_IN_SQS = "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 def _not_allowed_in_sqs() -> re.Pattern[str]:
     return re.compile(NOT_ALLOWED_IN_SQS)
 
+
 log = logging.getLogger(__name__)
 
 
