@@ -42,9 +42,21 @@ RECEIVE_MAX = 10
 ESM_START = 5  # concurrent batches when messages appear
 ESM_RAMP_PER_SECOND = 300 / 60  # more batches per second while messages remain
 MEMORY_SIZES = (512, 1024, 1769)
-# The settings the README's sizing section names for an account rate R (= 0.9 x the
-# account's MaxSendRate, what the stack paces for), beyond what the defaults reach.
-SIZED_FOR = {2700.0: {"max_concurrency": 10, "function_memory_mb": 1024}}
+# The settings docs/sizing.md names for an account rate R (= 0.9 x the account's
+# MaxSendRate, what the stack paces for), beyond the defaults (which reach 900/s).
+SIZED_FOR = {
+    2700.0: {"max_concurrency": 10, "max_calls_in_flight": 8, "function_memory_mb": 1024},
+    10000.0: {"max_concurrency": 40, "max_calls_in_flight": 8, "function_memory_mb": 1024},
+}
+# A campaign long enough to be sent at R for three minutes (at least CAMPAIGN messages):
+# the event source's ramp and the cold starts are a part of it, not all of it.
+CAMPAIGN_SECONDS = 180
+
+
+def campaign_for(rate: float) -> int:
+    return int(max(CAMPAIGN, min(rate, 1e6) * CAMPAIGN_SECONDS))
+
+
 # cdk.json's defaults before issue 14 (the model showed them reaching about half of R).
 PREVIOUS_DEFAULTS = {"max_concurrency": 2}
 
@@ -56,10 +68,39 @@ class Assumed:
     ses_call_s: float = 0.200  # SendBulkEmail of 50 entries, request to answer
     transaction_s: float = 0.020  # TransactWriteItems of 50 claims
     batch_write_s: float = 0.010  # BatchWriteItem of 25 completions
+    batch_get_s: float = 0.010  # BatchGetItem of 100 suppression keys
     receive_s: float = 0.015  # one ReceiveMessage of up to 10 messages
     invoke_s: float = 0.010  # the event source's invoke, warm
     sandbox_s: float = 0.250  # a new container before the init code runs
     parse_share: float = 0.5  # of a message's CPU spent before its call (parse, plan)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a batch does besides its SendBulkEmail calls, as the handler does it at the
+    stack's defaults (bench/defaults_bench.py counts these requests; the core does them in
+    this order, each phase after the one before):
+
+    - the suppression check: one BatchGetItem per 100 recipients, before anything is grouped;
+    - the claims of the whole batch: one TransactWriteItems per 100 ids, before the calls;
+    - the calls, `max_calls_in_flight` at a time, each followed by its completions (pooled 25
+      a BatchWriteItem across the batch's calls);
+    - the rest of the completions, then the campaigns' counts: one TransactWriteItems.
+
+    Campaigns share batches: a batch of several campaigns is cut into calls per campaign,
+    so it makes more, smaller calls (`campaigns`, in the workload's uneven shares)."""
+
+    suppression: bool = True
+    claims_up_front: bool = True
+    status: bool = True
+    campaigns: int = 5
+
+    @classmethod
+    def none(cls) -> Work:
+        return cls(suppression=False, claims_up_front=False, status=False, campaigns=1)
+
+
+PHASES = ("receive", "start", "cpu", "suppression", "claims", "calls", "after calls")
 
 
 @dataclass(frozen=True)
@@ -133,11 +174,21 @@ def simulate(
     cpu_us_per_message: float,
     init_cpu_s: float,
     ledger: bool = True,
-    messages: int = CAMPAIGN,
+    messages: int | None = None,
     assumed: Assumed = Assumed(),
+    work: Work | None = None,
 ) -> dict[str, Any]:
-    """Send `messages` at R = `rate` recipients/s; the achieved share of R, and how."""
+    """Send `messages` at R = `rate` recipients/s; the achieved share of R, and how. `work`
+    is what each batch does besides its calls: the stack's defaults (Work()) unless the
+    ledger is off (then none of it)."""
+    from bench.workload import group_sizes
     from bulk_sender.pacing import TokenBucket
+
+    if work is None:
+        work = Work() if ledger else Work.none()
+    if messages is None:
+        messages = campaign_for(rate)
+    spent = dict.fromkeys(PHASES, 0.0)  # seconds, summed over invocations (and slots)
 
     engine = _Engine()
     campaign = _Campaign(waiting=messages)
@@ -147,7 +198,7 @@ def simulate(
 
     def call(cpu: _Cpu, bucket: TokenBucket, entries: int) -> Generator[float, None, None]:
         yield cpu.work(entries * per_message_cpu * (1 - assumed.parse_share))
-        if ledger:
+        if ledger and not work.claims_up_front:
             yield assumed.transaction_s
         wait = bucket.acquire(entries)  # the bucket's clock is the engine's: no real sleep
         if wait:
@@ -165,16 +216,36 @@ def simulate(
         if not left[0]:
             resume()
 
+    def phase(name: str, seconds: float) -> float:
+        spent[name] += seconds
+        return seconds
+
     def invocation(cpu: _Cpu, bucket: TokenBucket, batch: int, resume):
-        yield assumed.invoke_s
-        yield cpu.work(batch * per_message_cpu * assumed.parse_share)
-        calls = [ENTRIES_PER_CALL] * (batch // ENTRIES_PER_CALL)
-        if batch % ENTRIES_PER_CALL:
-            calls.append(batch % ENTRIES_PER_CALL)
+        yield phase("start", assumed.invoke_s)
+        yield phase("cpu", cpu.work(batch * per_message_cpu * assumed.parse_share))
+        reads = math.ceil(batch / 100)
+        if work.suppression:  # BatchGetItems one after the other (suppression.py)
+            yield phase("suppression", assumed.batch_get_s * reads)
+        if ledger and work.claims_up_front:  # transactions one after the other (ledger.py)
+            yield phase("claims", assumed.transaction_s * reads)
+        calls = []
+        for size in group_sizes(batch, min(work.campaigns, batch)):
+            calls += [ENTRIES_PER_CALL] * (size // ENTRIES_PER_CALL)
+            if size % ENTRIES_PER_CALL:
+                calls.append(size % ENTRIES_PER_CALL)
         left = [min(settings.max_calls_in_flight, len(calls))]
+        started = engine.now
         for _ in range(left[0]):
             engine.start(worker(cpu, bucket, calls, left, resume))
         yield None  # suspended until the last worker resumes it (the pool's join)
+        spent["calls"] += engine.now - started
+        after = 0.0
+        if ledger and work.claims_up_front:
+            after += assumed.batch_write_s  # the completions still pooled
+        if work.status:
+            after += assumed.transaction_s  # the campaigns' counts
+        if after:
+            yield phase("after calls", after)
 
     def slot(me: list[Any]):
         """One concurrent batch of the event source: a poller and its container."""
@@ -184,13 +255,13 @@ def simulate(
             batch = min(settings.batch_size, campaign.waiting)
             campaign.waiting -= batch
             if batch < settings.batch_size:
-                yield settings.max_batching_window_seconds
+                yield phase("receive", settings.max_batching_window_seconds)
             else:
-                yield assumed.receive_s * math.ceil(batch / RECEIVE_MAX)
+                yield phase("receive", assumed.receive_s * math.ceil(batch / RECEIVE_MAX))
             if cpu is None:
                 campaign.cold_starts += 1
                 cpu = _Cpu(engine, share)
-                yield assumed.sandbox_s + init_cpu_s / share
+                yield phase("start", assumed.sandbox_s + init_cpu_s / share)
                 # Built at the first call, empty (the sender's `limiter`), kept after.
                 bucket = TokenBucket(
                     per_invocation_rate, clock=lambda: engine.now, sleep=lambda _seconds: None
@@ -217,6 +288,10 @@ def simulate(
         "cold_starts": campaign.cold_starts,
         "cpu_share": share,
         "per_invocation_rate": per_invocation_rate,
+        "work": asdict(work),
+        # Where the slots' time went: the phase that takes most of it limits the rate.
+        "phases": {name: seconds / sum(spent.values()) for name, seconds in spent.items()},
+        "cpu_us_per_message": cpu_us_per_message,
     }
 
 

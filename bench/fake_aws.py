@@ -107,12 +107,20 @@ class FakeService:
 
 
 def _count(payload: dict[str, Any]) -> tuple[int, int]:
-    """Entries and recipients of a SendBulkEmail / SendEmail / SendMessageBatch request."""
+    """Entries and recipients of a SendBulkEmail / SendEmail / SendMessageBatch request;
+    items of a DynamoDB one."""
     if "BulkEmailEntries" in payload:
         entries = payload["BulkEmailEntries"]
         return len(entries), sum(_recipients(e["Destination"]) for e in entries)
     if "Destination" in payload:
         return 1, _recipients(payload["Destination"])
+    if "TransactItems" in payload:  # DynamoDB: items written or keys read
+        return len(payload["TransactItems"]), 0
+    if "RequestItems" in payload:
+        tables = payload["RequestItems"].values()
+        return sum(len(t["Keys"]) if isinstance(t, dict) else len(t) for t in tables), 0
+    if "Key" in payload:
+        return 1, 0
     return len(payload.get("Entries", [])), 0
 
 
@@ -140,6 +148,17 @@ def ses_answers() -> dict[str, Answer]:
             },
         ),
         "SendEmail": lambda request: (200, {"MessageId": _message_id()}),
+        "GetEmailTemplate": lambda request: (
+            200,
+            {
+                "TemplateName": request.get("TemplateName", "t"),
+                "TemplateContent": {
+                    "Subject": "News for {{first_name}}",
+                    "Text": "Hello {{first_name}}, your {{plan}} plan. {{unsubscribe_url}}",
+                    "Html": "<p>Hello {{first_name}}</p><a href='{{unsubscribe_url}}'>x</a>",
+                },
+            },
+        ),
         "GetAccount": lambda request: (
             200,
             {"SendQuota": {"MaxSendRate": 14.0, "Max24HourSend": 50000.0, "SentLast24Hours": 0}},
@@ -191,6 +210,21 @@ def dynamodb_answers() -> dict[str, Answer]:
             {"Responses": [{"TableName": "bulk-email-idempotency"} for _ in request["Statements"]]},
         ),
         "BatchWriteItem": lambda request: (200, {"UnprocessedItems": {}}),
+        # The suppression list: nobody unsubscribed.
+        "BatchGetItem": lambda request: (
+            200,
+            {"Responses": {table: [] for table in request["RequestItems"]}, "UnprocessedKeys": {}},
+        ),
+    }
+
+
+def secrets_answers() -> dict[str, Answer]:
+    """Secrets Manager: the unsubscribe secret (32 bytes)."""
+    return {
+        "GetSecretValue": lambda request: (
+            200,
+            {"ARN": request["SecretId"], "Name": "unsubscribe", "SecretString": "s" * 32},
+        )
     }
 
 

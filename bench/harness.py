@@ -148,12 +148,17 @@ class WarmHandler:
         ledger: bool = False,
         ledger_latency: float = 0.005,
         env: Mapping[str, str] | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`environment`, when given, is the handler's whole environment (the stack's, read
+        from its template: bench/stack_env.py), with MAX_SEND_RATE = `rate` and
+        MAX_CALLS_IN_FLIGHT = `in_flight` over it; otherwise the benchmarks' own."""
         import handler
         from bench.fake_aws import (
             FakeService,
             dynamodb_answers,
             on_default_session,
+            secrets_answers,
             ses_answers,
             sqs_answers,
         )
@@ -162,14 +167,33 @@ class WarmHandler:
         self.ses = FakeService(ses_answers(), ses_latency)
         self.sqs = FakeService(sqs_answers())
         self.dynamodb = FakeService(dynamodb_answers(), ledger_latency)
-        self.fakes = {"sesv2": self.ses, "sqs": self.sqs, "dynamodb": self.dynamodb}
+        self.secrets = FakeService(secrets_answers())
+        self.fakes = {
+            "sesv2": self.ses,
+            "sqs": self.sqs,
+            "dynamodb": self.dynamodb,
+            "secrets-manager": self.secrets,
+        }
         self._stack = contextlib.ExitStack()
-        settings = handler_env(in_flight=in_flight, rate=rate, ledger=ledger, extra=env)
+        unset: tuple[str, ...] = HANDLER_VARIABLES
+        if environment is None:
+            settings = handler_env(in_flight=in_flight, rate=rate, ledger=ledger, extra=env)
+        else:
+            from bench.stack_env import FEATURE_VARIABLES
+
+            settings = {
+                **environment,
+                "MAX_SEND_RATE": repr(float(rate)),
+                "MAX_CALLS_IN_FLIGHT": str(in_flight),
+                **(env or {}),
+            }
+            unset = (*HANDLER_VARIABLES, *FEATURE_VARIABLES)
         self._stack.callback(setattr, handler, "_sender", handler._sender)
         try:
-            with patched_env(settings, unset=HANDLER_VARIABLES), on_default_session(self.fakes):
+            with patched_env(settings, unset=unset), on_default_session(self.fakes):
                 handler._sender = None
                 self.sender = handler.sender()
+                self.sender.unsubscribes.keys()  # its client is built on first use: here
             devnull = self._stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
             for log_handler in handler.logger.handlers:
                 if getattr(log_handler.stream, "closed", False):  # bound under a closed stdout

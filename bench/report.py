@@ -33,10 +33,12 @@ def render(
         "",
         para(
             "Written by `make bench` (`python bench/run.py`): the figures of the last run",
-            "(issue 7, DESIGN.md section 10). Benchmarks are not tests: nothing here asserts;",
-            "`tests/bench` runs each benchmark at a tiny size and checks its structure only.",
+            "(issues 7, 14 and 23, DESIGN.md section 10). Benchmarks are not tests: nothing",
+            "here asserts; `tests/bench` runs each benchmark at a tiny size and checks its",
+            "structure only.",
         ),
         "",
+        *_headline(found),
         "## Machine and command",
         "",
         para(f"CPU: {machine['cpu']}", bullet="- "),
@@ -76,6 +78,61 @@ def render(
         "",
     ]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _headline(found: dict[str, Any]) -> list[str]:
+    """Issue 23's ratios first: each measured against its baseline in this same run."""
+    if "defaults" not in found:
+        return []
+    from bench.run import headline, markdown_table
+
+    run = found["defaults"]
+    defaults = run["defaults"]
+    requests = run["floor"]["requests"]
+    cold = found["cold_start"]
+    return [
+        "## The defaults, in ratios",
+        "",
+        markdown_table(headline(found)),
+        "",
+        para(
+            "**How.** The real handler with the environment `cdk deploy` gives the sender by",
+            "default, read from the synthesized template (bench/stack_env.py: the idempotency",
+            "ledger, campaign status, signed unsubscribe links and the suppression check all",
+            f"on: {', '.join(defaults['features'])}), beside the same environment with none of",
+            f"them; {defaults['messages']:,} messages in SQS batches of the mapping's",
+            f"{defaults['batch_size']} (five campaigns interleaved in every batch), one warm",
+            "container, every AWS service faked in process at zero latency (only",
+            "`MAX_SEND_RATE` is lifted: pacing waits, it does not compute). CPU is the",
+            "process's CPU time, every thread, less the fakes' own, per message; the least of",
+            f"{len(defaults['cpu_us_runs'])} run(s) (other work on the machine only adds to a",
+            "CPU time; the floor's figures are the least of five too). The floor is what no",
+            "sender avoids:",
+            "botocore serializing and SigV4-signing the handler's own requests (captured in",
+            "the defaults run; endpoint resolved once), per SendBulkEmail entry, plus per",
+            "DynamoDB item times the items per message the defaults needed: "
+            + "; ".join(
+                f"{key.split('.', 1)[1]} {value['us_per_item']:.1f} us an item"
+                for key, value in sorted(requests.items())
+            )
+            + ". DynamoDB requests are counted by the fake.",
+        ),
+        "",
+        para(
+            "**Cold start** (bench/cold_start.py): `import handler` in fresh processes, CPU",
+            "time less `python -S -c pass`, with the function's asset built as the stack builds",
+            "it (pinned wheels by pip, then lambda_src; no AWS CRT in the default stack) and a",
+            "bare asset of boto3 and botocore at the same pins whose handler imports boto3;",
+            "both read-only, PYTHONDONTWRITEBYTECODE=1, no site-packages, as Lambda's",
+            f"/var/task. Assets: {cold['asset_mb']['function']:.0f} MB and",
+            f"{cold['asset_mb']['boto3']:.0f} MB. With bytecode compiled for this Python",
+            f"({cold['python']}), the function's import would cost",
+            f"{cold['net_s']['function asset, with bytecode'] * 1e3:.0f} ms: the build cannot",
+            "ship bytecode for Lambda's Python 3.14 from a machine without 3.14",
+            "(docs/sizing.md).",
+        ),
+        "",
+    ]
 
 
 def _method(found: dict[str, Any], plan: Any) -> list[str]:
@@ -280,22 +337,26 @@ def _capacity(found: dict[str, Any]) -> list[str]:
         ),
         "",
         para(
-            "**The capacity model** (bench/capacity.py) simulates a campaign of",
-            f"{capacity.CAMPAIGN:,} messages, on the queue at t = 0, through the whole path:",
-            "the SQS event",
-            "source (five concurrent batches at once, up to 300 more a minute, at most",
-            "`max_concurrency`; ReceiveMessage 10 messages at a time; the batching window for",
-            "a short batch), cold starts (sandbox, then the CPU time of `import handler;",
+            "**The capacity model** (bench/capacity.py) simulates a campaign of three minutes",
+            "of sending at R (at least",
+            f"{capacity.CAMPAIGN:,} messages), on the queue at t = 0, through the whole path:",
+            "the SQS event source (five concurrent batches at once, up to 300 more a minute, at",
+            "most `max_concurrency`; ReceiveMessage 10 messages at a time; the batching window",
+            "for a short batch), cold starts (sandbox, then the CPU time of `import handler;",
             f"handler.sender()` in a fresh process, {found['init_cpu_s']:.2f} s here, scaled by",
-            "the CPU share), each invocation's single CPU at part 5's cost per",
-            "message, its calls `max_calls_in_flight` at a time, each claiming (one",
-            "transaction), pacing through the real TokenBucket at R / `max_concurrency`,",
-            "waiting for SES and completing. R is what the stack paces for: 0.9 x the",
-            "account's MaxSendRate. The share of R is sent / (time of the last send) / R.",
-            "Assumed latencies (not measured: no AWS here):",
+            "the CPU share), each invocation's single CPU at part 0's cost per message at the",
+            "defaults, and every round trip of the default features in the handler's order:",
+            "the suppression check (a BatchGetItem per 100 recipients), the batch's claims (a",
+            "transaction per 100), the calls `max_calls_in_flight` at a time, each pacing",
+            "through the real TokenBucket at R / `max_concurrency`, waiting for SES and",
+            "writing its completions, then the last completions and the campaigns' counts.",
+            "Five campaigns share every batch (more, smaller calls). R is what the stack",
+            "paces for: 0.9 x the account's MaxSendRate. The share of R is sent / (time of the",
+            "last send) / R. Assumed latencies (not measured: no AWS here):",
             f"SendBulkEmail {assumed['ses_call_s'] * 1e3:.0f} ms,",
             f"TransactWriteItems {assumed['transaction_s'] * 1e3:.0f} ms,",
             f"BatchWriteItem {assumed['batch_write_s'] * 1e3:.0f} ms,",
+            f"BatchGetItem {assumed['batch_get_s'] * 1e3:.0f} ms,",
             f"ReceiveMessage {assumed['receive_s'] * 1e3:.0f} ms,",
             f"invoke {assumed['invoke_s'] * 1e3:.0f} ms, sandbox start",
             f"{assumed['sandbox_s'] * 1e3:.0f} ms; half of a message's CPU before its call.",
@@ -303,29 +364,37 @@ def _capacity(found: dict[str, Any]) -> list[str]:
         ),
         "",
         para(
+            "Where the time goes (the share of the slots' time in each phase, at R = 2,700/s",
+            "with the sizing's settings): "
+            + ", ".join(
+                f"{name} {share:.0%}" for name, share in simulated["sized_2700"]["phases"].items()
+            )
+            + ". The event source's receives and the SES round trips of each wave of calls",
+            "take most of it; the handler's own serial phases (suppression, claims, the last",
+            "writes) a tenth: more calls in flight (fewer waves) and more concurrent",
+            "invocations are the levers, not CPU.",
+        ),
+        "",
+        para(
             f"With the defaults (`max_concurrency` {defaults['max_concurrency']},",
             f"{defaults['function_memory_mb']} MB, batches of {defaults['batch_size']},",
             f"{defaults['max_calls_in_flight']} calls in flight) the campaign reaches",
-            f"{simulated['defaults_900']['share_of_rate']:.3f} R at R = 900/s. The previous",
-            "default of 2 concurrent invocations reached",
-            f"{simulated['previous_900']['share_of_rate']:.3f} R: each invocation then has to",
-            "send at R / 2 = 450/s, and one invocation does not, whatever its CPU: a batch",
-            "spends its receives, its parsing and one SES round trip per wave of calls",
-            "outside the token bucket, so the invocation's own ceiling (unpaced, in the",
-            "model) is",
+            f"{simulated['defaults_900']['share_of_rate']:.3f} R at R = 900/s (2 concurrent",
+            f"invocations, the older default: {simulated['previous_900']['share_of_rate']:.3f}",
+            "R). One invocation's own ceiling (unpaced, in the model) is",
             ", ".join(f"{rate:,.0f}/s at {mb:,} MB" for mb, rate in found["ceiling"].items()),
             "(its CPU alone would allow",
             ", ".join(f"{rate:,.0f}/s" for rate in found["sustained"]["on"].values()) + ").",
-            "More concurrent invocations at a share of R each keep the",
-            "whole path at R; five is what the event source starts with, so no ramp-up. At",
-            "R = 2,700/s the defaults reach",
-            f"{simulated['defaults_2700']['share_of_rate']:.3f} R; the README's sizing",
+            "At R = 2,700/s the defaults reach",
+            f"{simulated['defaults_2700']['share_of_rate']:.3f} R; docs/sizing.md's",
         ),
     ]
     for rate, changes in capacity.SIZED_FOR.items():
         sim = simulated[f"sized_{rate:.0f}"]
         named = ", ".join(f"`{key}` {value}" for key, value in changes.items())
-        lines[-1] += " " + para(f"settings ({named}) reach {sim['share_of_rate']:.3f} R.")
+        lines[-1] += " " + para(
+            f"settings for R = {rate:,.0f}/s ({named}) reach {sim['share_of_rate']:.3f} R."
+        )
     lines[-1] = para(lines[-1])
     return [*lines, ""]
 

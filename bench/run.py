@@ -1,5 +1,10 @@
-"""`python bench/run.py [--quick]`: every benchmark of issue 7, a table, and BENCHMARKS.md.
+"""`python bench/run.py [--quick]`: every benchmark of issues 7, 14 and 23, a table, and
+BENCHMARKS.md.
 
+0. the headline (issue 23): the handler at the stack's defaults (its environment read from
+   the synthesized template) beside every feature off and the floor (botocore serializing
+   and signing the same requests), CPU per message, DynamoDB requests per message; the cold
+   start as Lambda runs it; the capacity model at R = 2,700/s with every default feature;
 1. the handler on a 10,000-message SQS event against a fake SES at 40 ms a call, with its
    baselines (SendEmail per message; SendBulkEmail chunks in sequence) in the same run;
 2. pacing at MAX_SEND_RATE = 200 recipients/s from an empty bucket, over 10 s;
@@ -31,7 +36,17 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` and `lambda_src` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import baselines, capacity, enqueue_bench, handler_bench, import_bench, pacing_bench
+from bench import (
+    baselines,
+    capacity,
+    cold_start,
+    defaults_bench,
+    enqueue_bench,
+    handler_bench,
+    import_bench,
+    local_bench,
+    pacing_bench,
+)
 from bench.fake_aws import GUARD_ENDPOINT
 from bench.harness import ROOT, setup_process
 from bench.workload import make_event
@@ -45,7 +60,11 @@ MEMORY_TARGET_MB = 200.0
 LEDGER_CPU_RATIO_TARGET = 2.5
 LEDGER_MESSAGES_PER_REQUEST_TARGET = 15
 CAMPAIGN_DEFAULTS_TARGET = 0.95  # of R = 900/s
-CAMPAIGN_SIZED_TARGET = 0.9  # of R = 2,700/s, with the README's settings
+CAMPAIGN_SIZED_TARGET = 0.95  # of R = 2,700/s and 10,000/s, with docs/sizing.md's settings
+# Targets (issue 23).
+FLOOR_RATIO_TARGET = 6.0
+DYNAMODB_PER_MESSAGE_TARGET = 0.075
+COLD_START_RATIO_TARGET = 1.3
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,9 @@ class Plan:
     ledger_messages: int = 10_000
     ledger_repeats: int = 3
     profile_messages: int = 2000
+    defaults_messages: int = 10_000
+    defaults_repeats: int = 3
+    cold_repeats: int = 7
 
 
 FULL = Plan()
@@ -76,6 +98,9 @@ QUICK = Plan(
     what_ifs=False,
     ledger_messages=2000,
     ledger_repeats=1,
+    defaults_messages=2000,
+    defaults_repeats=1,
+    cold_repeats=3,
 )
 
 
@@ -93,6 +118,19 @@ def verdict(ok: bool) -> str:
 
 
 # -- the parts ----------------------------------------------------------------------------
+
+
+def part_defaults(plan: Plan, say: Any) -> dict[str, Any]:
+    say(
+        f"0. defaults / off / floor: {plan.defaults_messages:,} messages in the mapping's"
+        f" batches, zero-latency fakes, {plan.defaults_repeats} run(s)"
+    )
+    return defaults_bench.run_all(plan.defaults_messages, plan.defaults_repeats)
+
+
+def part_cold_start(plan: Plan, say: Any) -> dict[str, Any]:
+    say(f"3b. cold start as Lambda runs it: read-only assets, {plan.cold_repeats} repetitions")
+    return cold_start.run_cold_start(plan.cold_repeats)
 
 
 def part_handler(plan: Plan, say: Any) -> dict[str, Any]:
@@ -144,9 +182,13 @@ def part_ledger(plan: Plan, say: Any) -> dict[str, Any]:
 
 
 def part_capacity(found: dict[str, Any], say: Any) -> dict[str, Any]:
-    """The capacity model on this run's CPU figures (ledger on and off, the import time)."""
-    say(f"6. capacity model: {capacity.CAMPAIGN:,} messages, R = 900/s and 2,700/s")
-    ledger = found["ledger"]
+    """The capacity model on this run's CPU figures (the defaults and every feature off,
+    part 0) and the cold start's init CPU."""
+    say("6. capacity model: R = 900/s, 2,700/s and 10,000/s")
+    cpu = {
+        True: found["defaults"]["defaults"]["cpu_us_per_message"],
+        False: found["defaults"]["off"]["cpu_us_per_message"],
+    }
     init_cpu_s = capacity.init_cpu_seconds()
     defaults = capacity.Settings.defaults()
     cases = {
@@ -163,25 +205,23 @@ def part_capacity(found: dict[str, Any], say: Any) -> dict[str, Any]:
             settings,
             rate=rate,
             ledger=on,
-            cpu_us_per_message=ledger["on" if on else "off"]["cpu_us_per_message"],
+            cpu_us_per_message=cpu[on],
             init_cpu_s=init_cpu_s,
         )
         for name, (settings, rate, on) in cases.items()
     }
     sustained = {
-        name: {
-            mb: capacity.sustained_rate(ledger[name]["cpu_us_per_message"], mb)
-            for mb in capacity.MEMORY_SIZES
-        }
-        for name in ("on", "off")
+        name: {mb: capacity.sustained_rate(cpu[on], mb) for mb in capacity.MEMORY_SIZES}
+        for name, on in (("on", True), ("off", False))
     }
     # One invocation's ceiling in the model: unpaced, two slots, half of what they send.
     ceiling = {
         mb: capacity.simulate(
             defaults.but(function_memory_mb=mb, max_concurrency=2),
             rate=1e9,
-            cpu_us_per_message=ledger["on"]["cpu_us_per_message"],
+            cpu_us_per_message=cpu[True],
             init_cpu_s=init_cpu_s,
+            messages=capacity.CAMPAIGN,
         )["achieved"]
         / 2
         for mb in capacity.MEMORY_SIZES
@@ -216,8 +256,65 @@ def part_enqueue(plan: Plan, say: Any) -> dict[str, Any]:
 # -- the table ------------------------------------------------------------------------------
 
 
+def headline(found: dict[str, Any]) -> list[Row]:
+    """Issue 23's four figures, each a ratio or a count measured in this run."""
+    run = found["defaults"]
+    defaults, off, low = run["defaults"], run["off"], run["floor"]
+    sized = found["capacity"]["simulated"]["sized_2700"]
+    alone = found["capacity"]["simulated"]["defaults_2700"]["share_of_rate"]
+    cold = found["cold_start"]
+    per_message = defaults["dynamodb_per_message"]
+    return [
+        Row(
+            "0 headline",
+            "CPU per message: defaults / floor",
+            f"{run['defaults_over_floor']:.2f} ({defaults['cpu_us_per_message']:.0f} us /"
+            f" {low['us_per_message']:.0f} us: SES {low['ses_us_per_message']:.0f} +"
+            f" DynamoDB {low['dynamodb_us_per_message']:.0f})",
+            f"<= {FLOOR_RATIO_TARGET:g}",
+            verdict(run["defaults_over_floor"] <= FLOOR_RATIO_TARGET),
+        ),
+        Row(
+            "0 headline",
+            "CPU per message: defaults / every feature off",
+            f"{run['defaults_over_off']:.2f} ({defaults['cpu_us_per_message']:.0f} us /"
+            f" {off['cpu_us_per_message']:.0f} us); defaults / SES floor alone"
+            f" {defaults['cpu_us_per_message'] / low['ses_us_per_message']:.1f}",
+        ),
+        Row(
+            "0 headline",
+            "DynamoDB requests per message at the defaults",
+            f"{per_message:.4f} ("
+            + ", ".join(f"{op} {n}" for op, n in sorted(defaults["dynamodb_requests"].items()))
+            + f" for {defaults['messages']:,}); units per message:"
+            f" {defaults['write_units_per_message']:.2f} write, "
+            f"{defaults['read_units_per_message']:.2f} read",
+            f"<= {DYNAMODB_PER_MESSAGE_TARGET:g}",
+            verdict(per_message <= DYNAMODB_PER_MESSAGE_TARGET),
+        ),
+        Row(
+            "0 headline",
+            "modelled share of R = 2,700/s, every default feature, sizing's settings",
+            f"{sized['share_of_rate']:.3f} R ("
+            + ", ".join(f"{k} {v}" for k, v in capacity.SIZED_FOR[2700.0].items())
+            + f"); the defaults alone {alone:.3f} R",
+            f">= {CAMPAIGN_SIZED_TARGET:g} R",
+            verdict(sized["share_of_rate"] >= CAMPAIGN_SIZED_TARGET),
+        ),
+        Row(
+            "0 headline",
+            "cold start, CPU: function asset / bare boto3 asset (read-only, no .pyc)",
+            f"{cold['ratio']:.2f} ({cold['net_s']['function asset'] * 1e3:.0f} ms /"
+            f" {cold['net_s']['boto3 asset'] * 1e3:.0f} ms); with bytecode"
+            f" {cold['ratio_with_bytecode']:.2f}",
+            f"<= {COLD_START_RATIO_TARGET:g}",
+            verdict(cold["ratio"] <= COLD_START_RATIO_TARGET),
+        ),
+    ]
+
+
 def rows_for(found: dict[str, Any]) -> list[Row]:
-    rows: list[Row] = []
+    rows: list[Row] = headline(found) if "defaults" in found else []
     handler = found["handler"]
     main, email, bulk = handler["main"], handler["send_email"], handler["bulk_sequence"]
     n = main["records"]
@@ -347,7 +444,37 @@ def rows_for(found: dict[str, Any]) -> list[Row]:
             ),
         ]
     rows += ledger_rows(found["ledger"]) + capacity_rows(found["capacity"])
+    if "local" in found:
+        rows += local_rows(found["local"])
     return rows
+
+
+def local_rows(local: dict[str, Any]) -> list[Row]:
+    """The local run at a real list's size (bench/local_bench.py): rates against its targets."""
+    once = local["sent"] == local["enqueued"] and not local["sent_twice"]
+    return [
+        Row(
+            "7 local run",
+            f"enqueue, {local['rows']:,} rows",
+            f"{local['enqueue_rate']:,.0f} rows/s",
+            f">= {local_bench.ENQUEUE_TARGET:.0f}",
+            verdict(local["enqueue_rate"] >= local_bench.ENQUEUE_TARGET),
+        ),
+        Row(
+            "7 local run",
+            "sending vs the announced rate",
+            f"{local['send_rate']:,.0f}/s = {local['ratio']:.2f} x {local['announced_rate']:.0f}/s",
+            f">= {local_bench.RATE_TARGET:.0f}/s",
+            verdict(local["send_rate"] >= local_bench.RATE_TARGET),
+        ),
+        Row(
+            "7 local run",
+            "each email once",
+            f"sent {local['sent']:,} of {local['enqueued']:,}, twice {local['sent_twice']}",
+            "all, once",
+            verdict(once),
+        ),
+    ]
 
 
 def ledger_calls(run: dict[str, Any]) -> int:
@@ -396,7 +523,8 @@ def capacity_rows(found: dict[str, Any]) -> list[Row]:
     rows = [
         Row(
             "6 sizing",
-            f"recipients/s one invocation's CPU sustains, ledger {name}",
+            "recipients/s one invocation's CPU sustains, "
+            + ("defaults" if name == "on" else "every feature off"),
             " / ".join(f"{rate:,.0f} at {mb:,} MB" for mb, rate in sustained[name].items()),
         )
         for name in ("on", "off")
@@ -404,7 +532,7 @@ def capacity_rows(found: dict[str, Any]) -> list[Row]:
     rows.append(
         Row(
             "6 sizing",
-            "one invocation's ceiling in the model (latencies too), ledger on",
+            "one invocation's ceiling in the model (latencies too), defaults",
             " / ".join(f"{rate:,.0f} at {mb:,} MB" for mb, rate in found["ceiling"].items()),
         )
     )
@@ -429,7 +557,7 @@ def capacity_rows(found: dict[str, Any]) -> list[Row]:
         case("defaults_2700", "defaults"),
     ]
     rows += [
-        case(f"sized_{rate:.0f}", "README sizing", CAMPAIGN_SIZED_TARGET)
+        case(f"sized_{rate:.0f}", "docs/sizing.md settings", CAMPAIGN_SIZED_TARGET)
         for rate in capacity.SIZED_FOR
     ]
     return rows
@@ -516,17 +644,23 @@ def main(argv: list[str] | None = None) -> int:
 
     found: dict[str, Any] = {"plan": plan, "machine": machine()}
     load_at_start = found["machine"]["load"]
+    found["defaults"] = part_defaults(plan, say)
     found["handler"] = part_handler(plan, say)
     found["pacing"] = part_pacing(plan, say)
     found["imports"] = part_imports(plan, say)
+    found["cold_start"] = part_cold_start(plan, say)
     found["enqueue"] = part_enqueue(plan, say)
     found["ledger"] = part_ledger(plan, say)
     found["capacity"] = part_capacity(found, say)
+    found["local"] = local_bench.part_local(say, quick=plan is QUICK)
     seconds = time.perf_counter() - started
     found["machine"]["load"] = f"{load_at_start} / {_load()}"
     rows = rows_for(found)
     print()
     print(text_table(rows))
+    print()
+    for row in headline(found):
+        print(f"{row.measure}: {row.figure}  [{row.target}: {row.verdict}]")
     command = "python bench/run.py" + (" --quick" if args.quick else "")
     if out:
         out.write_text(report(found, rows, command, seconds))

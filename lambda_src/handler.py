@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:  # an annotation only: not imported on a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bulk_sender import metric_names
 from bulk_sender.core import BulkSender

@@ -16,6 +16,9 @@ fallback CDK requires; it is never used.
 - tzdata: the IANA zones `zoneinfo` reads (`bulk_sender.schedule`), whatever the runtime has.
 - awscrt (the AWS CRT, ``botocore[crt]``): SigV4a, which a multi-region endpoint
   (``ENDPOINT_ID``) requires. Its wheel is a binary one, built for the function's architecture.
+  Only a stack with a multi-region endpoint bundles it (``sigv4a=True``): botocore imports
+  ``awscrt`` whenever it is installed, 11 MB on every cold start, and signs SigV4 no faster
+  with it (bench/, issue 23).
 
 The installed dependencies are cached under ``build/lambda-deps/`` by (pin, Python version,
 platform), so a synth after the first needs neither the network nor pip.
@@ -48,9 +51,10 @@ BUNDLED_DISTRIBUTIONS = (
     "idna",
     "boto3",
     "botocore",
-    "awscrt",
     "tzdata",
 )
+# Bundled too where the function signs SigV4a (a multi-region endpoint).
+SIGV4A_DISTRIBUTIONS = ("awscrt",)
 # Never part of the asset: bytecode of the machine that synthesizes.
 ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/.pytest_cache")
 
@@ -153,9 +157,18 @@ class _PipBundling:
         return True
 
 
-def sender_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
-    """``lambda_src/`` with BUNDLED_DISTRIBUTIONS at their requirements.txt pins bundled in."""
-    requirements = [f"{name}=={pinned_version(name)}" for name in BUNDLED_DISTRIBUTIONS]
+def bundled_distributions(*, sigv4a: bool) -> tuple[str, ...]:
+    return BUNDLED_DISTRIBUTIONS + (SIGV4A_DISTRIBUTIONS if sigv4a else ())
+
+
+def sender_code(
+    runtime: lambda_.Runtime, architecture: lambda_.Architecture, *, sigv4a: bool = False
+) -> lambda_.Code:
+    """``lambda_src/`` with the bundled distributions at their requirements.txt pins (the
+    AWS CRT with them where the function signs SigV4a: ``sigv4a``)."""
+    requirements = [
+        f"{name}=={pinned_version(name)}" for name in bundled_distributions(sigv4a=sigv4a)
+    ]
     local = _PipBundling(requirements, _python_version(runtime), _pip_platform(architecture))
     # The Docker command mirrors the local one; its text (with the pin) is part of the asset
     # hash, so a new pin makes a new asset even where the local bundle is cached.

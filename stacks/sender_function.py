@@ -168,7 +168,12 @@ class SenderFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=sender_code(RUNTIME, ARCHITECTURE),
+            # A multi-region endpoint needs SigV4a, hence the AWS CRT; no other stack loads it.
+            code=sender_code(
+                RUNTIME,
+                ARCHITECTURE,
+                sigv4a=bool(settings.endpoint_id or settings.create_endpoint),
+            ),
             timeout=Duration.seconds(settings.function_timeout_seconds),
             memory_size=settings.function_memory_mb,
             role=self.role,

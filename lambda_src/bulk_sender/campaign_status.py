@@ -27,7 +27,7 @@ ID_TAG = "bulkmail-id"
 CAMPAIGN_TAG = "campaign"
 MAX_TAG_VALUE = 256
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_PLAIN = re.compile(r"[A-Za-z0-9-]")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9-]+")  # escaped by message_key
 _HASHED = "_h"
 
 # Outcomes of one email, the later ones in its life ranked higher: an event of a lower rank
@@ -136,12 +136,13 @@ _EVENT_OBJECTS = {
 }
 
 
+def _escape(match: re.Match[str]) -> str:
+    return "".join(f"_{b:02x}" for b in match.group().encode("utf-8"))
+
+
 def message_key(message_id: str) -> str:
     """The SES tag value (and status table key) of a message id: reversible when it fits."""
-    escaped = "".join(
-        char if _PLAIN.fullmatch(char) else "".join(f"_{b:02x}" for b in char.encode("utf-8"))
-        for char in message_id
-    )
+    escaped = _NOT_PLAIN.sub(_escape, message_id)
     if 1 <= len(escaped) <= MAX_TAG_VALUE:
         return escaped
     return _HASHED + hashlib.sha256(message_id.encode("utf-8")).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,8 +24,16 @@ MAX_SOURCE_MESSAGE_ID = 128
 DEFAULT_MAX_MESSAGE_BYTES = DLQ_MAX_MESSAGE_BYTES
 OWN_ATTRIBUTES = ("ErrorCode", "ErrorMessage", "SourceMessageId", "FailedAt")
 # What SQS refuses in a message or attribute value (outside #x9 #xA #xD #x20-#xD7FF
-# #xE000-#xFFFD #x10000-#x10FFFF): replaced, or the letter could never be written.
-_NOT_ALLOWED_IN_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# #xE000-#xFFFD #x10000-#x10FFFF): replaced, or the letter could never be written. Written
+# as the set it refuses, and compiled on the first dead letter: the complement's class of
+# every allowed code point took 27 ms of each cold start (bench/cold_start.py, issue 23).
+NOT_ALLOWED_IN_SQS = "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
+
+
+@functools.cache
+def _not_allowed_in_sqs() -> re.Pattern[str]:
+    return re.compile(NOT_ALLOWED_IN_SQS)
+
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +65,7 @@ def dlq_attributes(letter: DeadLetter, failed_at: str) -> dict[str, dict[str, An
 
 def _attribute_text(text: str) -> str:
     """A value SQS takes: characters it refuses become U+FFFD."""
-    return _NOT_ALLOWED_IN_SQS.sub("\ufffd", text)
+    return _not_allowed_in_sqs().sub("\ufffd", text)
 
 
 def _from_event_attribute(value: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bulk_sender.fast_requests import speed_up
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,12 @@ class Claim(Enum):
 
 class NullLedger:
     """Idempotency off (`IDEMPOTENCY_TABLE` unset): every id is claimed."""
+
+    def prepare(self, ids: Iterable[str], *, hold_seconds: float | None = None) -> None:
+        pass
+
+    def finish(self, *, within_seconds: float | None = None) -> int:
+        return 0
 
     def claim(self, ids: Iterable[str], *, hold_seconds: float | None = None) -> dict[str, Claim]:
         return dict.fromkeys(ids, Claim.CLAIMED)
@@ -102,15 +110,17 @@ def ledger_client(max_pool: int = 10) -> Any:
     parameter validation is off (as on SES: bench/ measured its cost); botocore's standard
     retries (throttling, 5xx, connection errors) stay on, bounded: claims carry an idempotency
     token and completions are plain Puts, so a retried request cannot claim or send twice."""
-    return boto3.client(
-        "dynamodb",
-        config=Config(
-            retries={"total_max_attempts": 3, "mode": "standard"},
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            max_pool_connections=max_pool,
-            parameter_validation=False,
-        ),
+    return speed_up(
+        boto3.client(
+            "dynamodb",
+            config=Config(
+                retries={"total_max_attempts": 3, "mode": "standard"},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                max_pool_connections=max_pool,
+                parameter_validation=False,
+            ),
+        )
     )
 
 
@@ -128,6 +138,13 @@ class DynamoLedger:
     Releases are conditional Deletes the same way (only the claim this ledger took, by its
     owner token). Completions and dead-letter marks are unconditional, so they go 25 to a
     BatchWriteItem (one write unit each).
+
+    Within one SQS batch (`prepare` .. `finish`) the batch's claims are taken up front, 100 a
+    transaction, and completions are pooled 25 a request across its calls: DynamoDB sees
+    about 0.05 requests per message instead of 0.09 (bench/). A completion waits at most
+    until the batch's last call ends, within the claim's hold, so the exactly-once window is
+    unchanged: only an invocation killed in between (as one killed between a send and its
+    completion) can leave an id to be sent again after its claim expires.
 
     A claim lasts until its invocation's deadline (`hold_seconds`, else `claim_seconds`): a
     claim whose invocation died expires then and the id can be claimed again. Expiry is
@@ -155,6 +172,40 @@ class DynamoLedger:
         self._lock = threading.Lock()
         self._held: dict[str, str] = {}  # id -> owner token of the claim this ledger holds
         self._stranded: dict[str, str] = {}  # releases that failed, tried again on next use
+        # Between prepare() and finish() (one SQS batch): the batch's claims taken up front,
+        # not yet handed to a call, and completions not yet written (fewer than a request).
+        self._prepared: dict[str, Claim] = {}
+        self._batching = False
+        self._pending: list[dict[str, Any]] = []
+
+    # -- one batch ------------------------------------------------------------------------
+
+    def prepare(self, ids: Iterable[str], *, hold_seconds: float | None = None) -> None:
+        """Claim a whole batch's ids up front, MAX_TRANSACTION_ITEMS to a transaction (a
+        batch of 200 in two requests rather than one per call of 50); `claim` then answers
+        from them. Completions until `finish` are pooled into full BatchWriteItems. If the
+        ledger cannot answer now, nothing is prepared and each call claims its own ids."""
+        with self._lock:
+            self._batching, self._pending = True, []
+        try:
+            prepared = self.claim(ids, hold_seconds=hold_seconds)
+        except (BotoCoreError, ClientError):
+            log.warning("ledger_prepare_failed", exc_info=True)
+            return
+        with self._lock:
+            self._prepared = prepared
+
+    def finish(self, *, within_seconds: float | None = None) -> int:
+        """End of the batch's calls: write the completions still pooled, release the claims
+        no call used (a call the deadline or a pause held back). Returns how many
+        completions could not be written."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            unused = [i for i, claim in self._prepared.items() if claim is Claim.CLAIMED]
+            self._prepared, self._batching = {}, False
+        failed = self._put_all(pending, "ledger_complete_failed", within_seconds)
+        self.release(unused)
+        return failed
 
     # -- claims ---------------------------------------------------------------------------
 
@@ -162,9 +213,14 @@ class DynamoLedger:
         """Claim each id for `hold_seconds` (the invocation's remaining time), by default
         `claim_seconds`. Raises (ClientError, BotoCoreError) when the ledger cannot say; then
         no claim of these ids is left behind (any it may have taken is released)."""
+        unique = list(dict.fromkeys(ids))
+        with self._lock:
+            ready = {i: self._prepared.pop(i) for i in unique if i in self._prepared}
+        if ready:
+            rest = [i for i in unique if i not in ready]
+            return {**ready, **(self.claim(rest, hold_seconds=hold_seconds) if rest else {})}
         self._release_stranded()
         hold = math.ceil(hold_seconds if hold_seconds is not None else self._claim_seconds)
-        unique = list(dict.fromkeys(ids))
         owner = f"{self._container}:{next(self._claims)}"
         claims: dict[str, Claim] = {}
         try:
@@ -314,6 +370,12 @@ class DynamoLedger:
                 self._held.pop(message_id, None)
         expires = {"N": str(int(self._clock()) + self._ttl)}
         items = [{"id": {"S": i}, "status": {"S": COMPLETED}, "expires_at": expires} for i in ids]
+        with self._lock:
+            if self._batching:
+                # Full requests go now; the rest waits for the next call's or for finish().
+                self._pending += items
+                cut = len(self._pending) - len(self._pending) % MAX_BATCH_WRITE_ITEMS
+                items, self._pending = self._pending[:cut], self._pending[cut:]
         return self._put_all(items, "ledger_complete_failed", within_seconds)
 
     def dead_lettered(self, sqs_message_ids: Iterable[str]) -> set[str]:

@@ -29,8 +29,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
-import idna
-
 HASH_HEX = 32  # 128 bits of HMAC-SHA256: no collision in any real list
 MAC_HEX = 32
 ALL_LISTS = "all"  # an unsubscribe from `all` covers every list
@@ -139,7 +137,10 @@ def normalise(address: str) -> str:
         return bare.lower()
     if not domain.isascii():
         # IDNA 2008 / UTS-46, as email-validator encodes the domains the sender sends to
-        # (Python's "idna" codec is IDNA 2003: straße.de would hash as strasse.de).
+        # (Python's "idna" codec is IDNA 2003: straße.de would hash as strasse.de). Imported
+        # here: an ASCII domain, the common case, needs none of it at cold start.
+        import idna
+
         with contextlib.suppress(idna.IDNAError, UnicodeError):  # not encodable: as it is
             domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
     return f"{local}@{domain}".lower()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,13 @@ TTL_ATTRIBUTE = "expires_at"
 DEFAULT_TTL_SECONDS = 90 * 24 * 3600
 # What this module calls on the table, and only that (the stack grants exactly these).
 WRITE_ACTIONS = ("dynamodb:UpdateItem",)
+# A batch's counts of several campaigns: one TransactWriteItems of their UpdateItems (it
+# needs dynamodb:UpdateItem only, on each item it updates).
+MAX_TRANSACTION_ITEMS = 100
+LOST_ANSWER_ATTEMPTS = 2
+# An UpdateItem refused by a transaction on the same item is tried again this many times.
+CONFLICT_ATTEMPTS = 4
+CONFLICT_BACKOFF = 0.02
 
 
 def message_sk(key: str) -> str:
@@ -63,12 +71,14 @@ class StatusTable:
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
         workers: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.dynamodb = dynamodb
         self.table = table
         self.ttl_seconds = ttl_seconds
         self.clock = clock
         self.workers = workers
+        self.sleep = sleep
 
     def _expires_at(self) -> str:
         return str(int(self.clock()) + self.ttl_seconds)
@@ -156,10 +166,40 @@ class StatusTable:
         self, campaign: str, counts: Mapping[str, int], *, sent_at: float | None = None
     ) -> bool:
         """ADD each non-zero count to the campaign's counts item (one UpdateItem); with
-        `sent_at`, also the first and latest send times (for the rate). False on error."""
+        `sent_at`, also the first and latest send times (for the rate). False on error. A
+        write refused because a transaction holds the item (TransactionConflict: nothing
+        was written) is tried again, a bounded number of times."""
+        update = self._counts_update(campaign, counts, sent_at)
+        if update is None:
+            return True
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                self.dynamodb.update_item(TableName=self.table, **update)
+                return True
+            except (BotoCoreError, ClientError) as error:
+                if _code(error) == "TransactionConflictException" and attempt + 1 < (
+                    CONFLICT_ATTEMPTS
+                ):
+                    self.sleep(CONFLICT_BACKOFF * 2**attempt)
+                    continue
+                log.error(
+                    "status_counts_write_failed",
+                    extra={
+                        "campaign": campaign,
+                        "counts": dict(counts),
+                        "error_code": _code(error),
+                    },
+                )
+                return False
+        return False  # pragma: no cover - the loop returns
+
+    def _counts_update(
+        self, campaign: str, counts: Mapping[str, int], sent_at: float | None
+    ) -> dict[str, Any] | None:
+        """The UpdateItem (Key and expressions) that adds `counts`; None if nothing to add."""
         counts = {name: value for name, value in counts.items() if value}
         if not counts and sent_at is None:
-            return True
+            return None
         names = {"#x": TTL_ATTRIBUTE}
         values: dict[str, Any] = {":x": {"N": self._expires_at()}}
         sets = ["#x = :x"]
@@ -173,20 +213,54 @@ class StatusTable:
             values[":t"] = {"N": f"{sent_at:.3f}"}
             sets += ["#f = if_not_exists(#f, :t)", "#l = :t"]
         expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={PARTITION_KEY: {"S": campaign}, SORT_KEY: {"S": COUNTS_SK}},
-                UpdateExpression=expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except (BotoCoreError, ClientError) as error:
-            log.error(
-                "status_counts_write_failed",
-                extra={"campaign": campaign, "counts": counts, "error_code": _code(error)},
-            )
-            return False
+        return {
+            "Key": {PARTITION_KEY: {"S": campaign}, SORT_KEY: {"S": COUNTS_SK}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def add_all_counts(self, per_campaign: Mapping[str, tuple[Counter[str], float | None]]) -> None:
+        """Every campaign's counts of one batch (campaign -> (counts, sent_at)). Several
+        campaigns go in one TransactWriteItems (up to 100 a request) instead of one
+        UpdateItem each: one round trip, and botocore's retries of it are idempotent (its
+        ClientRequestToken). A transaction refused as a whole (a conflict, throttling:
+        nothing was written) falls back to one UpdateItem per campaign; one whose answer
+        was lost is asked again with the same token, never added twice."""
+        updates = {
+            campaign: update
+            for campaign, (counts, sent_at) in sorted(per_campaign.items())
+            if (update := self._counts_update(campaign, counts, sent_at)) is not None
+        }
+        items = list(updates.items())
+        for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
+            chunk = dict(items[start : start + MAX_TRANSACTION_ITEMS])
+            if len(chunk) == 1 or not self._transact_counts(chunk):
+                for campaign in chunk:
+                    counts, sent_at = per_campaign[campaign]
+                    self.add_counts(campaign, counts, sent_at=sent_at)
+
+    def _transact_counts(self, updates: Mapping[str, dict[str, Any]]) -> bool:
+        """True when written (or the answer lost twice: never risk a double count); False
+        when nothing was written and each campaign's UpdateItem should be sent."""
+        actions = [{"Update": {"TableName": self.table, **u}} for u in updates.values()]
+        token = uuid.uuid4().hex
+        for attempt in range(LOST_ANSWER_ATTEMPTS):
+            try:
+                self.dynamodb.transact_write_items(TransactItems=actions, ClientRequestToken=token)
+                return True
+            except ClientError as error:
+                log.warning(
+                    "status_counts_transaction_refused",
+                    extra={"campaigns": len(updates), "error_code": _code(error)},
+                )
+                return False
+            except BotoCoreError as error:  # the answer was lost: it may have been written
+                if attempt + 1 == LOST_ANSWER_ATTEMPTS:
+                    log.error(
+                        "status_counts_write_failed",
+                        extra={"campaigns": sorted(updates), "error_code": _code(error)},
+                    )
         return True
 
     def record(self, changes: Iterable[Change], totals: Mapping[str, Counter[str]]) -> list[Change]:
@@ -194,12 +268,14 @@ class StatusTable:
         per email outcome, one per campaign. Returns the changes that could not be written."""
         applied = self.apply(changes)
         campaigns = set(applied.deltas) | set(totals)
+        per_campaign: dict[str, tuple[Counter[str], float | None]] = {}
         for campaign in sorted(campaigns):
             counts = Counter(applied.deltas.get(campaign, {}))
             counts.update(totals.get(campaign, {}))
             sent = counts.get(SENT_TOTAL, 0)
-            self.add_counts(campaign, counts, sent_at=self.clock() if sent else None)
+            per_campaign[campaign] = (counts, self.clock() if sent else None)
             log.info("campaign_counts", extra={"campaign": campaign, "counts": dict(counts)})
+        self.add_all_counts(per_campaign)
         return applied.failed
 
 

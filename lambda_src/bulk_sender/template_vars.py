@@ -34,7 +34,8 @@ handlebars.js in strict mode where the ``handlebars`` package is installed.
 ``scan`` is the tokenizer, shared with the local renderer (``bulkmail.render``).
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,13 @@ def required_variables(*texts: str) -> frozenset[str]:
 
 def missing_variables(required: Iterable[str], data: Mapping[str, Any]) -> list[str]:
     """The required paths that ``data`` lacks (absent or null), sorted."""
-    return sorted(path for path in required if not _present(data, split_path(path)))
+    return sorted(path for path in required if not _present(data, _segments(path)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _segments(path: str) -> tuple[str, ...]:
+    """split_path, once per path: a template's paths are checked for every message."""
+    return tuple(split_path(path))
 
 
 def split_path(path: str) -> list[str]:
@@ -105,7 +112,7 @@ def split_path(path: str) -> list[str]:
     return segments
 
 
-def _present(value: Any, segments: list[str]) -> bool:
+def _present(value: Any, segments: Sequence[str]) -> bool:
     for segment in segments:
         if isinstance(value, Mapping) and segment in value:
             value = value[segment]

@@ -12,6 +12,8 @@ import pytest
 from bench import (
     baselines,
     capacity,
+    cold_start,
+    defaults_bench,
     enqueue_bench,
     handler_bench,
     import_bench,
@@ -36,9 +38,13 @@ def found():
     with ThreadPoolExecutor(2) as pool:
         imports = pool.submit(import_bench.run_imports, 1, warm=False)
         enqueue = pool.submit(enqueue_bench.run_enqueue, 30, sample=6, startup=False)
+        cold = pool.submit(cold_start.run_cold_start, 1)
+        defaults = pool.submit(defaults_bench.run_all, 400, 1)
         found = in_process_parts()
         found["imports"] = imports.result()
         found["enqueue"] = enqueue.result()
+        found["cold_start"] = cold.result()
+        found["defaults"] = defaults.result()
     found["capacity"] = run.part_capacity(found, lambda _: None)
     return found
 
@@ -99,10 +105,11 @@ def test_the_handler_makes_the_expected_calls_and_accounts_for_every_record(foun
     [
         ("handler", "cached", {}),
         ("ledger", "off", {}),
-        # one claim transaction and one completion batch per call (5 calls of at most 25)
-        ("ledger", "on", {"dynamodb.TransactWriteItems": 5, "dynamodb.BatchWriteItem": 5}),
+        # the batch's 60 claims in one transaction (up to 100 each), its completions pooled
+        # across its 5 calls, 25 a request
+        ("ledger", "on", {"dynamodb.TransactWriteItems": 1, "dynamodb.BatchWriteItem": 3}),
         # PartiQL: one claim request per 25 statements, the same completions
-        ("ledger", "partiql", {"dynamodb.BatchExecuteStatement": 5, "dynamodb.BatchWriteItem": 5}),
+        ("ledger", "partiql", {"dynamodb.BatchExecuteStatement": 3, "dynamodb.BatchWriteItem": 3}),
     ],
 )
 def test_the_what_ifs_send_the_same_and_say_what_they_called(found, part, key, requests):
@@ -133,7 +140,8 @@ def test_the_capacity_model_sends_the_whole_campaign_in_each_case(found):
     simulated = found["capacity"]["simulated"]
     assert {"defaults_900", "defaults_2700", "sized_2700"} <= set(simulated)
     for case in simulated.values():
-        assert case["sent"] == case["messages"] == capacity.CAMPAIGN
+        assert case["sent"] == case["messages"] == capacity.campaign_for(case["rate"])
+        assert sum(case["phases"].values()) == pytest.approx(1.0)
         # never above R by more than the first calls, which go at once (the buckets start
         # empty and a call takes its tokens as debt)
         first_calls = case["settings"]["max_concurrency"] * 50
@@ -145,16 +153,53 @@ def test_the_capacity_model_sends_the_whole_campaign_in_each_case(found):
     assert sustained[512] < sustained[1024] < sustained[1769]
 
 
-def test_the_readme_sizing_section_names_the_modelled_settings():
+def test_the_sizing_page_names_the_modelled_settings():
     # Given the settings the capacity model checks for each account rate
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("\n## Sizing for") + 1 :]
+    page = (ROOT / "docs" / "sizing.md").read_text(encoding="utf-8")
+    section = page[page.index("\n## Sizing for") + 1 :]
     section = section[: section.index("\n## ", 1)]
-    # Then the README's sizing section names each of them
+    # Then the sizing page's section names each of them
     for rate, changes in capacity.SIZED_FOR.items():
         assert f"{rate:,.0f}" in section
         for key, value in changes.items():
             assert f"`{key}` {value}" in section or f"{key}={value}" in section
+
+
+def test_the_defaults_run_reads_the_stack_and_counts_every_request(found):
+    run = found["defaults"]
+    defaults, off = run["defaults"], run["off"]
+    # The defaults are the synthesized stack's: every feature on; "off" has none of them
+    assert {"IDEMPOTENCY_TABLE", "STATUS_TABLE", "SUPPRESSION_TABLE"} <= set(defaults["features"])
+    assert off["features"] == []
+    for config in (defaults, off):
+        assert config["sent"] == config["accounted"] == 400
+        assert config["batch_size"] == 200
+    # The defaults talk to DynamoDB (claims, completions, suppression, status); off does not
+    assert set(defaults["dynamodb_requests"]) >= {"TransactWriteItems", "BatchWriteItem"}
+    assert "BatchGetItem" in defaults["dynamodb_requests"]
+    assert off["dynamodb_requests"] == {}
+    assert defaults["dynamodb_per_message"] == sum(defaults["dynamodb_requests"].values()) / 400
+    floor = run["floor"]
+    assert floor["us_per_message"] == pytest.approx(
+        floor["ses_us_per_message"] + floor["dynamodb_us_per_message"]
+    )
+    assert positive(run["defaults_over_floor"], run["defaults_over_off"])
+
+
+def test_the_cold_start_runs_read_only_assets_without_the_crt(found):
+    cold = found["cold_start"]
+    assert cold["crt_in_asset"] is False
+    assert set(cold["net_s"]) >= {"boto3 asset", "function asset"}
+    assert all(isinstance(v, float) for v in cold["net_s"].values())
+    assert not list((cold_start.BUILD / "function").rglob("__pycache__"))
+
+
+def test_the_headline_names_its_four_figures(found):
+    rows = run.headline(found)
+    measures = " ".join(row.measure for row in rows)
+    for words in ("defaults / floor", "DynamoDB requests", "2,700/s", "cold start"):
+        assert words in measures
+    assert all(row.verdict in {"", "met", "MISSED"} for row in rows)
 
 
 def test_pacing_sends_everything_and_measures_a_rate(found):

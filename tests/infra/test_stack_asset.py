@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from stacks.lambda_asset import bundled_distributions, pinned_version
+
 REPO = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = REPO / "lambda_src"
 
@@ -90,17 +92,32 @@ def test_the_asset_bundles_the_pinned_time_zones_for_at_local(asset):
     assert (asset / "tzdata" / "zoneinfo" / "Europe" / "Berlin").is_file()
 
 
-ELF_MACHINE_AARCH64 = 183
+def test_the_default_asset_leaves_the_aws_crt_out(asset):
+    # Given no multi-region endpoint (the default): nothing signs SigV4a, and botocore
+    # would import the CRT's 11 MB on every cold start were it installed
+    assert not list(asset.glob("awscrt*"))
+    assert not list(asset.glob("_awscrt*.so"))
 
 
-def test_the_asset_holds_the_pinned_aws_crt_built_for_the_functions_architecture(asset):
+def test_a_stack_with_a_multi_region_endpoint_bundles_the_pinned_aws_crt(synth, variant):
     # Given SigV4a (multi-region endpoints) needs the AWS CRT, a binary wheel
-    assert _bundled_version(asset, "awscrt") == _pin("awscrt")
-    # Then its native library is a Linux ELF for arm64, the function's architecture
-    (library,) = asset.glob("_awscrt*.so")
-    header = library.read_bytes()[:20]
-    assert header[:4] == b"\x7fELF"
-    assert int.from_bytes(header[18:20], "little") == ELF_MACHINE_AARCH64
+    assert "awscrt==" + _pin("awscrt") in " ".join(
+        f"{name}=={pinned_version(name)}" for name in bundled_distributions(sigv4a=True)
+    )
+    assert "awscrt" not in bundled_distributions(sigv4a=False)
+
+    # Then the sender's asset differs from the other functions' only where an endpoint is
+    # set (the variant's `endpoint_id`): it carries the CRT there, and only there
+    def keys(synthesized):
+        functions = synthesized.resources("AWS::Lambda::Function")
+        sender = next(v for k, v in functions.items() if k.startswith("SenderFunction"))
+        status = next(v for k, v in functions.items() if k.startswith("StatusFunction"))
+        return sender["Properties"]["Code"]["S3Key"], status["Properties"]["Code"]["S3Key"]
+
+    default_sender, default_status = keys(synth)
+    variant_sender, variant_status = keys(variant)
+    assert default_sender == default_status
+    assert variant_sender != variant_status
 
 
 @pytest.mark.parametrize(

@@ -593,3 +593,100 @@ def test_an_id_taken_by_another_invocation_between_two_rounds_is_not_claimed_twi
     # Then B got "x", and A's second round saw it taken: each id has one claimant
     assert seen_by_b == {"x": Claim.CLAIMED}
     assert claims == {"x": Claim.IN_FLIGHT, "done": Claim.COMPLETED, "y": Claim.CLAIMED}
+
+
+# -- a batch's ledger work in few requests (prepare / finish): its claims up front, 100 a
+# transaction; its completions pooled 25 a request across its calls; whatever a call did not
+# use given back.
+
+
+def test_a_batch_of_200_is_claimed_in_two_requests_and_completed_in_eight(dynamodb, clock):
+    # Given a counting DynamoDB and a batch of 200 messages of five campaigns (seven calls)
+    db = CountingDb(dynamodb)
+    sending = BulkSender(
+        Settings(dlq_url="https://sqs.example/dlq", idempotency_table=TABLE),
+        ses=FakeSes(),
+        sqs=FakeSqs(),
+        ledger=ledger(db, clock),
+        limiter=Unpaced(),
+    )
+    records = [record(message(n, template=f"t{n % 5}"), f"m{n}") for n in range(200)]
+    # When it is sent
+    result = sending.process(records)
+    # Then every message went out, claimed in 2 transactions and completed in 8 writes
+    assert result.failures == []
+    assert db.requests == Counter({"transact_write_items": 2, "batch_write_item": 8})
+    # And a second delivery of the batch sends nothing again
+    again = sending.process(records)
+    assert again.counts["DuplicatesSkipped"] == 200
+
+
+def test_claims_prepared_and_not_used_are_given_back(dynamodb, clock):
+    # Given a ledger that prepared five claims, of which a call used two
+    first, other = ledger(dynamodb, clock), ledger(dynamodb, clock)
+    first.prepare(["a", "b", "c", "d", "e"])
+    assert first.claim(["a", "b"]) == {"a": Claim.CLAIMED, "b": Claim.CLAIMED}
+    # While the batch runs, another invocation sees all five in flight
+    assert set(other.claim(["c", "d"]).values()) == {Claim.IN_FLIGHT}
+    # When the batch ends (the other calls never started: deadline, pause)
+    first.complete(["a"])
+    assert first.finish() == 0
+    # Then the unused claims are free again; "a" is done; "b" is still held by its call
+    claims = other.claim(["a", "b", "c", "d", "e"])
+    assert claims["a"] is Claim.COMPLETED
+    assert claims["b"] is Claim.IN_FLIGHT
+    assert [claims[i] for i in "cde"] == [Claim.CLAIMED] * 3
+
+
+def test_completions_wait_for_a_full_request_and_finish_writes_the_rest(dynamodb, clock):
+    db = CountingDb(dynamodb)
+    first, other = ledger(db, clock), ledger(dynamodb, clock)
+    ids = [f"id-{n}" for n in range(40)]
+    first.prepare(ids)
+    first.claim(ids)
+    # 15 completions: fewer than a request, they wait
+    first.complete(ids[:15])
+    assert db.requests["batch_write_item"] == 0
+    # 15 more: one full request of 25 goes, 5 wait
+    first.complete(ids[15:30])
+    assert db.requests["batch_write_item"] == 1
+    assert first.finish() == 0
+    assert db.requests["batch_write_item"] == 2
+    claims = other.claim(ids)
+    assert all(claims[i] is Claim.COMPLETED for i in ids[:30])
+    assert all(claims[i] is Claim.IN_FLIGHT for i in ids[30:])
+
+
+def test_outside_a_batch_a_completion_is_written_at_once(dynamodb, clock):
+    db = CountingDb(dynamodb)
+    first = ledger(db, clock)
+    first.claim(["x"])
+    first.complete(["x"])
+    assert db.requests["batch_write_item"] == 1
+
+
+class FirstTransactionFails:
+    """The moto client, whose first TransactWriteItems fails before DynamoDB sees it."""
+
+    def __init__(self, client):
+        self._client = client
+        self.failed = False
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **request):
+        if not self.failed:
+            self.failed = True
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "TransactWriteItems")
+        return self._client.transact_write_items(**request)
+
+
+def test_when_the_ledger_cannot_prepare_each_call_claims_its_own(dynamodb, clock):
+    # Given a ledger whose first transaction fails (DynamoDB unavailable for a moment)
+    first = ledger(FirstTransactionFails(dynamodb), clock)
+    # When it prepares a batch (nothing prepared), then a call claims its ids
+    first.prepare(["a", "b"])
+    # Then the call claims them itself
+    assert first.claim(["a", "b"]) == {"a": Claim.CLAIMED, "b": Claim.CLAIMED}
+    assert first.finish() == 0
