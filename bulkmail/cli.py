@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -557,7 +557,7 @@ def _columns(given: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def _data_hint(file: Path, rows: Sequence[campaign.Row], columns: dict[str, str]) -> None:
+def _data_hint(file: Path, rows: Sequence[campaign.Row], columns: Mapping[str, str]) -> None:
     """When rows lack a variable: the columns the file has, and the closest to each missing
     one, with the --column that maps it (CSV only: a JSONL line names its own data)."""
     missing: dict[str, None] = {}

@@ -146,8 +146,14 @@ def row_check(
         if email.content is not None:
             key: object = email.content
             name = "inline content"
-            parts = (email.content.subject, email.content.text or "", email.content.html or "")
+            parts: tuple[str, ...] = (
+                email.content.subject,
+                email.content.text or "",
+                email.content.html or "",
+            )
         else:
+            # bulk_sender.message gives every Email a template or content, never neither
+            assert email.template is not None
             name = key = email.template.rsplit("/", 1)[-1]
             parts = ()
         if key not in required:

@@ -161,8 +161,14 @@ def uninstall() -> None:
     _ORIGINAL.clear()
 
 
+# moto.sqs.models imports its clock from moto.core.utils without re-exporting it; it is read
+# there at each call (as moto_patches replaces it) so that the patched or a test's clock runs.
 def _now() -> float:
-    return sqs_models.unix_time_millis()
+    return sqs_models.unix_time_millis()  # type: ignore[attr-defined]
+
+
+def _now_seconds() -> float:
+    return sqs_models.unix_time()  # type: ignore[attr-defined]
 
 
 def _index(queue: Queue) -> _Index | None:
@@ -247,10 +253,10 @@ def _receive_message(
             self, queue_name, count, wait_seconds_timeout, visibility_timeout,
             message_attribute_names,
         )  # fmt: skip
-    polling_end = sqs_models.unix_time() + wait_seconds_timeout
+    polling_end = _now_seconds() + wait_seconds_timeout
     while True:
         result = _receive_now(self, queue, index, count, visibility_timeout)
-        remaining = polling_end - sqs_models.unix_time()
+        remaining = polling_end - _now_seconds()
         if result or remaining <= 0:
             break
         with queue._messages_lock:

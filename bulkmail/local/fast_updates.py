@@ -141,6 +141,7 @@ def update_item(
             data[table.range_key_attr] = {range_value.type: range_value.value}  # type: ignore[index]
         table.put_item(data)
         item = table.get_item(hash_value, range_value)
+        assert item is not None  # just put under this very key
     before = dict(item.attrs) if table.stream_shard is not None else None
     item.attrs.update(updated)
     if item.size() > MAX_ITEM_BYTES:
@@ -161,7 +162,8 @@ def _resolvable(plan: _Plan, names: dict[str, Any], values: dict[str, Any], tabl
     if any(not isinstance(values.get(value), dict) or len(values[value]) != 1 for value in wanted):
         return False
     keys = set(table.attribute_keys)
-    if any(names[target] in keys for target, *_ in (*plan.sets, *plan.adds)):
+    targets = [t for t, _v, _p in plan.sets] + [t for t, _v in plan.adds]
+    if any(names[target] in keys for target in targets):
         return False
     if any("N" not in values[value] for _t, value in plan.adds):
         return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,7 +47,7 @@ _STYLE = (
 class Outbox:
     """What the pages read: the sent record, templates, and the status and suppression."""
 
-    sent: Callable[[], list[dict[str, Any]]]  # the emulator's record, oldest first
+    sent: Callable[[], Sequence[Mapping[str, Any]]]  # the emulator's record, oldest first
     templates: TemplateStore
     status_table: str | None = None
     suppressed_lists: Callable[[str], list[str]] | None = None  # address -> lists
@@ -67,10 +67,10 @@ class Outbox:
                 return 200, _headers(PAGE_CSP), self.detail(email)
         return 404, _headers(PAGE_CSP), _page("Not found", "<p>No such page.</p>")
 
-    def _find(self, message_id: str) -> dict[str, Any] | None:
+    def _find(self, message_id: str) -> Mapping[str, Any] | None:
         return next((e for e in self.sent() if e["message_id"] == message_id), None)
 
-    def _rendered(self, email: dict[str, Any]) -> dict[str, str]:
+    def _rendered(self, email: Mapping[str, Any]) -> dict[str, str]:
         """Subject, text and HTML as the recipient got them (SES's rendering, not escaped)."""
         parts = email.get("content")
         if parts is None:
@@ -125,7 +125,7 @@ class Outbox:
             return html.escape(f"(status unavailable: {error})")
         return html.escape("\n".join(status.CampaignNumbers(campaign, counts).lines()))
 
-    def detail(self, email: dict[str, Any]) -> str:
+    def detail(self, email: Mapping[str, Any]) -> str:
         rendered = self._rendered(email)
         ident = quote(email["message_id"], safe="")
         fields = [
@@ -165,7 +165,7 @@ class Outbox:
         )
         return _page(rendered["subject"], body)
 
-    def _suppression(self, email: dict[str, Any]) -> str:
+    def _suppression(self, email: Mapping[str, Any]) -> str:
         if self.suppressed_lists is None or not email["to"]:
             return ""
         try:
@@ -176,7 +176,7 @@ class Outbox:
         return f'<p id="suppression">Recipient: {html.escape(state)}</p>'
 
 
-def _outcome(email: dict[str, Any]) -> str:
+def _outcome(email: Mapping[str, Any]) -> str:
     events = email.get("events") or []
     return events[-1] if events else "sent"
 

@@ -199,8 +199,10 @@ def _campaign(body: str) -> str | None:
         return None
     if not isinstance(doc, dict):
         return None
-    tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
-    return campaign_of(tags, doc.get("id") if isinstance(doc.get("id"), str) else None)
+    tags, ident = doc.get("tags"), doc.get("id")
+    return campaign_of(
+        tags if isinstance(tags, dict) else {}, ident if isinstance(ident, str) else None
+    )
 
 
 def _recipients_key(email: emu.SentEmail) -> tuple[str, ...]:
