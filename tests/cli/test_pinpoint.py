@@ -243,7 +243,26 @@ def test_templates_become_files_with_references_mapped_to_the_columns(
         SENDER,
         "--dry-run",
     )
-    assert "would enqueue 3, refused 0" in checked.output, checked.output
+    # (the endpoint without a FirstName leaves it empty, which enqueue refuses by default: the
+    # Pinpoint template's default substitution has no SES counterpart)
+    assert "would enqueue 2, refused 1" in checked.output, checked.output
+    assert "--allow-empty FirstName" in checked.output
+    allowed = run(
+        "enqueue",
+        str(campaign),
+        "--campaign",
+        "moved",
+        "--template",
+        "Welcome",
+        "--templates-dir",
+        str(out_dir),
+        "--from",
+        SENDER,
+        "--allow-empty",
+        "FirstName",
+        "--dry-run",
+    )
+    assert "would enqueue 3, refused 0" in allowed.output, allowed.output
     # And a reference to an attribute no endpoint has is caught before anything is sent
     lacking = run(
         "enqueue",
