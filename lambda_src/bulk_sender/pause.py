@@ -25,10 +25,11 @@ sender's own SQS event source mapping:
    `sending_paused` once (with the reason) and counts `SendingPaused`.
 4. The probe (probe.py, on a 5-minute schedule) reads the marker; when SES allows sending
    again (GetAccount's SendingEnabled and SentLast24Hours < Max24HourSend, and the
-   configuration set's SendingOptions), it enables the mapping, then deletes the marker,
-   and logs `sending_resumed`. Without a marker it does nothing: a mapping an operator
-   disabled stays disabled. The mapping is disabled only after the marker exists, so the
-   probe always knows which stops are its to undo.
+   configuration set's SendingOptions), it enables the mapping, then deletes the marker if
+   its token is still the one it read, and logs `sending_resumed`. Without a marker it does
+   nothing: a mapping an operator disabled stays disabled. The mapping is disabled only
+   after the marker exists, and the marker is renewed (new token) after the stop, so every
+   stop stays backed by a marker (the state machine: docs/concepts/pause.md).
 
 Why the sender finds its mapping at run time and the probe owns its UUID: the mapping
 depends on the function, and the function on its role's default policy, so an environment
@@ -45,6 +46,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -62,9 +64,14 @@ log = logging.getLogger(__name__)
 PAUSED = NOT_TRIED_PAUSED
 MARKER_KEY = "pause\tsender"  # a tab: no message id (printable) can take this key
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+RENEW_ATTEMPTS = 3  # a renewal that keeps meeting another writer gives up (and says so)
 # Stopping the mapping runs inside the invocation's deadline: bounded, not botocore's 60 s.
 _LAMBDA_CONFIG = Config(
     connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
+)
+# The marker's table, when no client is given (the probe's and a pausing sender's).
+DYNAMODB_CONFIG = Config(
+    connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 3, "mode": "standard"}
 )
 
 
@@ -79,10 +86,17 @@ class Marker:
     reason: str
     configuration_set: str | None
     paused_at: float
+    # Written afresh by every sender write: the probe clears only the marker it read (same
+    # token), so a marker renewed after its read (a stop it did not see) stands.
+    token: str = ""
 
 
 class MarkerStore:
-    """The pause marker: one item of the idempotency table (no TTL: it lasts the pause)."""
+    """The pause marker: one item of the idempotency table (no TTL: it lasts the pause).
+
+    The state machine (docs/concepts/pause.md): the sender `create`s the marker before it
+    stops the mapping and `renew`s it after, so every stop is followed by a marker whose
+    token no earlier read saw; the probe `clear`s only the token it read."""
 
     def __init__(self, dynamodb: Any | None, table: str) -> None:
         self._client = dynamodb
@@ -91,42 +105,126 @@ class MarkerStore:
     @property
     def _db(self) -> Any:
         if self._client is None:  # made on first use: most invocations never pause
-            self._client = boto3.client("dynamodb")
+            self._client = boto3.client("dynamodb", config=DYNAMODB_CONFIG)
         return self._client
 
     def create(self, marker: Marker) -> bool:
         """Write the marker unless one exists; True if this call created it."""
-        item = {
-            "id": {"S": MARKER_KEY},
-            "reason": {"S": marker.reason},
-            "paused_at": {"N": str(int(marker.paused_at))},
-        }
-        if marker.configuration_set:
-            item["configuration_set"] = {"S": marker.configuration_set}
         try:
-            self._db.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
-            )
+            self._put(marker, "attribute_not_exists(id)", {})
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _conditional_failure(error):
                 return False
             raise
         return True
+
+    def renew(self, marker: Marker) -> None:
+        """Give the standing marker a new token (keeping its reason and start), or create it
+        again if the probe cleared it meanwhile. After this call a marker stands that no
+        probe run read before it."""
+        for _ in range(RENEW_ATTEMPTS):
+            fresh = replace(marker, token=new_token())
+            try:
+                self._put(fresh, "attribute_not_exists(id)", {})
+                return
+            except ClientError as error:
+                if not _conditional_failure(error):
+                    raise
+                standing = _marker(error.response.get("Item"))
+            if standing is None:  # no old item returned: read it
+                standing = self.get()
+                if standing is None:
+                    continue  # cleared meanwhile: create it again
+            renewed = replace(standing, token=new_token())
+            condition, values = _same_token(standing)
+            try:
+                self._put(renewed, condition, values)
+                return
+            except ClientError as error:
+                if not _conditional_failure(error):
+                    raise
+        raise ClientError(
+            {"Error": {"Code": "MarkerContended", "Message": "the marker kept changing"}},
+            "PutItem",
+        )
 
     def get(self) -> Marker | None:
         item = self._db.get_item(
             TableName=self._table, Key={"id": {"S": MARKER_KEY}}, ConsistentRead=True
         ).get("Item")
-        if not item:
-            return None
-        return Marker(
-            reason=item.get("reason", {}).get("S", "unknown"),
-            configuration_set=item.get("configuration_set", {}).get("S"),
-            paused_at=float(item.get("paused_at", {}).get("N", "0")),
-        )
+        return _marker(item)
 
-    def clear(self) -> None:
-        self._db.delete_item(TableName=self._table, Key={"id": {"S": MARKER_KEY}})
+    def clear(self, marker: Marker) -> bool:
+        """Delete the marker if it is still the one read (same token); False if another
+        write renewed or replaced it since."""
+        condition, values = _same_token(marker)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"id": {"S": MARKER_KEY}},
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#token": "token"},
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self._db.delete_item(**request)
+        except ClientError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def _put(self, marker: Marker, condition: str, values: dict[str, Any]) -> None:
+        item = {
+            "id": {"S": MARKER_KEY},
+            "reason": {"S": marker.reason},
+            "paused_at": {"N": str(int(marker.paused_at))},
+            "token": {"S": marker.token or new_token()},
+        }
+        if marker.configuration_set:
+            item["configuration_set"] = {"S": marker.configuration_set}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": item,
+            "ConditionExpression": condition,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if "#token" in condition:
+            request["ExpressionAttributeNames"] = {"#token": "token"}
+        if values:
+            request["ExpressionAttributeValues"] = values
+        self._db.put_item(**request)
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _same_token(marker: Marker) -> tuple[str, dict[str, Any]]:
+    """The condition "the marker still has this token" (a marker written before tokens
+    existed has none)."""
+    if marker.token:
+        return "#token = :token", {":token": {"S": marker.token}}
+    return "attribute_exists(id) AND attribute_not_exists(#token)", {}
+
+
+def _conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _marker(item: Mapping[str, Any] | None) -> Marker | None:
+    if not item:
+        return None
+    try:
+        paused_at = float(item.get("paused_at", {}).get("N", "0"))
+    except (TypeError, ValueError):
+        paused_at = 0.0
+    return Marker(
+        reason=item.get("reason", {}).get("S", "unknown"),
+        configuration_set=item.get("configuration_set", {}).get("S"),
+        paused_at=paused_at,
+        token=item.get("token", {}).get("S", ""),
+    )
 
 
 class OwnMapping:
@@ -235,9 +333,11 @@ class Pause:
 
     def _start_pause(self, source_arn: str | None) -> tuple[bool, bool]:
         """(this invocation started the pause, the mapping was stopped). The mapping is
-        stopped only once the marker exists: the probe restarts only what it knows of. With
-        a marker already there (another invocation paused first, or a deployment enabled
-        the mapping during the pause) it is stopped again: stopping is idempotent."""
+        stopped only once the marker exists, and the marker is renewed after the stop: a
+        probe that read the marker before the stop (and enabled the mapping before it) can
+        no longer clear it, so the stop stays backed by a marker (docs/concepts/pause.md).
+        With a marker already there (another invocation paused first, or a deployment
+        enabled the mapping during the pause) it is stopped again: stopping is idempotent."""
         if self._markers is None or self._mapping is None:
             return True, False
         marker = Marker(self._reason or "", self._configuration_set, self._clock())
@@ -256,6 +356,12 @@ class Pause:
                 logging.WARNING if created else logging.INFO, "mapping_stop_failed", exc_info=True
             )
             return created, False
+        try:
+            self._markers.renew(marker)
+        except (BotoCoreError, ClientError):
+            # The marker written before the stop stands unless a probe cleared it in the
+            # instant between: reported, so the alarm and the runbook catch that case.
+            log.exception("pause_marker_renew_failed")
         return created, True
 
     def _requeue(

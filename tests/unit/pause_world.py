@@ -222,18 +222,38 @@ class SimMapping:
 
 
 class FakeTable:
-    """DynamoDB's item calls the marker store makes, on one dict."""
+    """DynamoDB's item calls the marker store makes, on one dict, with the conditions it
+    uses (absent; same token; present without a token)."""
 
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
 
-    def put_item(self, **request: Any) -> dict[str, Any]:
-        key = request["Item"]["id"]["S"]
-        if request.get("ConditionExpression") == "attribute_not_exists(id)" and key in self.items:
-            raise ClientError(
-                {"Error": {"Code": "ConditionalCheckFailedException", "Message": "exists"}},
+    def _check(self, request: dict[str, Any], key: str) -> None:
+        condition = request.get("ConditionExpression")
+        item = self.items.get(key)
+        if condition is None:
+            return
+        if condition == "attribute_not_exists(id)":
+            holds = item is None
+        elif condition == "#token = :token":
+            token = request["ExpressionAttributeValues"][":token"]
+            holds = item is not None and item.get("token") == token
+        elif condition == "attribute_exists(id) AND attribute_not_exists(#token)":
+            holds = item is not None and "token" not in item
+        else:
+            raise AssertionError(f"unexpected condition {condition}")
+        if not holds:
+            error = ClientError(
+                {"Error": {"Code": "ConditionalCheckFailedException", "Message": "failed"}},
                 "PutItem",
             )
+            if item is not None and request.get("ReturnValuesOnConditionCheckFailure"):
+                error.response["Item"] = dict(item)
+            raise error
+
+    def put_item(self, **request: Any) -> dict[str, Any]:
+        key = request["Item"]["id"]["S"]
+        self._check(request, key)
         self.items[key] = request["Item"]
         return {}
 
@@ -242,7 +262,9 @@ class FakeTable:
         return {"Item": item} if item else {}
 
     def delete_item(self, **request: Any) -> dict[str, Any]:
-        self.items.pop(request["Key"]["id"]["S"], None)
+        key = request["Key"]["id"]["S"]
+        self._check(request, key)
+        self.items.pop(key, None)
         return {}
 
 

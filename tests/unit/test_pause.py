@@ -382,3 +382,75 @@ def test_a_pause_met_at_the_deadline_copies_nothing_it_cannot_finish():
     assert parts.sqs.requeued == []
     assert result.failures == ["m0", "m1", "m2"]
     assert parts.mapping.is_enabled
+
+
+@pytest.mark.parametrize(
+    "gone",
+    [
+        pytest.param({"code": "NotFoundException"}, id="deleted"),
+        pytest.param({"allowed": frozenset({"bulk"})}, id="no-longer-allowed"),
+    ],
+)
+def test_a_marker_naming_a_set_the_probe_cannot_check_is_reported_and_resumes_the_rest(
+    gone, caplog
+):
+    # Given a pause marker naming a configuration set since deleted or no longer allowed
+    clock, ses, mapping, markers = probe_parts()
+    answer = ses.get_configuration_set
+
+    def get_configuration_set(ConfigurationSetName):
+        if ConfigurationSetName == "retired" and "code" in gone:
+            raise client_error(gone["code"], 404, "Configuration set does not exist.")
+        return answer(ConfigurationSetName)
+
+    ses.get_configuration_set = get_configuration_set
+    markers.create(Marker("CONFIGURATION_SET_SENDING_PAUSED", "retired", paused_at=0))
+    mapping.set_enabled(False)
+    # When the probe runs while the account and the stack's set may send
+    with caplog.at_level(logging.INFO, logger="bulk_sender"):
+        result = probe(
+            ses=ses,
+            mapping=mapping,
+            markers=markers,
+            default_configuration_set="bulk",
+            allowed_configuration_sets=gone.get("allowed"),
+            clock=clock,
+        )
+    # Then it does not raise: the other sets resume, and the marker's set is reported
+    assert (result.state, result.unactionable) == (RESUMED, "retired")
+    assert mapping.is_enabled
+    assert markers.get() is None
+    (line,) = [r for r in caplog.records if r.message == "pause_marker_unactionable"]
+    assert line.configuration_set == "retired"
+
+
+def test_the_probe_handler_counts_an_unactionable_marker_and_bounds_its_clients(
+    monkeypatch, capsys
+):
+    import probe_handler
+
+    # Given a marker naming a set outside the allowed ones
+    _, ses, mapping, _ = probe_parts()
+    table = FakeTable()
+    monkeypatch.setattr(probe_handler, "_clients", {"sesv2": ses, "dynamodb": table})
+    monkeypatch.setitem(probe_handler._clients, "lambda", object())
+    monkeypatch.setattr(probe_handler, "MappingById", lambda client, uuid: mapping)
+    monkeypatch.setattr(probe_handler, "ALLOWED_CONFIGURATION_SETS", frozenset({"bulk"}))
+    MarkerStore(table, "t").create(Marker("CONFIGURATION_SET_SENDING_PAUSED", "retired", 0))
+
+    class Context:
+        function_name = "probe"
+        memory_limit_in_mb = 128
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:probe"
+        aws_request_id = "r"
+
+    # When it runs
+    assert probe_handler.lambda_handler({}, Context())["state"] == RESUMED
+    # Then PauseMarkersUnactionable is published (the stack's alarm reads it)
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [blob[m.PAUSE_MARKERS_UNACTIONABLE] for blob in blobs] == [[1.0]]
+    # and its AWS clients have bounded timeouts and attempts, not botocore's 60 s defaults
+    config = probe_handler.CLIENT_CONFIG
+    assert config.connect_timeout <= 2
+    assert config.read_timeout <= 5
+    assert config.retries["total_max_attempts"] <= 3
