@@ -127,6 +127,7 @@ class Ledger(Protocol):
     def complete(self, ids: Sequence[str], *, within_seconds: float | None = None) -> int: ...
     def release(self, ids: Sequence[str]) -> None: ...
     def dead_lettered(self, sqs_message_ids: Sequence[str]) -> set[str]: ...
+    def completed(self, ids: Sequence[str]) -> set[str]: ...
     def mark_dead_lettered(
         self, sqs_message_ids: Sequence[str], *, within_seconds: float | None = None
     ) -> int: ...
@@ -319,7 +320,8 @@ class BulkSender:
         # One batched suppression read for the whole batch, before anything is grouped.
         parsed = emails  # every readable email: its id and campaign, whatever comes next
         checked = self.unsubscribes.check(emails)
-        results.update(dict.fromkeys(checked.suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
+        suppressed = self._not_sent_before(records, dict(emails), checked.suppressed, results)
+        results.update(dict.fromkeys(suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
         results.update(
             dict.fromkeys(checked.unavailable, Result(Outcome.RETRY, "SuppressionUnavailable"))
         )
@@ -349,7 +351,7 @@ class BulkSender:
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
         # Already sent, or a redelivery of a record already dead-lettered: acknowledged.
         counts[m.DUPLICATES_SKIPPED] = sum(r.outcome is Outcome.DUPLICATE for r in results.values())
-        counts[m.EMAILS_SUPPRESSED] = len(checked.suppressed)
+        counts[m.EMAILS_SUPPRESSED] = len(suppressed)
         self._back_off(records, results, retried + failures)
         if len(results) != len(records):  # never: every record must have an outcome
             raise RuntimeError("a record was left without an outcome")
@@ -358,6 +360,29 @@ class BulkSender:
             counts=counts,
             latencies_ms=[ms for r in reports for ms in r.latencies_ms],
         )
+
+    def _not_sent_before(
+        self,
+        records: list[SqsRecord],
+        by_index: Mapping[int, Email],
+        suppressed: Sequence[int],
+        results: dict[int, Result],
+    ) -> list[int]:
+        """The suppressed emails that were not sent already. A redelivery (or a held copy) of
+        an email sent before its recipient unsubscribed is a duplicate, not a suppression:
+        its status stays what SES said (delivered, ...). Only redeliveries are asked; if the
+        ledger cannot say, the email counts as suppressed (it is not sent either way)."""
+        again = [i for i in suppressed if records[i].receive_count > 1 or records[i].is_held_copy]
+        if not again:
+            return list(suppressed)
+        try:
+            sent = self.ledger.completed([by_index[i].id for i in again])
+        except (BotoCoreError, ClientError):
+            log.warning("ledger_unavailable", extra={"entries": len(again)}, exc_info=True)
+            return list(suppressed)
+        already = {i for i in again if by_index[i].id in sent}
+        results.update(dict.fromkeys(already, Result(Outcome.DUPLICATE, ALREADY_SENT)))
+        return [i for i in suppressed if i not in already]
 
     def _read_attachments(
         self, emails: list[tuple[int, Email]], results: dict[int, Result]

@@ -59,6 +59,9 @@ class NullLedger:
     def dead_lettered(self, sqs_message_ids: Iterable[str]) -> set[str]:
         return set()
 
+    def completed(self, ids: Iterable[str]) -> set[str]:
+        return set()
+
     def mark_dead_lettered(
         self, sqs_message_ids: Iterable[str], *, within_seconds: float | None = None
     ) -> int:
@@ -321,27 +324,46 @@ class DynamoLedger:
         DynamoDB leaves unprocessed are asked again (bounded, with backoff), then taken as
         not dead-lettered: at worst a letter is written twice."""
         keys = [DEAD_LETTER_KEY.format(i) for i in dict.fromkeys(sqs_message_ids)]
-        found: set[str] = set()
+        found = {item["id"]["S"] for item in self._read(keys)}
+        return {key.removeprefix(DEAD_LETTER_KEY.format("")) for key in found}
+
+    def completed(self, ids: Iterable[str]) -> set[str]:
+        """Which of these ids were sent (a completion stands): read only, so that a
+        redelivery of a sent email is known as such before anything else decides its
+        outcome. Unprocessed keys are taken as not completed."""
+        now = int(self._clock())
+        return {
+            item["id"]["S"]
+            for item in self._read(list(dict.fromkeys(ids)))
+            if item.get("status", {}).get("S") == COMPLETED
+            and int(item.get("expires_at", {}).get("N", "0")) >= now
+        }
+
+    def _read(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """BatchGetItem of `keys` (id and status), strongly consistent, 100 at a time."""
+        found: list[dict[str, Any]] = []
         for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
             request: dict[str, Any] | None = {
                 self._table: {
                     "Keys": [
                         {"id": {"S": key}} for key in keys[start : start + MAX_BATCH_GET_KEYS]
                     ],
-                    "ProjectionExpression": "id",
+                    "ProjectionExpression": "id, #s, expires_at",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ConsistentRead": True,
                 }
             }
             for attempt in range(READ_ATTEMPTS):
                 if attempt:
                     self._sleep(backoff(attempt - 1))
                 response = self._db.batch_get_item(RequestItems=request)
-                found.update(item["id"]["S"] for item in response["Responses"][self._table])
+                found += response["Responses"][self._table]
                 request = response.get("UnprocessedKeys") or None
                 if not request:
                     break
             else:
                 log.warning("ledger_lookup_incomplete", extra={"keys": len(keys)})
-        return {key.removeprefix(DEAD_LETTER_KEY.format("")) for key in found}
+        return found
 
     def mark_dead_lettered(
         self, sqs_message_ids: Iterable[str], *, within_seconds: float | None = None

@@ -73,7 +73,14 @@ class SendStatus:
         for index, result in results.items():
             record = records[index]
             email = by_index.get(index)
-            message_id, campaign = _identity(email, record)
+            try:
+                message_id, campaign = _identity(email, record)
+            except Exception as error:  # one unreadable body must not drop the batch's status
+                log.warning(
+                    "status_unreadable",
+                    extra={"source_message_id": record.message_id, "error": type(error).__name__},
+                )
+                continue
             if campaign is None or message_id is None:
                 continue
             counts = totals.setdefault(campaign, Counter())

@@ -299,6 +299,9 @@ class MemoryLedger:
     def dead_lettered(self, sqs_message_ids):
         return set()
 
+    def completed(self, ids):
+        return {i for i in ids if self.status.get(i) == "completed"}
+
     def mark_dead_lettered(self, sqs_message_ids, *, within_seconds=None):
         return 0
 

@@ -455,3 +455,73 @@ def test_a_suppressed_email_counts_toward_the_campaign_its_default_tags_name(dyn
         TableName=TABLE, Key={PARTITION_KEY: {"S": "autumn"}, SORT_KEY: {"S": COUNTS_SK}}
     )["Item"]
     assert int(stored[cs.SUPPRESSED_TOTAL]["N"]) == 1
+
+
+def test_a_redelivered_email_already_sent_stays_sent_when_its_recipient_unsubscribed_since(
+    dynamodb,
+):
+    # Given an email sent (the ledger completed it), then its recipient unsubscribed, and
+    # SQS delivers the email again (its first invocation died before answering)
+    from bulk_sender.core import BulkSender
+    from bulk_sender.pacing import Unpaced
+    from bulk_sender.send_status import SendStatus
+    from bulk_sender.settings import Settings
+    from bulk_sender.unsubscribe import Checked
+    from tests.unit.fakes import FakeSes, FakeSqs, message, record
+    from tests.unit.pause_world import MemoryLedger
+
+    class SuppressEverything:
+        def ready(self):
+            return True
+
+        def enrich(self, email):
+            return email
+
+        def check(self, emails):
+            return Checked([], suppressed=[index for index, _ in emails])
+
+    ledger = MemoryLedger()
+    ledger.status["spring:a1"] = "completed"
+    sender = BulkSender(
+        Settings(dlq_url="https://sqs.eu-west-1.amazonaws.com/1/dlq"),
+        ses=FakeSes(),
+        sqs=FakeSqs(),
+        limiter=Unpaced(),
+        ledger=ledger,
+        unsubscribes=SuppressEverything(),
+        status=SendStatus(StatusTable(dynamodb, TABLE, ttl_seconds=3600)),
+    )
+    tags = {"tags": {"campaign": "spring"}}
+    # When the redelivery is processed
+    result = sender.process([record(message(0, id="spring:a1", **tags), "m0", receive_count=2)])
+    # Then it is a duplicate of a sent email, not a suppression: its status is not downgraded
+    assert result.counts[m.DUPLICATES_SKIPPED] == 1
+    assert result.counts[m.EMAILS_SUPPRESSED] == 0
+    assert result.failures == []
+    stored = dynamodb.get_item(
+        TableName=TABLE, Key={PARTITION_KEY: {"S": "spring"}, SORT_KEY: {"S": COUNTS_SK}}
+    )["Item"]
+    assert cs.SUPPRESSED_TOTAL not in stored
+    assert int(stored[cs.DUPLICATES]["N"]) == 1
+    assert counts(dynamodb) == {}
+
+
+def test_one_deeply_nested_body_does_not_drop_its_batchs_status():
+    # Given a batch of 50 sent emails and one body nested too deeply for the JSON parser
+    from bulk_sender.core import Result
+    from bulk_sender.outcomes import Outcome
+    from bulk_sender.records import SqsRecord
+    from bulk_sender.send_status import SendStatus
+
+    tags = {"campaign": "spring"}
+    records = [
+        SqsRecord(f"m{n}", "rh", json.dumps({"id": f"spring:{n}", "tags": tags})) for n in range(50)
+    ]
+    records.append(SqsRecord("deep", "rh", "[" * 100_000 + "]" * 100_000))
+    results = {n: Result(Outcome.SENT) for n in range(50)}
+    results[50] = Result(Outcome.DEAD, "InvalidMessage")
+    # When the status is planned
+    changes, totals = SendStatus(None).plan(records, results, [], set())
+    # Then the 50 sends are counted; the unreadable one is left out, not the batch
+    assert totals["spring"][cs.SENT_TOTAL] == 50
+    assert changes == []

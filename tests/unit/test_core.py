@@ -659,6 +659,9 @@ class DeadLetteredBefore:
     def dead_lettered(self, sqs_message_ids):
         return self.seen & set(sqs_message_ids)
 
+    def completed(self, ids):
+        return set()
+
     def mark_dead_lettered(self, sqs_message_ids, *, within_seconds=None):
         self.seen |= set(sqs_message_ids)
         return 0

@@ -593,3 +593,17 @@ def test_an_id_taken_by_another_invocation_between_two_rounds_is_not_claimed_twi
     # Then B got "x", and A's second round saw it taken: each id has one claimant
     assert seen_by_b == {"x": Claim.CLAIMED}
     assert claims == {"x": Claim.IN_FLIGHT, "done": Claim.COMPLETED, "y": Claim.CLAIMED}
+
+
+def test_completed_says_which_ids_were_sent_without_claiming_any(dynamodb, clock):
+    # Given one id sent, one claimed in flight, one never seen
+    mine = ledger(dynamodb, clock)
+    mine.claim(["sent", "flying"])
+    mine.complete(["sent"])
+    # When the ledger is asked which were sent
+    # Then only the completion counts, and nothing was claimed by asking
+    assert mine.completed(["sent", "flying", "new"]) == {"sent"}
+    assert mine.claim(["new"]) == {"new": Claim.CLAIMED}
+    # and a completion past its TTL no longer does
+    clock.now += 3601
+    assert mine.completed(["sent"]) == set()
