@@ -24,10 +24,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender import metric_names as m
-from bulk_sender.attachments import AttachmentFiles, memory_budget
+from bulk_sender.attachments import S3_CALL_MS, AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
-from bulk_sender.ledger import Claim, DynamoLedger, NullLedger, ledger_client
+from bulk_sender.ledger import LEDGER_CALL_MS, Claim, DynamoLedger, NullLedger, ledger_client
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
 from bulk_sender.outcomes import (
     Outcome,
@@ -44,7 +44,7 @@ from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, redact
 from bulk_sender.send_status import SendStatus
 from bulk_sender.settings import Settings
-from bulk_sender.status_table import StatusTable
+from bulk_sender.status_table import STATUS_CALL_MS, StatusTable, status_client
 from bulk_sender.unsubscribe import Unsubscribes
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Ledger(Protocol):
         self, ids: Sequence[str], *, hold_seconds: float | None = None
     ) -> Mapping[str, Claim]: ...
     def complete(self, ids: Sequence[str], *, within_seconds: float | None = None) -> int: ...
-    def release(self, ids: Sequence[str]) -> None: ...
+    def release(self, ids: Sequence[str], *, within_seconds: float | None = None) -> None: ...
     def dead_lettered(self, sqs_message_ids: Sequence[str]) -> set[str]: ...
     def completed(self, ids: Sequence[str]) -> set[str]: ...
     def mark_dead_lettered(
@@ -218,7 +218,7 @@ class BulkSender:
             table = None
             if settings.status_table:
                 table = StatusTable(
-                    dynamodb or ledger_client(settings.max_calls_in_flight + 2),
+                    dynamodb or status_client(),
                     settings.status_table,
                     ttl_seconds=settings.status_ttl_seconds,
                 )
@@ -344,8 +344,9 @@ class BulkSender:
         counts[m.THROTTLED_CALLS] = sum(r.throttled for r in reports)
         counts[m.LEDGER_WRITE_FAILURES] = sum(r.ledger_write_failures for r in reports)
         failures = self._dead_letter(records, results, counts, parsed)
-        if self._sqs_call_fits():  # counts are best effort; the answer is not
-            self.status.record(records, results, parsed, failures)
+        # Each status write starts only if it can end in time; the rest waits for the next
+        # batch (send_status.py): the answer comes first.
+        self.status.record(records, results, parsed, failures, may_start=self._status_write_fits)
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried) + held
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
@@ -392,7 +393,7 @@ class BulkSender:
         self._files = {}
         if not any(email.options.attachments for _, email in emails):
             return emails
-        self._files, refused = self.attachments.read(emails)
+        self._files, refused = self.attachments.read(emails, may_start=self._s3_read_fits)
         for index, refusal in refused.items():
             outcome = Outcome.RETRY if refusal.retry else Outcome.DEAD
             results[index] = Result(outcome, refusal.code, refusal.reason)
@@ -446,9 +447,7 @@ class BulkSender:
             [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT],
             within_seconds=self._ledger_time(),
         )
-        self.ledger.release(
-            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY]
-        )
+        self._release([by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY])
         return report
 
     def _settled_dead_letters(self, records: list[SqsRecord]) -> set[str]:
@@ -482,6 +481,33 @@ class BulkSender:
         time for the answer."""
         remaining_ms = self._remaining_ms
         return remaining_ms is None or remaining_ms() >= SQS_CALL_MS + RETURN_MARGIN_MS
+
+    def _release(self, ids: list[str]) -> None:
+        """Give claims back, only if a ledger request can end in time for the answer: a
+        claim not given back expires by itself at this invocation's deadline (its hold),
+        before SQS delivers its record again (visibility >= 6 x the timeout)."""
+        if not ids:
+            return
+        remaining_ms = self._remaining_ms
+        if remaining_ms is None:
+            self.ledger.release(ids)
+            return
+        spare_ms = remaining_ms() - after_calls_ms(self._records - self._sent) - RETURN_MARGIN_MS
+        if spare_ms < LEDGER_CALL_MS:
+            log.info("release_skipped", extra={"claims": len(ids)})
+            return
+        self.ledger.release(ids, within_seconds=(spare_ms - LEDGER_CALL_MS) / 1000)
+
+    def _s3_read_fits(self) -> bool:
+        """An attachment read starts only if it can end with time left for the answer and
+        the work after the calls for every record (they are all unsent yet)."""
+        remaining_ms = self._remaining_ms
+        reserve_ms = S3_CALL_MS + after_calls_ms(self._records)
+        return remaining_ms is None or remaining_ms() >= reserve_ms
+
+    def _status_write_fits(self) -> bool:
+        remaining_ms = self._remaining_ms
+        return remaining_ms is None or remaining_ms() >= STATUS_CALL_MS + RETURN_MARGIN_MS
 
     def _send(self, call: list[tuple[int, Email]], report: CallReport) -> dict[int, Result]:
         """One SendBulkEmail; a call refused as a whole is halved to isolate the fault."""
@@ -648,7 +674,7 @@ class BulkSender:
             )
         # A written dead letter frees its id (a fixed message may be enqueued again) and is
         # remembered by SQS message id, so a redelivery of it is not dead-lettered twice.
-        self.ledger.release([ids[i] for i in dead if i in ids])
+        self._release([ids[i] for i in dead if i in ids])
         counts[m.LEDGER_WRITE_FAILURES] += self.ledger.mark_dead_lettered(
             [records[i].message_id for i in written], within_seconds=self._ledger_time()
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -26,14 +26,27 @@ log = logging.getLogger(__name__)
 ALREADY_SENT = "AlreadySent"
 
 
+# Email changes carried to the next invocation at most (about 200 bytes each): beyond, the
+# oldest are dropped and reported (their emails' status lags; their outcomes stand).
+MAX_PENDING_CHANGES = 10_000
+
+
 class Recorder(Protocol):
-    def record(
-        self, changes: Iterable[cs.Change], totals: Mapping[str, Counter]
-    ) -> list[cs.Change]: ...
+    def record_within(
+        self,
+        changes: Iterable[cs.Change],
+        totals: Mapping[str, Counter],
+        may_start: Callable[[], bool] = ...,
+    ) -> Any: ...
 
 
 class SendStatus:
-    """Records a batch's outcomes in the status table (`table` None: status is off)."""
+    """Records a batch's outcomes in the status table (`table` None: status is off).
+
+    What one invocation could not write (a write that failed, or that would not have ended
+    before the deadline) is kept whole (`pending`: email changes and per-campaign counts)
+    and written with the next batch of this container: a failed counts write is repaired,
+    never half recorded."""
 
     def __init__(
         self, table: Recorder | None, *, max_receive_count: int = 0, clock_iso: Any = None
@@ -41,6 +54,8 @@ class SendStatus:
         self.table = table
         self.max_receive_count = max_receive_count
         self._now = clock_iso or _now_iso
+        self.pending_changes: list[cs.Change] = []
+        self.pending_counts: dict[str, Counter] = {}
 
     def record(
         self,
@@ -48,15 +63,34 @@ class SendStatus:
         results: Mapping[int, Any],
         emails: Sequence[tuple[int, Email]],
         not_written: Iterable[int],
+        *,
+        may_start: Callable[[], bool] = lambda: True,
     ) -> None:
         if self.table is None:
             return
         try:
             changes, totals = self.plan(records, results, emails, set(not_written))
+            changes = self.pending_changes + changes
+            for campaign, counts in self.pending_counts.items():
+                totals.setdefault(campaign, Counter()).update(counts)
+            self.pending_changes, self.pending_counts = [], {}
             if changes or totals:
-                self.table.record(changes, totals)
+                unwritten = self.table.record_within(changes, totals, may_start)
+                self._keep(unwritten.changes, unwritten.counts)
         except Exception:  # status must never cost a batch its answer
             log.exception("status_record_failed", extra={"records": len(records)})
+
+    def _keep(self, changes: list[cs.Change], counts: dict[str, Counter]) -> None:
+        dropped = max(0, len(changes) - MAX_PENDING_CHANGES)
+        if dropped:
+            log.error("status_changes_dropped", extra={"changes": dropped})
+        self.pending_changes = changes[dropped:]
+        self.pending_counts = counts
+        if changes or counts:
+            log.warning(
+                "status_deferred",
+                extra={"changes": len(self.pending_changes), "campaigns": sorted(counts)},
+            )
 
     def plan(
         self,

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.campaign_status import SENT_TOTAL, Change
@@ -38,6 +40,25 @@ TTL_ATTRIBUTE = "expires_at"
 DEFAULT_TTL_SECONDS = 90 * 24 * 3600
 # What this module calls on the table, and only that (the stack grants exactly these).
 WRITE_ACTIONS = ("dynamodb:UpdateItem",)
+# The sender's client for it: a status write is a single-item UpdateItem (milliseconds), so
+# tight timeouts and two attempts; one call ends within STATUS_CALL_MS whatever the network
+# does, and the sender starts none that could not end before its deadline.
+STATUS_CONNECT_TIMEOUT = 1
+STATUS_READ_TIMEOUT = 1
+STATUS_ATTEMPTS = 2
+STATUS_CALL_MS = STATUS_ATTEMPTS * (STATUS_CONNECT_TIMEOUT + STATUS_READ_TIMEOUT) * 1000 + 500
+
+
+def status_client(max_pool: int = 10) -> Any:
+    return boto3.client(
+        "dynamodb",
+        config=Config(
+            retries={"total_max_attempts": STATUS_ATTEMPTS, "mode": "standard"},
+            connect_timeout=STATUS_CONNECT_TIMEOUT,
+            read_timeout=STATUS_READ_TIMEOUT,
+            max_pool_connections=max_pool,
+        ),
+    )
 
 
 def message_sk(key: str) -> str:
@@ -73,14 +94,17 @@ class StatusTable:
     def _expires_at(self) -> str:
         return str(int(self.clock()) + self.ttl_seconds)
 
-    def apply(self, changes: Iterable[Change]) -> Applied:
-        """Write each change (one UpdateItem each); the count deltas they make."""
+    def apply(
+        self, changes: Iterable[Change], may_start: Callable[[], bool] = lambda: True
+    ) -> Applied:
+        """Write each change (one UpdateItem each); the count deltas they make. A write
+        starts only if `may_start()` says so (the deadline): the others are `failed`."""
         changes = list(changes)
         applied = Applied(deltas={}, failed=[])
         if not changes:
             return applied
         with ThreadPoolExecutor(min(self.workers, len(changes))) as pool:
-            outcomes = list(pool.map(self._write, changes))
+            outcomes = list(pool.map(lambda c: self._write(c) if may_start() else False, changes))
         for change, outcome in zip(changes, outcomes, strict=True):
             if outcome is False:
                 applied.failed.append(change)
@@ -192,15 +216,40 @@ class StatusTable:
     def record(self, changes: Iterable[Change], totals: Mapping[str, Counter]) -> list[Change]:
         """Apply the changes, then add their deltas and `totals` per campaign: one UpdateItem
         per email outcome, one per campaign. Returns the changes that could not be written."""
-        applied = self.apply(changes)
-        campaigns = set(applied.deltas) | set(totals)
-        for campaign in sorted(campaigns):
+        return self.record_within(changes, totals).changes
+
+    def record_within(
+        self,
+        changes: Iterable[Change],
+        totals: Mapping[str, Counter],
+        may_start: Callable[[], bool] = lambda: True,
+    ) -> Unwritten:
+        """`record`, each write started only if `may_start()` says so. What was not written
+        is returned whole: the email changes not written (nothing counted for them) and,
+        per campaign, the counts whose write failed or did not start (those of the emails
+        written included), so that nothing is half recorded and all of it can be retried."""
+        applied = self.apply(changes, may_start)
+        unwritten = Unwritten(changes=applied.failed, counts={})
+        for campaign in sorted(set(applied.deltas) | set(totals)):
             counts = Counter(applied.deltas.get(campaign, {}))
             counts.update(totals.get(campaign, {}))
             sent = counts.get(SENT_TOTAL, 0)
-            self.add_counts(campaign, counts, sent_at=self.clock() if sent else None)
+            if not (
+                may_start()
+                and self.add_counts(campaign, counts, sent_at=self.clock() if sent else None)
+            ):
+                unwritten.counts[campaign] = counts
+                continue
             log.info("campaign_counts", extra={"campaign": campaign, "counts": dict(counts)})
-        return applied.failed
+        return unwritten
+
+
+@dataclass
+class Unwritten:
+    """What record_within could not write: email changes, and counts per campaign."""
+
+    changes: list[Change]
+    counts: dict[str, Counter]
 
 
 def _code(error: Exception) -> str:

@@ -291,7 +291,7 @@ class MemoryLedger:
         self.status.update(dict.fromkeys(ids, "completed"))
         return 0
 
-    def release(self, ids):
+    def release(self, ids, *, within_seconds=None):
         for message_id in ids:
             if self.status.get(message_id) == "claimed":
                 del self.status[message_id]

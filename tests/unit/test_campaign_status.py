@@ -525,3 +525,105 @@ def test_one_deeply_nested_body_does_not_drop_its_batchs_status():
     # Then the 50 sends are counted; the unreadable one is left out, not the batch
     assert totals["spring"][cs.SENT_TOTAL] == 50
     assert changes == []
+
+
+class SlowStatusTable:
+    """The status table's client on a fake clock: every UpdateItem takes `seconds`; with
+    `fail_counts`, the first counts write fails (after its retries)."""
+
+    def __init__(self, client, clock, seconds, fail_counts=False):
+        self._client = client
+        self._clock = clock
+        self._seconds = seconds
+        self._fail_counts = fail_counts
+        self.calls_past_deadline = 0
+
+    def update_item(self, **request):
+        self._clock["now"] += self._seconds
+        if self._clock["now"] > self._clock["deadline"]:
+            self.calls_past_deadline += 1
+        if self._fail_counts and request["Key"][SORT_KEY]["S"] == COUNTS_SK:
+            self._fail_counts = False
+            from tests.unit.fakes import client_error
+
+            raise client_error("ProvisionedThroughputExceededException", 400)
+        return self._client.update_item(**request)
+
+
+def status_sender(table_client, clock):
+    from bulk_sender.core import BulkSender
+    from bulk_sender.pacing import Unpaced
+    from bulk_sender.send_status import SendStatus
+    from bulk_sender.settings import Settings
+    from tests.unit.fakes import FakeSes, FakeSqs
+    from tests.unit.test_core import answer_with
+
+    rejecting = answer_with({n: "MESSAGE_REJECTED" for n in range(0, 100, 2)})
+
+    def answer(request):  # the call ends clock["left"] seconds before the deadline
+        if "left" in clock:
+            clock["now"] = max(clock["now"], clock["deadline"] - clock["left"])
+        return rejecting(request)
+
+    return BulkSender(
+        Settings(dlq_url="https://sqs.eu-west-1.amazonaws.com/1/dlq"),
+        ses=FakeSes(answer),
+        sqs=FakeSqs(),
+        limiter=Unpaced(),
+        status=SendStatus(StatusTable(table_client, TABLE, ttl_seconds=3600, workers=1)),
+    )
+
+
+def spring_batch(first, count):
+    from tests.unit.fakes import message, record
+
+    tags = {"tags": {"campaign": "spring"}}
+    return [
+        record(message(n, id=f"spring:{n}", **tags), f"m{n}") for n in range(first, first + count)
+    ]
+
+
+def test_status_writes_never_outlast_the_deadline_and_what_did_not_fit_follows_next_batch(
+    dynamodb,
+):
+    # Given a status table whose every write takes 2 s, and an invocation with 12 s left
+    # after its calls: not enough for its 10 dead letters' writes and the counts
+    clock = {"now": 0.0, "deadline": 100.0, "left": 12.0}
+    slow = SlowStatusTable(dynamodb, clock, seconds=2)
+    sender = status_sender(slow, clock)
+
+    def remaining_ms():
+        return int((clock["deadline"] - clock["now"]) * 1000)
+
+    # When the batch is processed
+    result = sender.process(spring_batch(0, 20), remaining_ms=remaining_ms)
+    # Then no write ran past the deadline, and the answer is whole
+    assert slow.calls_past_deadline == 0
+    assert result.counts[m.EMAILS_SENT] == 10
+    assert counts(dynamodb) != {"dead_lettered:MESSAGE_REJECTED": 10}
+    # When the next batch comes with time to spare
+    clock.update(now=100.0, deadline=10_000.0, left=9_000.0)
+    sender.process(spring_batch(20, 20), remaining_ms=remaining_ms)
+    # Then what did not fit is written with it: both batches counted once, nothing lost
+    assert counts(dynamodb) == {"dead_lettered:MESSAGE_REJECTED": 20}
+    stored = dynamodb.get_item(
+        TableName=TABLE, Key={PARTITION_KEY: {"S": "spring"}, SORT_KEY: {"S": COUNTS_SK}}
+    )["Item"]
+    assert int(stored[cs.SENT_TOTAL]["N"]) == 20
+    assert int(stored[cs.RECEIVED]["N"]) == 40
+
+
+def test_a_failed_counts_write_is_repaired_by_the_next_batch(dynamodb):
+    # Given a counts write that fails once (after its client's retries)
+    clock = {"now": 0.0, "deadline": 1e9}
+    sender = status_sender(SlowStatusTable(dynamodb, clock, seconds=0, fail_counts=True), clock)
+    # When two batches are processed
+    sender.process(spring_batch(0, 10))
+    sender.process(spring_batch(10, 10))
+    # Then the campaign's counts hold both
+    stored = dynamodb.get_item(
+        TableName=TABLE, Key={PARTITION_KEY: {"S": "spring"}, SORT_KEY: {"S": COUNTS_SK}}
+    )["Item"]
+    assert int(stored[cs.SENT_TOTAL]["N"]) == 10
+    assert int(stored[cs.RECEIVED]["N"]) == 20
+    assert counts(dynamodb) == {"dead_lettered:MESSAGE_REJECTED": 10}

@@ -653,7 +653,7 @@ class DeadLetteredBefore:
     def complete(self, ids, *, within_seconds=None):
         return 0
 
-    def release(self, ids):
+    def release(self, ids, *, within_seconds=None):
         pass
 
     def dead_lettered(self, sqs_message_ids):

@@ -384,6 +384,38 @@ def test_files_beyond_one_invocations_memory_budget_wait_for_a_later_batch():
     assert sqs.dlq == []
 
 
+class SlowS3(FakeS3):
+    """Every read takes `seconds` of a fake clock."""
+
+    def __init__(self, objects, clock, seconds):
+        super().__init__(objects)
+        self.clock = clock
+        self.seconds = seconds
+
+    def get_object(self, Bucket, Key):
+        self.clock["now"] += self.seconds
+        return super().get_object(Bucket, Key)
+
+
+def test_attachment_reads_stop_in_time_for_the_batch_to_answer():
+    # Given a slow S3 (15 s a read), 60 s left, four emails with a file each and a plain one
+    clock = {"now": 0.0}
+    s3 = SlowS3({f"{n}.pdf": b"x" for n in range(4)}, clock, seconds=15)
+    ses, sqs = FakeSes(), FakeSqs()
+    records = [record(message(n, attachments=[{"key": f"{n}.pdf"}]), f"m{n}") for n in range(4)]
+    records.append(record(message(4), "m4"))
+    sender = make_sender(ses, sqs, s3=s3, attachment_bucket="files")
+    # When processed
+    result = sender.process(records, remaining_ms=lambda: int((60 - clock["now"]) * 1000))
+    # Then no read starts that could outlast the invocation: the batch answers in time,
+    # its plain email and the emails whose files were read are sent, the rest retried
+    assert clock["now"] <= 60 - 9.5
+    assert s3.reads == ["0.pdf", "1.pdf"]
+    assert sorted(ses.sent_recipients) == [f"user{n}@example.org" for n in (0, 1, 4)]
+    assert result.failures == ["m2", "m3"]
+    assert sqs.dlq == []
+
+
 @pytest.mark.parametrize("endpoint_id", ["-bad", "a..b", "a_b", "x" * 64])
 def test_an_endpoint_id_that_is_no_dns_name_is_a_settings_error(endpoint_id):
     with pytest.raises(SettingsError, match="ENDPOINT_ID"):
