@@ -336,7 +336,12 @@ class BulkSender:
             results.update(report.results)
         source = raw_records[0].get("eventSourceARN") if raw_records else None
         held = self.pause.settle(
-            records, results, {i: e.id for i, e in emails}, source, may_start=self._sqs_call_fits
+            records,
+            results,
+            {i: e.id for i, e in emails},
+            source,
+            may_start=self._sqs_call_fits,
+            fits=self._fits,
         )
         counts: Counter = Counter({name: 0 for name in m.COUNTERS})
         counts[m.SENDING_PAUSED] = int(self.pause.tripped)
@@ -481,6 +486,11 @@ class BulkSender:
         time for the answer."""
         remaining_ms = self._remaining_ms
         return remaining_ms is None or remaining_ms() >= SQS_CALL_MS + RETURN_MARGIN_MS
+
+    def _fits(self, ms: int) -> bool:
+        """A step whose worst case is `ms` ends in time for the answer."""
+        remaining_ms = self._remaining_ms
+        return remaining_ms is None or remaining_ms() >= ms + RETURN_MARGIN_MS
 
     def _release(self, ids: list[str]) -> None:
         """Give claims back, only if a ledger request can end in time for the answer: a

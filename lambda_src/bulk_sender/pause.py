@@ -56,6 +56,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.dlq import MAX_ATTRIBUTES, _from_event_attribute, message_batches
+from bulk_sender.ledger import LEDGER_CALL_MS
 from bulk_sender.outcomes import NOT_TRIED_PAUSED, Outcome, is_pause
 from bulk_sender.records import ORIGINAL_MESSAGE_ID, SqsRecord
 
@@ -69,6 +70,11 @@ RENEW_ATTEMPTS = 3  # a renewal that keeps meeting another writer gives up (and 
 _LAMBDA_CONFIG = Config(
     connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
 )
+# Each step of starting a pause (marker write, mapping stop, renewal) starts only if its
+# worst case ends before the deadline: a DynamoDB request of the ledger's client, a Lambda
+# request of _LAMBDA_CONFIG.
+MARKER_CALL_MS = LEDGER_CALL_MS
+MAPPING_CALL_MS = 2 * (2 + 5) * 1000 + 1000
 # The marker's table, when no client is given (the probe's and a pausing sender's).
 DYNAMODB_CONFIG = Config(
     connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 3, "mode": "standard"}
@@ -302,6 +308,7 @@ class Pause:
         source_arn: str | None,
         *,
         may_start: Callable[[], bool] = lambda: True,
+        fits: Callable[[int], bool] = lambda ms: True,
     ) -> int:
         """If tripped: hold the records refused for the pause or not tried (their results
         become HELD), start the pause (marker, mapping) if none is on, and log. Returns the
@@ -317,7 +324,7 @@ class Pause:
         held = self._requeue(records, waiting, keys, may_start)
         for index in held:
             results[index] = replace(results[index], outcome=Outcome.HELD)
-        started, stopped = self._start_pause(source_arn) if may_start() else (True, False)
+        started, stopped = self._start_pause(source_arn, fits)
         fields = {
             "reason": self._reason,
             "configuration_set": self._configuration_set,
@@ -331,7 +338,9 @@ class Pause:
             log.info("held_while_paused", extra=fields)
         return len(held)
 
-    def _start_pause(self, source_arn: str | None) -> tuple[bool, bool]:
+    def _start_pause(
+        self, source_arn: str | None, fits: Callable[[int], bool] = lambda ms: True
+    ) -> tuple[bool, bool]:
         """(this invocation started the pause, the mapping was stopped). The mapping is
         stopped only once the marker exists, and the marker is renewed after the stop: a
         probe that read the marker before the stop (and enabled the mapping before it) can
@@ -339,6 +348,10 @@ class Pause:
         With a marker already there (another invocation paused first, or a deployment
         enabled the mapping during the pause) it is stopped again: stopping is idempotent."""
         if self._markers is None or self._mapping is None:
+            return True, False
+        if not fits(MARKER_CALL_MS + MAPPING_CALL_MS + MARKER_CALL_MS):
+            # No time for the three steps: none is started (the next refusal pauses).
+            log.info("pause_start_skipped")
             return True, False
         marker = Marker(self._reason or "", self._configuration_set, self._clock())
         try:

@@ -454,3 +454,28 @@ def test_the_probe_handler_counts_an_unactionable_marker_and_bounds_its_clients(
     assert config.connect_timeout <= 2
     assert config.read_timeout <= 5
     assert config.retries["total_max_attempts"] <= 3
+
+
+def test_a_pause_met_with_time_for_the_copies_only_starts_no_marker_or_mapping_call():
+    # Given SES answers a pause, leaving 20 s: room for the copies, not for the marker
+    # write, the mapping stop and the renewal at their worst
+    from bulk_sender.pause import MAPPING_CALL_MS, MARKER_CALL_MS
+
+    clock = {"remaining_ms": 600_000}
+
+    def pause_then_late(request):
+        clock["remaining_ms"] = 20_000
+        return answering("ACCOUNT_SENDING_PAUSED")(request)
+
+    assert 2 * MARKER_CALL_MS + MAPPING_CALL_MS > 20_000
+    parts = Parts(pause_then_late)
+    # When the batch is processed
+    result = parts.sender.process(
+        sources([record(message(0, id="k0"), "m0")]), remaining_ms=lambda: clock["remaining_ms"]
+    )
+    # Then the record is held (copied, acknowledged), and neither the marker nor the mapping
+    # is touched: the next refusal pauses with time to finish
+    assert result.failures == []
+    assert len(parts.sqs.requeued) == 1
+    assert parts.table.items == {}
+    assert parts.mapping.is_enabled
