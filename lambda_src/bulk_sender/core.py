@@ -41,7 +41,7 @@ from bulk_sender.outcomes import (
 from bulk_sender.pacing import TokenBucket, account_rate
 from bulk_sender.pause import PAUSED, Pause, pause_for
 from bulk_sender.preflight import TemplateCheck
-from bulk_sender.records import SqsRecord, redact
+from bulk_sender.records import SqsRecord, principal_of, redact
 from bulk_sender.send_status import SendStatus
 from bulk_sender.settings import Settings
 from bulk_sender.status_table import STATUS_CALL_MS, StatusTable, status_client
@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 10
 SES_CALL_MS = (CONNECT_TIMEOUT + READ_TIMEOUT) * 1000
+STS_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}
+)
 # SQS (DLQ writes, visibility changes): explicit timeouts and two attempts, so that one call
 # ends within SQS_CALL_MS whatever the network does.
 SQS_CONNECT_TIMEOUT = 1
@@ -199,8 +202,14 @@ class BulkSender:
         claim_seconds: int = 900,
         pause: Pause | None = None,
         status: SendStatus | None = None,
+        sender_id: str | None = None,
+        sts: Any = None,
     ) -> None:
         self.settings = settings
+        # Who this sender is to SQS (its role's SenderId): given, or asked of STS once, and
+        # only when a record carries the sender's own attribute (records.py).
+        self._principal = principal_of(sender_id) if sender_id else None
+        self._sts = sts
         self.ses = ses or ses_client(settings.max_calls_in_flight + 2)
         self.sqs = sqs or sqs_client()
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
@@ -252,6 +261,19 @@ class BulkSender:
         self._remaining_ms: Callable[[], int] | None = None
         self.pause = pause or pause_for(settings, self.sqs, dynamodb=dynamodb)
 
+    def _sent_by_me(self, sender_id: str) -> bool:
+        """Whether this sender's role sent a record (its SQS SenderId): only then are the
+        sender's own attributes on it read. If STS cannot say, none is trusted (a copy of a
+        message without `id` is then keyed by its own message id)."""
+        if self._principal is None:
+            try:
+                sts = self._sts or boto3.client("sts", config=STS_CONFIG)
+                self._principal = principal_of(sts.get_caller_identity()["UserId"])
+            except (BotoCoreError, ClientError, KeyError):
+                log.warning("sender_identity_unknown", exc_info=True)
+                return False
+        return principal_of(sender_id) == self._principal
+
     @property
     def limiter(self) -> Limiter:
         """The pacing: MAX_SEND_RATE, else the account's rate from GetAccount, asked once per
@@ -277,7 +299,7 @@ class BulkSender:
         *,
         remaining_ms: Callable[[], int] | None = None,
     ) -> BatchResult:
-        records = [SqsRecord.from_event(raw) for raw in raw_records]
+        records = [SqsRecord.from_event(raw, self._sent_by_me) for raw in raw_records]
         self._records, self._sent, self._remaining_ms = len(records), 0, remaining_ms
         self.pause.reset()
         results: dict[int, Result] = {}

@@ -400,14 +400,15 @@ class Pause:
             # Every copy says it is one (campaign status counts its first receive once); for
             # a message without `id` the attribute also carries its key.
             key = keys.get(index, record.idempotency_key)
-            if ORIGINAL_MESSAGE_ID not in attributes:
-                if len(attributes) < MAX_ATTRIBUTES:
-                    attributes[ORIGINAL_MESSAGE_ID] = {
-                        "DataType": "String",
-                        "StringValue": record.idempotency_key,
-                    }
-                elif key == record.idempotency_key:
-                    continue  # no room to carry the key: retried the old way instead
+            # Ours, always: a producer's attribute of that name is replaced (never carried
+            # into a copy the sender's role sends, where it would be trusted).
+            if ORIGINAL_MESSAGE_ID in attributes or len(attributes) < MAX_ATTRIBUTES:
+                attributes[ORIGINAL_MESSAGE_ID] = {
+                    "DataType": "String",
+                    "StringValue": record.idempotency_key,
+                }
+            elif key == record.idempotency_key:
+                continue  # no room to carry the key: retried the old way instead
             entries.append(
                 {
                     "Id": str(index),

@@ -18,7 +18,7 @@ from bulk_sender.pacing import Unpaced
 from bulk_sender.pause import MarkerStore, Pause
 from bulk_sender.probe import probe
 from bulk_sender.settings import Settings
-from tests.unit.fakes import _validate, client_error, recipients_of
+from tests.unit.fakes import PRODUCER_ID, SENDER_ID, _validate, client_error, recipients_of
 
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/queue"
 QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:queue"
@@ -44,6 +44,7 @@ class QueuedMessage:
     sent_at: float
     visible_at: float
     receive_count: int = 0
+    sender_id: str = PRODUCER_ID
 
 
 class SimSqs:
@@ -60,12 +61,18 @@ class SimSqs:
         self.max_receive_seen = 0
         self._ids = 0
 
-    def enqueue(self, body: str, attributes: dict[str, Any] | None = None, delay: int = 0) -> str:
+    def enqueue(
+        self,
+        body: str,
+        attributes: dict[str, Any] | None = None,
+        delay: int = 0,
+        sender_id: str = PRODUCER_ID,
+    ) -> str:
         self._ids += 1
         message_id = f"sqs-{self._ids}"
         now = self.clock.now
         self.messages[message_id] = QueuedMessage(
-            message_id, body, attributes or {}, now, now + delay
+            message_id, body, attributes or {}, now, now + delay, sender_id=sender_id
         )
         return message_id
 
@@ -80,10 +87,11 @@ class SimSqs:
                     QueuedMessage("dlq", entry["MessageBody"], entry["MessageAttributes"], 0, 0)
                 )
             else:
-                self.enqueue(
+                self.enqueue(  # sent by the sender's role
                     entry["MessageBody"],
                     entry.get("MessageAttributes"),
                     entry.get("DelaySeconds", 0),
+                    sender_id=SENDER_ID,
                 )
             successful.append({"Id": entry["Id"], "MessageId": "x", "MD5OfMessageBody": "x"})
         return {"Successful": successful, "Failed": []}
@@ -131,7 +139,10 @@ def _event_record(message: QueuedMessage) -> dict[str, Any]:
         "messageId": message.message_id,
         "receiptHandle": message.message_id,
         "body": message.body,
-        "attributes": {"ApproximateReceiveCount": str(message.receive_count)},
+        "attributes": {
+            "ApproximateReceiveCount": str(message.receive_count),
+            "SenderId": message.sender_id,
+        },
         "messageAttributes": attributes,
         "eventSource": "aws:sqs",
         "eventSourceARN": QUEUE_ARN,
@@ -340,6 +351,7 @@ class World:
             ledger=self.ledger,
             limiter=Unpaced(),
             preflight=lambda email: None,
+            sender_id=SENDER_ID,
             pause=Pause(
                 self.sqs,
                 queue_url=QUEUE_URL,

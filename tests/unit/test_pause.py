@@ -13,7 +13,15 @@ from bulk_sender.pause import MARKER_KEY, Marker, MarkerStore, Pause
 from bulk_sender.probe import PAUSED, RESUMED, SENDING, probe
 from bulk_sender.records import ORIGINAL_MESSAGE_ID
 from bulk_sender.settings import Settings
-from tests.unit.fakes import FakeSes, FakeSqs, client_error, message, record
+from tests.unit.fakes import (
+    SENDER_ID,
+    FakeSes,
+    FakeSqs,
+    all_success,
+    client_error,
+    message,
+    record,
+)
 from tests.unit.pause_world import QUEUE_ARN, Clock, FakeTable, MemoryLedger, SimMapping, SimSes
 
 DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq"
@@ -59,6 +67,7 @@ class Parts:
             sqs=self.sqs,
             ledger=ledger,
             limiter=Unpaced(),
+            sender_id=SENDER_ID,
             pause=Pause(
                 self.sqs,
                 queue_url=QUEUE,
@@ -114,7 +123,7 @@ def test_a_copy_keeps_the_idempotency_key_so_the_ledger_sends_it_once():
     parts = Parts(lambda r: {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "x"}]})
     parts.sender.ledger = ledger
     parts.sender.process(sources([record(message(0), "m0")]))
-    copy = record(message(0), "copy-of-m0", **{ORIGINAL_MESSAGE_ID: "m0"})
+    copy = record(message(0), "copy-of-m0", sender_id=SENDER_ID, **{ORIGINAL_MESSAGE_ID: "m0"})
     # When the copy is delivered
     result = parts.sender.process(sources([copy]))
     # Then the ledger knows its key: acknowledged as a duplicate, not sent again
@@ -479,3 +488,48 @@ def test_a_pause_met_with_time_for_the_copies_only_starts_no_marker_or_mapping_c
     assert len(parts.sqs.requeued) == 1
     assert parts.table.items == {}
     assert parts.mapping.is_enabled
+
+
+def test_a_producers_original_message_id_does_not_choose_the_idempotency_key():
+    # Given a producer fanning out messages without `id`, each carrying the attribute the
+    # pause writes on its own copies, all with the same value
+    ledger = MemoryLedger()
+    parts = Parts(all_success)
+    parts.sender.ledger = ledger
+    forged = [record(message(n), f"m{n}", **{ORIGINAL_MESSAGE_ID: "same"}) for n in range(3)]
+    # When they are processed
+    result = parts.sender.process(sources(forged))
+    # Then each is keyed by its own SQS message id and sent: none skipped as a duplicate
+    assert result.counts[m.EMAILS_SENT] == 3
+    assert result.counts[m.DUPLICATES_SKIPPED] == 0
+    assert set(ledger.status) == {"m0", "m1", "m2"}
+
+
+def test_a_copy_replaces_a_producers_attribute_with_the_real_key():
+    # Given a message without `id` whose producer set OriginalMessageId, refused for a pause
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+    parts.sender.process(sources([record(message(0), "m0", **{ORIGINAL_MESSAGE_ID: "forged"})]))
+    # Then its copy (sent by the sender's role, so trusted) carries its real key
+    (copy,) = parts.sqs.requeued
+    assert copy["MessageAttributes"][ORIGINAL_MESSAGE_ID]["StringValue"] == "m0"
+
+
+def test_without_its_own_identity_the_sender_trusts_no_copy_attribute():
+    # Given STS cannot say who the sender is
+    class NoSts:
+        def get_caller_identity(self):
+            raise client_error("AccessDenied", 403)
+
+    ledger = MemoryLedger()
+    sender = BulkSender(
+        Settings(dlq_url=DLQ),
+        ses=FakeSes(),
+        sqs=FakeSqs(),
+        ledger=ledger,
+        limiter=Unpaced(),
+        sts=NoSts(),
+    )
+    copy = record(message(0), "m9", sender_id=SENDER_ID, **{ORIGINAL_MESSAGE_ID: "m0"})
+    # When a record carries the attribute, then it is keyed by its own message id
+    assert sender.process(sources([copy])).counts[m.EMAILS_SENT] == 1
+    assert set(ledger.status) == {"m9"}
