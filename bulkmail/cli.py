@@ -29,6 +29,7 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperGroup
 
+from bulk_sender.campaign_status import DEFAULT_KEY as STATUS_DEFAULT_KEY
 from bulk_sender.message import Email, InvalidMessage
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
@@ -347,7 +348,8 @@ def enqueue(
     elif not dry_run:
         status_name = status.optional_table(status_table, stack, local)
     if only_failed:
-        bodies = _only_failed(status_name, campaign_name, bodies)
+        key = unsubscribes.keys.hash_key if unsubscribes else STATUS_DEFAULT_KEY
+        bodies = _only_failed(status_name, campaign_name, bodies, key)
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
     ids = [row.id for row in rows if row.id is not None]
     ledger = target.ledger_table(stack=stack, local=local) if ids and (stack or local) else None
@@ -409,11 +411,12 @@ def _report_already_sent(table: str, ids: Sequence[str]) -> None:
         typer.echo(f"{sent} already sent in this campaign: skipped by the sender")
 
 
-def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
-    """The bodies `--only-failed` sends again (bulkmail.status.select_failed), said so."""
+def _only_failed(table: str, name: str, bodies: Sequence[str], key: bytes) -> list[str]:
+    """The bodies `--only-failed` sends again (bulkmail.status.select_failed), said so; `key`
+    is the one the sender hashed ids with (campaign_status.message_key)."""
     dynamodb = status.dynamodb_client()
-    outcomes = status.read_outcomes(dynamodb, table, name, status.keys_to_look_up(bodies))
-    selection = status.select_failed(bodies, outcomes)
+    outcomes = status.read_outcomes(dynamodb, table, name, status.keys_to_look_up(bodies, key))
+    selection = status.select_failed(bodies, outcomes, key)
     left = ", ".join(f"{reason} {n}" for reason, n in sorted(selection.skipped.items()))
     typer.echo(
         f"only failed: {len(selection.bodies)} of {len(bodies)} rows sent again"

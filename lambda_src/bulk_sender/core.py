@@ -9,6 +9,7 @@ the records to retry.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -26,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bulk_sender import metric_names as m
 from bulk_sender.attachments import S3_CALL_MS, AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
+from bulk_sender.campaign_status import DEFAULT_KEY, message_key
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
 from bulk_sender.ledger import LEDGER_CALL_MS, Claim, DynamoLedger, NullLedger, ledger_client
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
@@ -259,6 +261,7 @@ class BulkSender:
         self._sent = 0  # of them, sent so far: they need no SQS call after the calls
         self._sent_lock = threading.Lock()
         self._remaining_ms: Callable[[], int] | None = None
+        self._key_of: Callable[[str], str] = message_key
         self.pause = pause or pause_for(settings, self.sqs, dynamodb=dynamodb)
 
     def _sent_by_me(self, sender_id: str) -> bool:
@@ -309,6 +312,10 @@ class BulkSender:
         # Without the unsubscribe secret no link can be signed nor suppression read: every
         # readable record waits (retried), none goes out unchecked or loses its link.
         unsubscribes_ready = self.unsubscribes.ready()
+        # Tags and status keys hash ids with the stack's secret (campaign_status.py).
+        keys = self.unsubscribes.keys() if unsubscribes_ready else None
+        key = keys.hash_key if keys is not None else DEFAULT_KEY
+        self._key_of = functools.partial(message_key, key=key)
         for index, record in enumerate(records):
             if record.message_id in settled:
                 log.info("already_dead_lettered", extra={"source_message_id": record.message_id})
@@ -373,7 +380,14 @@ class BulkSender:
         failures = self._dead_letter(records, results, counts, parsed)
         # Each status write starts only if it can end in time; the rest waits for the next
         # batch (send_status.py): the answer comes first.
-        self.status.record(records, results, parsed, failures, may_start=self._status_write_fits)
+        self.status.record(
+            records,
+            results,
+            parsed,
+            failures,
+            may_start=self._status_write_fits,
+            key_of=self._key_of,
+        )
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried) + held
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
@@ -600,6 +614,7 @@ class BulkSender:
             default_tags=self.settings.default_tags,
             endpoint_id=self.settings.endpoint_id,
             files=self._files,
+            key_of=self._key_of,
         )
         started = time.perf_counter()
         report.calls += 1

@@ -65,11 +65,12 @@ class SendStatus:
         not_written: Iterable[int],
         *,
         may_start: Callable[[], bool] = lambda: True,
+        key_of: Callable[[str], str] = cs.message_key,
     ) -> None:
         if self.table is None:
             return
         try:
-            changes, totals = self.plan(records, results, emails, set(not_written))
+            changes, totals = self.plan(records, results, emails, set(not_written), key_of)
             changes = self.pending_changes + changes
             for campaign, counts in self.pending_counts.items():
                 totals.setdefault(campaign, Counter()).update(counts)
@@ -98,8 +99,10 @@ class SendStatus:
         results: Mapping[int, Any],
         emails: Sequence[tuple[int, Email]],
         not_written: set[int],
+        key_of: Callable[[str], str] = cs.message_key,
     ) -> tuple[list[cs.Change], dict[str, Counter]]:
-        """Pure: the per-email changes and per-campaign totals of one batch's outcomes."""
+        """Pure: the per-email changes and per-campaign totals of one batch's outcomes;
+        `key_of` keys an email (campaign_status.message_key with the stack's key)."""
         by_index = dict(emails)
         totals: dict[str, Counter] = {}
         changes: list[cs.Change] = []
@@ -139,7 +142,7 @@ class SendStatus:
                 event = "DeadLetter" if bucket != cs.SUPPRESSED else "Suppressed"
                 detail = bucket.split(":", 1)[1] if ":" in bucket else ""
                 changes.append(
-                    cs.Change(campaign, cs.message_key(message_id), bucket, event, now, detail)
+                    cs.Change(campaign, key_of(message_id), bucket, event, now, detail)
                 )
         return changes, {name: counts for name, counts in totals.items() if counts}
 

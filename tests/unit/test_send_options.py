@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 
 from bulk_sender import metric_names as m
 from bulk_sender.attachments import MAX_BYTES_PER_INVOCATION, MAX_MESSAGE_BYTES, memory_budget
+from bulk_sender.campaign_status import message_key
 from bulk_sender.core import BulkSender
 from bulk_sender.message import Defaults, InvalidMessage, parse_message
 from bulk_sender.pacing import Unpaced
@@ -241,7 +242,7 @@ def test_a_message_using_every_option_becomes_exactly_these_request_fields():
                     "ReplacementTemplate": {"ReplacementTemplateData": "{}"}
                 },
                 # The message id, as a tag SES returns in its events (campaign status)
-                "ReplacementTags": [{"Name": "bulkmail-id", "Value": "m1"}],
+                "ReplacementTags": [{"Name": "bulkmail-id", "Value": message_key("m1")}],
             }
         ],
     }
