@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender import metric_names as m
-from bulk_sender.attachments import S3_CALL_MS, AttachmentFiles, memory_budget
+from bulk_sender.attachments import DEFERRED, S3_CALL_MS, AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
 from bulk_sender.campaign_status import DEFAULT_KEY, message_key
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 10
 SES_CALL_MS = (CONNECT_TIMEOUT + READ_TIMEOUT) * 1000
+IDENTITY_RETRY_SECONDS = 300
 STS_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}
 )
@@ -212,6 +213,7 @@ class BulkSender:
         # only when a record carries the sender's own attribute (records.py).
         self._principal = principal_of(sender_id) if sender_id else None
         self._sts = sts
+        self._identity_retry_at = 0.0  # after STS failed: not asked again before this
         self.ses = ses or ses_client(settings.max_calls_in_flight + 2)
         self.sqs = sqs or sqs_client()
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
@@ -269,11 +271,14 @@ class BulkSender:
         sender's own attributes on it read. If STS cannot say, none is trusted (a copy of a
         message without `id` is then keyed by its own message id)."""
         if self._principal is None:
+            if time.monotonic() < self._identity_retry_at:
+                return False
             try:
                 sts = self._sts or boto3.client("sts", config=STS_CONFIG)
                 self._principal = principal_of(sts.get_caller_identity()["UserId"])
             except (BotoCoreError, ClientError, KeyError):
                 log.warning("sender_identity_unknown", exc_info=True)
+                self._identity_retry_at = time.monotonic() + IDENTITY_RETRY_SECONDS
                 return False
         return principal_of(sender_id) == self._principal
 
@@ -371,6 +376,16 @@ class BulkSender:
             source,
             may_start=self._sqs_call_fits,
             fits=self._fits,
+        )
+        # Emails whose files did not fit this invocation's memory wait as copies (a later
+        # batch takes them) instead of spending a receive each (attachments.py).
+        held += self.pause.hold(
+            records,
+            results,
+            {i: e.id for i, e in parsed},
+            code=DEFERRED,
+            delay_seconds=0,
+            may_start=self._sqs_call_fits,
         )
         counts: Counter = Counter({name: 0 for name in m.COUNTERS})
         counts[m.SENDING_PAUSED] = int(self.pause.tripped)

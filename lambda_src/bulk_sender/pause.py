@@ -377,14 +377,42 @@ class Pause:
             log.exception("pause_marker_renew_failed")
         return created, True
 
+    def hold(
+        self,
+        records: Sequence[SqsRecord],
+        results: dict[int, Any],
+        keys: Mapping[int, str],
+        *,
+        code: str,
+        delay_seconds: int,
+        may_start: Callable[[], bool] = lambda: True,
+    ) -> int:
+        """Hold the records retried for `code` the way a pause does, without pausing: a
+        copy back on the queue after `delay_seconds`, the original acknowledged, so the wait
+        spends none of their receives (attachments beyond the memory budget). Their results
+        become HELD; the records not copied stay retried. Returns how many were held."""
+        waiting = [
+            i
+            for i, result in sorted(results.items())
+            if result.outcome is Outcome.RETRY and result.code == code
+        ]
+        held = self._requeue(records, waiting, keys, may_start, delay_seconds)
+        for index in held:
+            results[index] = replace(results[index], outcome=Outcome.HELD)
+        return len(held)
+
     def _requeue(
         self,
         records: Sequence[SqsRecord],
         indexes: list[int],
         keys: Mapping[int, str],
         may_start: Callable[[], bool],
+        delay_seconds: int | None = None,
     ) -> list[int]:
         """Copy the records onto the source queue with a delay; the indexes written."""
+        delay = (
+            self._delay if delay_seconds is None else max(0, min(MAX_DELAY_SECONDS, delay_seconds))
+        )
         if not self._queue_url or not indexes:
             return []
         entries = []
@@ -413,7 +441,7 @@ class Pause:
                 {
                     "Id": str(index),
                     "MessageBody": record.body,
-                    "DelaySeconds": self._delay,
+                    "DelaySeconds": delay,
                     **({"MessageAttributes": attributes} if attributes else {}),
                 }
             )

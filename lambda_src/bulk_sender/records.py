@@ -20,6 +20,7 @@ def principal_of(sender_id: str) -> str:
     (`AROA...:session`), or a user's id."""
     return sender_id.split(":", 1)[0]
 
+
 # Every address form the schema accepts (message.py): a quoted local part (spaces, escaped
 # quotes), a dot-atom one (apostrophes and the rest of RFC 5322's atext), any domain (IDN
 # included), and an optional display name before <...>, quoted or not (RFC 2047 words too).

@@ -141,9 +141,7 @@ class SendStatus:
             if bucket:
                 event = "DeadLetter" if bucket != cs.SUPPRESSED else "Suppressed"
                 detail = bucket.split(":", 1)[1] if ":" in bucket else ""
-                changes.append(
-                    cs.Change(campaign, key_of(message_id), bucket, event, now, detail)
-                )
+                changes.append(cs.Change(campaign, key_of(message_id), bucket, event, now, detail))
         return changes, {name: counts for name, counts in totals.items() if counts}
 
     def _last_receive(self, record: SqsRecord) -> bool:
