@@ -41,7 +41,7 @@ from bulk_sender.outcomes import (
     is_throttle,
 )
 from bulk_sender.pacing import TokenBucket, account_rate
-from bulk_sender.pause import PAUSED, Pause, pause_for
+from bulk_sender.pause import PAUSED, WAIT_IN_FLIGHT, Pause, pause_for
 from bulk_sender.preflight import TemplateCheck
 from bulk_sender.records import SqsRecord, principal_of, redact
 from bulk_sender.send_status import SendStatus
@@ -55,6 +55,8 @@ CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 10
 SES_CALL_MS = (CONNECT_TIMEOUT + READ_TIMEOUT) * 1000
 IDENTITY_RETRY_SECONDS = 300
+# SQS's longest visibility is 12 hours from the receive, less the longest invocation.
+IN_FLIGHT_WAIT_SECONDS = 12 * 3600 - 15 * 60
 STS_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}
 )
@@ -755,7 +757,9 @@ class BulkSender:
             {
                 "Id": str(i),
                 "ReceiptHandle": records[i].receipt_handle,
-                "VisibilityTimeout": backoff_seconds(
+                "VisibilityTimeout": IN_FLIGHT_WAIT_SECONDS
+                if results[i].code == WAIT_IN_FLIGHT
+                else backoff_seconds(
                     records[i].receive_count,
                     base=base,
                     cap=self.settings.retry_backoff_max_seconds,

@@ -55,16 +55,23 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bulk_sender.dlq import MAX_ATTRIBUTES, _from_event_attribute, message_batches
+from bulk_sender.dlq import MAX_ATTRIBUTES, _from_event_attribute, _size, message_batches
 from bulk_sender.ledger import LEDGER_CALL_MS
 from bulk_sender.outcomes import NOT_TRIED_PAUSED, Outcome, is_pause
 from bulk_sender.records import ORIGINAL_MESSAGE_ID, SqsRecord
+from bulk_sender.sqs_limits import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
 PAUSED = NOT_TRIED_PAUSED
 MARKER_KEY = "pause\tsender"  # a tab: no message id (printable) can take this key
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+# A held record copied without OriginalMessageId (it has an `id`, and no room for the
+# attribute): campaign status counts its copy's receive instead of its own.
+UNMARKED_COPY = "HeldUnmarked"
+# A record refused for the pause that could not be copied (no `id`, no room for its key):
+# it waits in flight as long as SQS allows (core.py), one receive per 12 hours of pause.
+WAIT_IN_FLIGHT = "PausedInFlight"
 RENEW_ATTEMPTS = 3  # a renewal that keeps meeting another writer gives up (and says so)
 # Stopping the mapping runs inside the invocation's deadline: bounded, not botocore's 60 s.
 _LAMBDA_CONFIG = Config(
@@ -282,10 +289,16 @@ class Pause:
         self._lock = threading.Lock()
         self._reason: str | None = None
         self._configuration_set: str | None = None
+        self.unmarked: set[int] = set()
+        self.no_room: set[int] = set()
 
     def reset(self) -> None:
         """At the start of each invocation."""
         self._reason = self._configuration_set = None
+        # Records of this invocation copied without the marker (they have an `id`), and
+        # records without `id` that could not be copied at all (no room for their key).
+        self.unmarked = set()
+        self.no_room = set()
 
     @property
     def tripped(self) -> bool:
@@ -322,8 +335,9 @@ class Pause:
             if result.outcome is Outcome.RETRY and is_pause(result.code)
         ]
         held = self._requeue(records, waiting, keys, may_start)
-        for index in held:
-            results[index] = replace(results[index], outcome=Outcome.HELD)
+        self._mark(results, held)
+        for index in self.no_room:
+            results[index] = replace(results[index], code=WAIT_IN_FLIGHT)
         started, stopped = self._start_pause(source_arn, fits)
         fields = {
             "reason": self._reason,
@@ -397,9 +411,13 @@ class Pause:
             if result.outcome is Outcome.RETRY and result.code == code
         ]
         held = self._requeue(records, waiting, keys, may_start, delay_seconds)
-        for index in held:
-            results[index] = replace(results[index], outcome=Outcome.HELD)
+        self._mark(results, held)
         return len(held)
+
+    def _mark(self, results: dict[int, Any], held: list[int]) -> None:
+        for index in held:
+            code = UNMARKED_COPY if index in self.unmarked else results[index].code
+            results[index] = replace(results[index], outcome=Outcome.HELD, code=code)
 
     def _requeue(
         self,
@@ -426,17 +444,24 @@ class Pause:
             except (AttributeError, TypeError, ValueError):  # not as Lambda delivers them
                 continue  # retried the old way instead
             # Every copy says it is one (campaign status counts its first receive once); for
-            # a message without `id` the attribute also carries its key.
+            # a message without `id` the attribute also carries its key. Ours, always: a
+            # producer's attribute of that name is replaced (never carried into a copy the
+            # sender's role sends, where it would be trusted).
             key = keys.get(index, record.idempotency_key)
-            # Ours, always: a producer's attribute of that name is replaced (never carried
-            # into a copy the sender's role sends, where it would be trusted).
-            if ORIGINAL_MESSAGE_ID in attributes or len(attributes) < MAX_ATTRIBUTES:
-                attributes[ORIGINAL_MESSAGE_ID] = {
-                    "DataType": "String",
-                    "StringValue": record.idempotency_key,
-                }
+            marked = {
+                **attributes,
+                ORIGINAL_MESSAGE_ID: {"DataType": "String", "StringValue": record.idempotency_key},
+            }
+            if len(marked) <= MAX_ATTRIBUTES and _size(record.body, marked) <= MAX_MESSAGE_BYTES:
+                attributes = marked
             elif key == record.idempotency_key:
-                continue  # no room to carry the key: retried the old way instead
+                # Without `id` and no room for its key (10 attributes, or a body at the size
+                # limit): a copy would be another email. It waits in flight instead (core).
+                self.no_room.add(index)
+                continue
+            else:  # its `id` is its key: the copy needs none; status counts it once
+                attributes.pop(ORIGINAL_MESSAGE_ID, None)
+                self.unmarked.add(index)
             entries.append(
                 {
                     "Id": str(index),

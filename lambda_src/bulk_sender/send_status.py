@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from bulk_sender import campaign_status as cs
 from bulk_sender.message import Email
 from bulk_sender.outcomes import Outcome
+from bulk_sender.pause import UNMARKED_COPY
 from bulk_sender.records import SqsRecord
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,8 @@ class SendStatus:
             counts = totals.setdefault(campaign, Counter())
             if record.receive_count == 1 and not record.is_held_copy:  # a copy: counted once
                 counts[cs.RECEIVED] += 1
+            if outcome_code(result) == UNMARKED_COPY:  # its copy will count as received
+                counts[cs.RECEIVED] -= 1
             outcome = result.outcome
             bucket = None
             if outcome is Outcome.SENT:
@@ -162,6 +165,10 @@ def _identity(email: Email | None, record: SqsRecord) -> tuple[str | None, str |
     message_id = doc.get("id") if isinstance(doc.get("id"), str) else record.idempotency_key
     tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
     return message_id, cs.campaign_of(tags, message_id)
+
+
+def outcome_code(result: Any) -> str:
+    return result.code if result.outcome is Outcome.HELD else ""
 
 
 def _now_iso() -> str:

@@ -207,14 +207,87 @@ def test_a_copy_that_cannot_be_written_leaves_its_record_retried_at_the_cap():
     assert parts.sqs.visibility[0]["VisibilityTimeout"] == 900
 
 
-def test_a_message_with_no_room_for_the_key_is_retried_instead():
-    # Given a message without `id` that already has SQS's 10 attributes
+def near_limit(**fields):
+    body = json.dumps({**message(0), **fields, "data": {"pad": ""}})
+    return body.replace('"pad": ""', '"pad": "' + "x" * (262_144 - 10 - len(body)) + '"')
+
+
+@pytest.mark.parametrize(
+    "full",
+    [
+        pytest.param(
+            lambda: record(message(0), "m0", **{f"a{n}": "v" for n in range(10)}), id="10"
+        ),
+        pytest.param(lambda: record(near_limit(), "m0"), id="size"),
+    ],
+)
+def test_a_message_without_id_and_no_room_for_its_key_waits_in_flight_not_in_the_dlq(full):
+    # Given a message without `id` that has no room left for its key: SQS's 10 attributes,
+    # or a body within a few bytes of the queue's limit
+    from bulk_sender.core import IN_FLIGHT_WAIT_SECONDS
+
     parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
-    full = record(message(0), "m0", **{f"a{n}": "v" for n in range(10)})
-    result = parts.sender.process(sources([full]))
-    # Then it cannot carry its key: retried through SQS, not copied under a new key
+    # When SES refuses for a pause
+    result = parts.sender.process(sources([full()]))
+    # Then no copy under another key is made; it waits in flight as long as SQS allows (one
+    # receive per 12 hours of pause, not one per 15 minutes)
     assert result.failures == ["m0"]
     assert parts.sqs.requeued == []
+    assert parts.sqs.visibility[0]["VisibilityTimeout"] == IN_FLIGHT_WAIT_SECONDS
+
+
+@pytest.mark.parametrize(
+    "full",
+    [
+        pytest.param(
+            lambda: record(message(0, id="spring:k0"), "m0", **{f"a{n}": "v" for n in range(10)}),
+            id="10",
+        ),
+        pytest.param(lambda: record(near_limit(id="spring:k0"), "m0"), id="size"),
+    ],
+)
+def test_a_message_with_id_and_no_room_for_the_marker_is_held_and_received_once(full):
+    # Given a message with `id` (its key) and no room for the copy's marker
+    from bulk_sender.send_status import SendStatus
+
+    class Totals:
+        def __init__(self):
+            self.received = 0
+
+        def record_within(self, changes, totals, may_start=None):
+            self.received += sum(c["received"] for c in totals.values())
+
+            class Nothing:
+                changes: list = []
+                counts: dict = {}
+
+            return Nothing()
+
+    totals = Totals()
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+    parts.sender.status = SendStatus(totals)
+    original = full()
+    # When SES refuses for a pause, and the copy is then received and sent
+    result = parts.sender.process(sources([original]))
+    (copy,) = parts.sqs.requeued
+    parts.ses.answer = all_success
+    parts.sender.process(
+        sources(
+            [
+                record(
+                    copy["MessageBody"],
+                    "m1",
+                    **{n: v["StringValue"] for n, v in copy.get("MessageAttributes", {}).items()},
+                )
+            ]
+        )
+    )
+    # Then it was held (acknowledged, copied with its body and attributes, no marker), not
+    # retried, and the campaign counts it received once
+    assert result.failures == []
+    assert copy["MessageBody"] == original["body"]
+    assert ORIGINAL_MESSAGE_ID not in copy.get("MessageAttributes", {})
+    assert totals.received == 1
 
 
 def test_a_record_whose_attributes_cannot_be_copied_is_retried_not_raised():
