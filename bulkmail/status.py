@@ -444,7 +444,7 @@ def select_failed(
 
 
 def keys_to_look_up(bodies: Sequence[str], key: bytes = cs.DEFAULT_KEY) -> list[str]:
-    keys = []
+    keys: list[str] = []
     for body in bodies:
         base = json.loads(body)["id"]
         for n in range(cs.MAX_RESENDS + 1):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,7 @@ class SqsRecord:
 
     @classmethod
     def from_event(
-        cls, raw: dict[str, Any], trusted: Callable[[str], bool] | None = None
+        cls, raw: Mapping[str, Any], trusted: Callable[[str], bool] | None = None
     ) -> SqsRecord:
         """One record of a Lambda SQS event. `trusted(sender_id)` says whether the sender's
         own role sent it; only then is its OriginalMessageId read (never without it)."""

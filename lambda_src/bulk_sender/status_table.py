@@ -116,7 +116,7 @@ class StatusTable:
                 delta[change.engagement] += 1
                 continue
             delta[COUNT_PREFIX + change.bucket] += 1
-            if outcome:
+            if isinstance(outcome, str) and outcome:
                 delta[COUNT_PREFIX + outcome] -= 1
         return applied
 
