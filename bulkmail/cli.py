@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperGroup
 
+from bulk_sender.campaign_status import DEFAULT_KEY as STATUS_DEFAULT_KEY
 from bulk_sender.message import Email, InvalidMessage
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
@@ -434,7 +435,8 @@ def enqueue(
     status_name = None  # where `enqueued` is counted (and --only-failed reads the outcomes)
     if only_failed:
         status_name = status.table_name(status_table, stack, local)
-        bodies = _only_failed(status_name, campaign_name, bodies)
+        key = unsubscribes.keys.hash_key if unsubscribes else STATUS_DEFAULT_KEY
+        bodies = _only_failed(status_name, campaign_name, bodies, key)
     elif not dry_run:
         status_name = status.optional_table(status_table, stack, local)
     bodies, skipped = unsubscribes.skip_suppressed(bodies) if unsubscribes else (bodies, 0)
@@ -533,11 +535,12 @@ def _skip_already_sent(table: str, ids: Sequence[str], bodies: list[str]) -> lis
     return kept
 
 
-def _only_failed(table: str, name: str, bodies: Sequence[str]) -> list[str]:
-    """The bodies `--only-failed` sends again (bulkmail.status.select_failed), said so."""
+def _only_failed(table: str, name: str, bodies: Sequence[str], key: bytes) -> list[str]:
+    """The bodies `--only-failed` sends again (bulkmail.status.select_failed), said so; `key`
+    is the one the sender hashed ids with (campaign_status.message_key)."""
     dynamodb = status.dynamodb_client()
-    outcomes = status.read_outcomes(dynamodb, table, name, status.keys_to_look_up(bodies))
-    selection = status.select_failed(bodies, outcomes)
+    outcomes = status.read_outcomes(dynamodb, table, name, status.keys_to_look_up(bodies, key))
+    selection = status.select_failed(bodies, outcomes, key)
     left = ", ".join(f"{reason} {n}" for reason, n in sorted(selection.skipped.items()))
     typer.echo(
         f"only failed: {len(selection.bodies)} of {len(bodies)} rows sent again"

@@ -94,6 +94,22 @@ def _send_queue(stack: str | None, local: bool) -> Any:
     return lambda: queues.queue_depth(sqs, url)
 
 
+def status_key(stack: str | None, local: bool = False) -> bytes:
+    """The key the sender hashes ids with for tags and this table (campaign_status.py): the
+    stack's (or the local run's) unsubscribe secret, else the public default."""
+    from bulkmail import suppress
+
+    unsubscribes = (
+        suppress.from_stack(stack, local=local, required=False) if stack or local else None
+    )
+    return unsubscribes.keys.hash_key if unsubscribes else cs.DEFAULT_KEY
+
+
+def keys_of(message_id: str, key: bytes) -> tuple[str, str]:
+    """An email's status key, and the one it had if it was sent before keys were hashed."""
+    return cs.message_key(message_id, key), cs.escaped_key(message_id)
+
+
 def dynamodb_client() -> Any:
     return boto3.client("dynamodb")
 
@@ -361,13 +377,27 @@ def _duration(seconds: float) -> str:
 # --- export and join ------------------------------------------------------------------------
 
 
-def addresses_by_key(path: Path, name: str, id_key: bytes) -> dict[str, str]:
-    """key -> address for every row of the user's file (its resends' keys too)."""
-    found: dict[str, str] = {}
+def addresses_by_key(
+    path: Path, name: str, id_key: bytes, key: bytes = cs.DEFAULT_KEY
+) -> dict[str, str]:
+    """key -> address for every row of the user's file (its resends' keys too); `id_key`
+    makes its ids as enqueue did, `key` their status keys as the sender did."""
+    return {k: address for k, (_, address) in _joined(path, name, id_key, key).items()}
+
+
+def ids_by_key(path: Path, name: str, id_key: bytes, key: bytes = cs.DEFAULT_KEY) -> dict[str, str]:
+    """key -> id for every row of the user's file: the table holds no id, only its key."""
+    return {k: message_id for k, (message_id, _) in _joined(path, name, id_key, key).items()}
+
+
+def _joined(path: Path, name: str, id_key: bytes, key: bytes) -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
     for address in _addresses(path):
         message_id = campaign.message_id(name, [address], id_key)
         for attempt in range(cs.MAX_RESENDS + 1):
-            found[cs.message_key(cs.resend_id(message_id, attempt))] = address
+            resend = cs.resend_id(message_id, attempt)
+            for status_key_ in keys_of(resend, key):
+                found[status_key_] = (resend, address)
     return found
 
 
@@ -401,7 +431,10 @@ def _utf8(text: str) -> bool:
 
 
 def export(
-    items: Iterable[Mapping[str, Any]], path: Path, addresses: Mapping[str, str] | None = None
+    items: Iterable[Mapping[str, Any]],
+    path: Path,
+    addresses: Mapping[str, str] | None = None,
+    ids: Mapping[str, str] | None = None,
 ) -> int:
     """One CSV row per email: id, (email), outcome, last event, detail, time, engagements."""
     columns = list(EXPORT_COLUMNS)
@@ -414,7 +447,7 @@ def export(
         for item in items:
             key = item["key"]
             row = {
-                "id": cs.decode_key(key) or key,
+                "id": (ids or {}).get(key) or cs.decode_key(key) or key,
                 "outcome": item.get("outcome", ""),
                 "event": item.get("event", ""),
                 "detail": "" if item.get("detail") == "-" else item.get("detail", ""),
@@ -438,7 +471,9 @@ class Selection:
     skipped: Counter[str]
 
 
-def select_failed(bodies: Sequence[str], outcome_of: Mapping[str, str]) -> Selection:
+def select_failed(
+    bodies: Sequence[str], outcome_of: Mapping[str, str], key: bytes = cs.DEFAULT_KEY
+) -> Selection:
     """The bodies to send again, given every known key's outcome (see the module doc).
 
     For each row: its latest attempt is the highest resend id the table knows. A retryable
@@ -452,7 +487,8 @@ def select_failed(bodies: Sequence[str], outcome_of: Mapping[str, str]) -> Selec
         base = doc["id"]
         latest = None
         for attempt in range(cs.MAX_RESENDS, -1, -1):
-            outcome = outcome_of.get(cs.message_key(cs.resend_id(base, attempt)))
+            new, old = keys_of(cs.resend_id(base, attempt), key)
+            outcome = outcome_of.get(new) or outcome_of.get(old)
             if outcome:
                 latest = (attempt, outcome)
                 break
@@ -473,11 +509,12 @@ def select_failed(bodies: Sequence[str], outcome_of: Mapping[str, str]) -> Selec
     return Selection(selected, skipped)
 
 
-def keys_to_look_up(bodies: Sequence[str]) -> list[str]:
-    keys = []
+def keys_to_look_up(bodies: Sequence[str], key: bytes = cs.DEFAULT_KEY) -> list[str]:
+    keys: list[str] = []
     for body in bodies:
         base = json.loads(body)["id"]
-        keys += [cs.message_key(cs.resend_id(base, n)) for n in range(cs.MAX_RESENDS + 1)]
+        for n in range(cs.MAX_RESENDS + 1):
+            keys += keys_of(cs.resend_id(base, n), key)
     return keys
 
 
@@ -559,8 +596,9 @@ def status(
         except KeyboardInterrupt:
             break
     if export_file:
-        addresses = None
+        addresses = ids = None
         if join:
-            addresses = addresses_by_key(join, campaign_name, _id_key(id_key, stack, local))
-        written = export(read_messages(dynamodb, table, campaign_name), export_file, addresses)
+            keys = (join, campaign_name, _id_key(id_key, stack, local), status_key(stack, local))
+            addresses, ids = addresses_by_key(*keys), ids_by_key(*keys)
+        written = export(read_messages(dynamodb, table, campaign_name), export_file, addresses, ids)
         typer.echo(f"exported {written} email(s) to {export_file}")

@@ -92,6 +92,7 @@ class BulkEmailStack(Stack):
             table=table,
             configuration_set_name=ses_events.configuration_set_name,
             configuration_set_arns=sender.configuration_set_arns,
+            configuration_sets=sender.configuration_sets,
         )
         # Tenants, multi-region endpoint, sending authorization, tracking and attachments.
         options = SendOptions(

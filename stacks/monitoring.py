@@ -47,7 +47,7 @@ BY_CAMPAIGN = tuple(
 )
 DEAD_LETTERED_LOG_MESSAGE = "dead_lettered"
 # The log lines of a pause (the sender) and a resume (the probe): bulk_sender/pause.py, probe.py.
-PAUSE_LOG_MESSAGES = ("sending_paused", "sending_resumed")
+PAUSE_LOG_MESSAGES = ("sending_paused", "sending_resumed", "pause_marker_unactionable")
 CAMPAIGN_COUNTS_LOG_MESSAGE = "campaign_counts"
 # The funnel's columns: (label, field of a campaign_counts line's `counts`). The sender logs
 # what it received, sent, dead-lettered; the events function each outcome's net change.
@@ -125,6 +125,16 @@ RUNBOOK = {
         "configuration set: re-enable it (`aws sesv2 put-configuration-set-sending-options "
         "--configuration-set-name <set> --sending-enabled`). Nothing to redrive. If the alarm "
         "stays on after SES allows sending, read the probe's log group.",
+    ),
+    "PauseMarkerUnactionable": AlarmRunbook(
+        title="Pause marker unactionable",
+        meaning="The pause probe found a pause marker naming a configuration set it cannot "
+        "check (deleted, or no longer in allowed_configuration_sets). It resumed sending by the "
+        "account and the stack's set alone, so the other sets are not held back; messages "
+        "naming the missing set are refused by the sender and dead-lettered with their reason.",
+        action="Read `pause_marker_unactionable` in the probe's log group for the set's name. "
+        "Recreate the set or add it back to allowed_configuration_sets if it was removed by "
+        "mistake; otherwise fix the producers that name it, then redrive the DLQ.",
     ),
     "FunctionErrors": AlarmRunbook(
         title="Function errors",
@@ -265,6 +275,17 @@ class Monitoring(Construct):
                 threshold=1,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 missing=cloudwatch.TreatMissingData.IGNORE,
+            ),
+            # The probe's: a marker naming a set it cannot check (probe.py).
+            "PauseMarkerUnactionable": self._alarm(
+                "PauseMarkerUnactionable",
+                self._handler_metric(
+                    METRIC_NAMES.PAUSE_MARKERS_UNACTIONABLE,
+                    cloudwatch.Stats.MAXIMUM,
+                    period=ALARM_PERIOD,
+                ),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             ),
             "FunctionErrors": self._alarm(
                 "FunctionErrors",
@@ -524,7 +545,7 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
                 title="Sending: paused or sending",
-                alarms=[self.alarms["SendingPaused"]],
+                alarms=[self.alarms["SendingPaused"], self.alarms["PauseMarkerUnactionable"]],
                 width=8,
                 height=6,
             ),
@@ -532,7 +553,7 @@ class Monitoring(Construct):
                 title="Sending: latest pauses and resumes, and why",
                 log_group_names=[sender_logs.log_group_name, probe_logs.log_group_name],
                 query_lines=[
-                    "fields @timestamp, message, reason, held, paused_seconds",
+                    "fields @timestamp, message, reason, held, paused_seconds, configuration_set",
                     "filter message in ["
                     + ", ".join(f'"{name}"' for name in PAUSE_LOG_MESSAGES)
                     + "]",

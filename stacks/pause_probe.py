@@ -21,6 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
+from lambda_src.bulk_sender.names import Env
 from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
 from stacks.sender_function import ARCHITECTURE, RUNTIME
@@ -50,6 +51,7 @@ class PauseProbe(Construct):
         table: dynamodb.ITable,
         configuration_set_name: str,
         configuration_set_arns: list[str],
+        configuration_sets: list[str],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -100,9 +102,11 @@ class PauseProbe(Construct):
             role=self.role,
             log_group=self.log_group,
             environment={
-                "MAPPING_UUID": mapping_id,
-                "PAUSE_TABLE": table.table_name,
-                "CONFIGURATION_SET_NAME": configuration_set_name,
+                Env.MAPPING_UUID: mapping_id,
+                Env.PAUSE_TABLE: table.table_name,
+                Env.CONFIGURATION_SET_NAME: configuration_set_name,
+                # A marker naming a set outside these is reported, not waited for.
+                Env.ALLOWED_CONFIGURATION_SETS: ",".join(configuration_sets),
                 "POWERTOOLS_SERVICE_NAME": settings.service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
                 "POWERTOOLS_LOG_LEVEL": settings.log_level,

@@ -84,6 +84,7 @@ class SenderFunction(Construct):
             for name in configuration_sets
         ]
         self.configuration_set_arns = configuration_set_arns  # also what the probe may read
+        self.configuration_sets = configuration_sets  # and the names it may find in a marker
         statements = [
             iam.PolicyStatement(
                 sid="SendBulkEmailFromTheSendingIdentities",

@@ -7,8 +7,12 @@ chunks while it drains, polls the queue as Lambda's event source mapping does, i
 not report in `batchItemFailures`, and returns a `Summary`.
 
 Local settings differ from the stack's where time demands it (LocalSettings):
-- visibility timeout 1 s (the stack: six times the function timeout), so a retried message
-  is back within a second; the handler's retry backoff is off (RETRY_BACKOFF_BASE_SECONDS=0);
+- the time ratio is the stack's (DESIGN.md section 12): each invocation's deadline is the
+  function timeout and the queues' visibility timeout six of those plus the batching window,
+  so no record reaches a second invocation while the first still sends it; what is shortened
+  is the wait after an invocation ended: records it gave back (batchItemFailures, or all of
+  a batch whose invocation died) are visible again after 1 s; the handler's retry backoff is
+  off (RETRY_BACKOFF_BASE_SECONDS=0);
 - the send rate is set explicitly: the emulator's GetAccount answers 500/s (moto's own quota
   is 1/s) and MAX_SEND_RATE is 450 (its 90 %, one invocation at a time);
 - one invocation at a time, each gathering up to 100 records (or what one short poll round

@@ -21,6 +21,9 @@ from botocore.exceptions import ClientError
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
 
+# moto's SQS SenderId for every message (moto.sqs.models.DEFAULT_SENDER_ID).
+MOTO_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"
+
 # --- the handler ----------------------------------------------------------------------------
 
 
@@ -78,7 +81,12 @@ def fresh_handler(
     sqs = FlakyDlqWrites(boto3.client("sqs"), dlq_fail_rate, seed)
     sender_settings = Settings.from_env()
     handler._sender = BulkSender(
-        sender_settings, sqs=sqs, pause=pause_for(sender_settings, sqs, mapping=mapping)
+        sender_settings,
+        sqs=sqs,
+        pause=pause_for(sender_settings, sqs, mapping=mapping),
+        # moto gives every message the same SenderId: the local producer and the sender are
+        # one principal there (in AWS they are two roles: records.py).
+        sender_id=MOTO_SENDER_ID,
     )
     events._processor = None
     stream_handler = handler.logger.registered_handler

@@ -200,13 +200,35 @@ class Poller:
         except Exception:
             log.exception("invocation_failed", extra={"records": len(batch)})
             summary.invocation_errors += 1
-            return  # Lambda retries the whole batch: nothing is deleted
+            # Lambda retries the whole batch: nothing is deleted
+            self._give_back(self.urls["QueueUrl"], batch)
+            return
         finally:
             summary.metrics.update(emf_counters(output.getvalue()))
         if self._random.random() < self._crash_rate:
             summary.crashes += 1  # died before returning: the answer is lost
+            self._give_back(self.urls["QueueUrl"], batch)
             return
         self._settle(batch, response)
+
+    def _give_back(self, url: str, messages: Sequence[dict[str, Any]]) -> None:
+        """Records whose invocation has ended without deleting them come back after
+        retry_delay_seconds, not the rest of the visibility timeout: the one time the local
+        run shortens (no invocation holds them any more, so none is sent twice for it)."""
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            entries = [
+                {
+                    "Id": str(i),
+                    "ReceiptHandle": m["ReceiptHandle"],
+                    "VisibilityTimeout": self.settings.retry_delay_seconds,
+                }
+                for i, m in enumerate(chunk)
+            ]
+            try:
+                self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+            except Exception:  # they come back after the visibility timeout instead
+                log.warning("give_back_failed", extra={"records": len(chunk)}, exc_info=True)
 
     def _settle(self, batch: list[dict[str, Any]], response: dict[str, Any]) -> None:
         """Delete the records the handler did not report; an unknown id fails the batch."""
@@ -214,9 +236,12 @@ class Poller:
         failures = {item.get("itemIdentifier") for item in response.get("batchItemFailures", [])}
         if not failures <= ids:
             log.warning("unknown_batch_item_failure", extra={"records": len(batch)})
+            self._give_back(self.urls["QueueUrl"], batch)
             return
         done = [m["ReceiptHandle"] for m in batch if m["MessageId"] not in failures]
         queues.delete(self.sqs, self.urls["QueueUrl"], done)
+        retried = [m for m in batch if m["MessageId"] in failures]
+        self._give_back(self.urls["QueueUrl"], retried)
 
     def _count_enqueued(self, bodies: Sequence[str]) -> None:
         """What the CLI's enqueue counts in the status table: enqueued, per campaign."""
@@ -283,12 +308,14 @@ class Poller:
                 )
         except Exception:
             log.exception("events_invocation_failed", extra={"records": len(messages)})
+            self._give_back(url, messages)
             return len(messages)
         finally:
             self.summary.metrics.update(emf_counters(output.getvalue()))
         failures = {item.get("itemIdentifier") for item in response.get("batchItemFailures", [])}
         done = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in failures]
         queues.delete(self.sqs, url, done)
+        self._give_back(url, [m for m in messages if m["MessageId"] in failures])
         return len(messages)
 
     def _send_queue_drained(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +31,19 @@ class LocalSettings:
     attachment_bucket: str = "bulk-email-local-attachments"
     batch_size: int = 100
     batching_window_seconds: float = 0.5
-    visibility_timeout_seconds: int = 1
     max_receive_count: int = 5
     account_send_rate: float = 500.0  # what the emulator's GetAccount answers
     max_send_rate: float = 450.0  # MAX_SEND_RATE: 90 % of it, one invocation at a time
     max_calls_in_flight: int = 4
+    # The deadline each invocation gets (its context). The queues' visibility timeout is six
+    # of these plus the batching window, as the stack's (DESIGN.md section 12): a slow or
+    # loaded machine delays mail, never hands a record to a second invocation while the
+    # first still sends it.
     function_timeout_seconds: int = 60
+    # Shortened instead: how soon a record given back (in batchItemFailures, or of an
+    # invocation that died) is received again. The poller sets it once the invocation has
+    # ended, where SQS would wait out the rest of the visibility timeout.
+    retry_delay_seconds: int = 1
     low_water: int = 100  # enqueue another chunk when fewer messages than this wait
     enqueue_chunk: int = 200
     enqueue_workers: int = 4
@@ -51,9 +59,17 @@ class LocalSettings:
     log_file: Path | None = None  # where the handler's Powertools logs go (None: discarded)
     sent_limit: int | None = None  # the emulator keeps the latest N sent emails (None: all)
 
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        """As the stack's: 6 x the function timeout + the batching window."""
+        return 6 * self.function_timeout_seconds + math.ceil(self.batching_window_seconds)
+
     def describe(self) -> str:
         text = (
-            f"local settings: visibility timeout {self.visibility_timeout_seconds}s, "
+            f"local settings: invocation deadline {self.function_timeout_seconds}s, "
+            f"visibility timeout {self.visibility_timeout_seconds}s (6 x the deadline, as "
+            f"the stack's), records given back received again after "
+            f"{self.retry_delay_seconds}s, "
             f"maxReceiveCount {self.max_receive_count}, retry backoff off, "
             f"batch size {self.batch_size}, MAX_SEND_RATE {self.max_send_rate:g}/s set "
             f"explicitly (GetAccount answers {self.account_send_rate:g}/s; moto's quota is 1/s)"

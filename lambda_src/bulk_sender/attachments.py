@@ -19,7 +19,7 @@ never downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +35,18 @@ MAX_MESSAGE_BYTES = 40_000_000
 # Raw bytes of files one invocation keeps in memory (the request holds them base64-encoded).
 MAX_BYTES_PER_INVOCATION = 100_000_000
 DEFERRED = "AttachmentsDeferred"
+S3_CONNECT_TIMEOUT = 2
+S3_READ_TIMEOUT = 10
+S3_ATTEMPTS = 2
 S3_CONFIG = Config(
-    connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"}
+    connect_timeout=S3_CONNECT_TIMEOUT,
+    read_timeout=S3_READ_TIMEOUT,
+    retries={"total_max_attempts": S3_ATTEMPTS, "mode": "standard"},
 )
+# One read ends within this, whatever S3 does: the core starts none that could not end in
+# time for the rest of the invocation (the answer, its DLQ writes).
+S3_CALL_MS = S3_ATTEMPTS * (S3_CONNECT_TIMEOUT + S3_READ_TIMEOUT) * 1000 + 1000
+DEADLINE = "Deadline"
 
 
 def memory_budget(memory_mb: int, calls_in_flight: int) -> int:
@@ -89,9 +98,13 @@ class AttachmentFiles:
         return self._s3
 
     def read(
-        self, emails: Sequence[tuple[int, Email]]
+        self,
+        emails: Sequence[tuple[int, Email]],
+        may_start: Callable[[], bool] = lambda: True,
     ) -> tuple[dict[str, bytes], dict[int, Refusal]]:
-        """The files by key, and the emails (by index) that cannot be sent with theirs."""
+        """The files by key, and the emails (by index) that cannot be sent with theirs. A
+        read starts only if `may_start()` says so (the deadline): the emails whose files
+        were not read are retried."""
         files: dict[str, bytes] = {}
         failed: dict[str, Refusal] = {}
         refused: dict[int, Refusal] = {}
@@ -113,6 +126,9 @@ class AttachmentFiles:
                     failed[key] = Refusal(
                         True, DEFERRED, "attachments: this batch's files are full"
                     )
+                    continue
+                if not may_start():
+                    failed[key] = Refusal(True, DEADLINE, "attachments: no time left to read")
                     continue
                 try:
                     files[key] = self._get(key, f"attachments[{position}]", self.max_bytes - held)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bulk_sender.campaign_status import ID_TAG, message_key
+from bulk_sender.campaign_status import CAMPAIGN_TAG, ID_TAG, campaign_of, message_key
 from bulk_sender.message import Attachment, Email, SendOptions
 
 MAX_ENTRIES_PER_CALL = 50
@@ -34,9 +34,11 @@ def build_request(
     default_tags: Mapping[str, str],
     endpoint_id: str | None = None,
     files: Mapping[str, bytes] | None = None,
+    key_of: Callable[[str], str] = message_key,
 ) -> dict[str, Any]:
     """The SendBulkEmail request for emails that share one group key. `files` holds each
-    attachment's bytes by S3 key (attachments.AttachmentFiles read them)."""
+    attachment's bytes by S3 key (attachments.AttachmentFiles read them); `key_of` makes an
+    id's `bulkmail-id` tag (campaign_status.message_key with the stack's key)."""
     first = emails[0]
     template: dict[str, Any] = {"TemplateData": "{}"}
     if first.content is not None:
@@ -53,7 +55,7 @@ def build_request(
     request: dict[str, Any] = {
         "FromEmailAddress": first.from_address,
         "DefaultContent": {"Template": template},
-        "BulkEmailEntries": [_entry(email) for email in emails],
+        "BulkEmailEntries": [_entry(email, key_of) for email in emails],
     }
     if default_tags:
         request["DefaultEmailTags"] = _pairs(default_tags.items())
@@ -110,7 +112,7 @@ def _attachment(attachment: Attachment, content: bytes) -> dict[str, Any]:
     return entry
 
 
-def _entry(email: Email) -> dict[str, Any]:
+def _entry(email: Email, key_of: Callable[[str], str]) -> dict[str, Any]:
     destination = {"ToAddresses": list(email.to)}
     if email.cc:
         destination["CcAddresses"] = list(email.cc)
@@ -122,9 +124,13 @@ def _entry(email: Email) -> dict[str, Any]:
             "ReplacementTemplate": {"ReplacementTemplateData": email.data_json}
         },
     }
-    # The id tag ties SES's events for this email back to it (campaign_status.py).
+    # The id tag ties SES's events for this email back to it (campaign_status.py): a keyed
+    # hash, so the campaign an id names rides in its own tag.
     tags = [(name, value) for name, value in email.tags if name != ID_TAG]
-    entry["ReplacementTags"] = _pairs([*tags, (ID_TAG, message_key(email.id))])
+    campaign = campaign_of(dict(email.tags), email.id)
+    if campaign and not any(name == CAMPAIGN_TAG for name, _ in tags):
+        tags.append((CAMPAIGN_TAG, campaign))
+    entry["ReplacementTags"] = _pairs([*tags, (ID_TAG, key_of(email.id))])
     if email.headers:
         entry["ReplacementHeaders"] = _pairs(email.headers)
     return entry

@@ -6,17 +6,20 @@ the events function (it records what SES says happened afterwards) and the CLI (
 `enqueue --only-failed`). No I/O here.
 
 Tying an event back to its message: every entry carries the SES tag `bulkmail-id`, whose value
-is `message_key(id)`; SES returns the tags in every event's `mail.tags`. Tag values must match
-`^[A-Za-z0-9_-]{1,256}$`, and ids (`spring:3f2a...`) do not, so the key escapes each other byte
-as `_xx` (two lower-case hex digits of its UTF-8 encoding); `_` itself is escaped. A key longer
-than 256 characters becomes `_h` + a SHA-256 (the CLI recomputes keys from ids, so it still
-finds it; only `decode_key` cannot turn it back into the id). The key names the message in the
-status table: the table never holds an address, nor anything an address can be read from.
+is `message_key(id, key)`: `_k` + a keyed hash (HMAC-SHA256) of the id, with the key of the
+stack's unsubscribe secret (the one the CLI keys ids and suppressions with). SES returns the
+tags in every event's `mail.tags`, so an id that holds an address (`spring:ann@example.org`)
+reaches no tag, event, archive or table key in a form that can be turned back (see
+docs/security/stores.md); the CLI recomputes keys from the ids in the user's file. The
+campaign rides in its own `campaign` tag (the sender adds it from an id's `{campaign}:`
+prefix). Keys of emails sent before this (the id escaped byte by byte, `_xx`; `_h` + SHA-256
+when too long) are still read: `decode_key` turns an escaped key back into its id.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Mapping
@@ -29,6 +32,11 @@ MAX_TAG_VALUE = 256
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9-]+")  # escaped by message_key
 _HASHED = "_h"
+_KEYED = "_k"  # `_` then a letter that is no hex digit: no escaped key starts so
+_KEYED_HEX = 40  # 160 bits of HMAC-SHA256
+# Without the stack's secret (no unsubscribe endpoint configured) keys are still hashed, but
+# with this public key: an address inside an id can then be found by guessing it.
+DEFAULT_KEY = b"bulkmail-default-id-key"
 
 # Outcomes of one email, the later ones in its life ranked higher: an event of a lower rank
 # never replaces a higher one (a delivery arriving after the bounce does not undo it).
@@ -140,8 +148,15 @@ def _escape(match: re.Match[str]) -> str:
     return "".join(f"_{b:02x}" for b in match.group().encode("utf-8"))
 
 
-def message_key(message_id: str) -> str:
-    """The SES tag value (and status table key) of a message id: reversible when it fits."""
+def message_key(message_id: str, key: bytes = DEFAULT_KEY) -> str:
+    """The SES tag value (and status table key) of a message id: a keyed hash, not
+    reversible without the key."""
+    digest = hmac.new(key, b"bulkmail-id\x00" + message_id.encode("utf-8"), hashlib.sha256)
+    return _KEYED + digest.hexdigest()[:_KEYED_HEX]
+
+
+def escaped_key(message_id: str) -> str:
+    """The key of an email sent before keys were hashed (read back only, never written)."""
     escaped = _NOT_PLAIN.sub(_escape, message_id)
     if 1 <= len(escaped) <= MAX_TAG_VALUE:
         return escaped
@@ -150,7 +165,7 @@ def message_key(message_id: str) -> str:
 
 def decode_key(key: str) -> str | None:
     """The message id a key was made from; None for a hashed key or one that is not a key."""
-    if key.startswith(_HASHED) or not _TAG_VALUE.fullmatch(key):
+    if key.startswith((_HASHED, _KEYED)) or not _TAG_VALUE.fullmatch(key):
         return None
     raw = bytearray()
     position = 0

@@ -9,6 +9,7 @@ the records to retry.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -24,11 +25,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender import metric_names as m
-from bulk_sender.attachments import AttachmentFiles, memory_budget
+from bulk_sender.attachments import DEFERRED, S3_CALL_MS, AttachmentFiles, memory_budget
 from bulk_sender.bulk_request import build_request, group_label, plan_calls
+from bulk_sender.campaign_status import DEFAULT_KEY, message_key
 from bulk_sender.dlq import DeadLetter, DeadLetterQueue
 from bulk_sender.fast_requests import speed_up
-from bulk_sender.ledger import Claim, DynamoLedger, NullLedger, ledger_client
+from bulk_sender.ledger import LEDGER_CALL_MS, Claim, DynamoLedger, NullLedger, ledger_client
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
 from bulk_sender.outcomes import (
     Outcome,
@@ -40,12 +42,12 @@ from bulk_sender.outcomes import (
     is_throttle,
 )
 from bulk_sender.pacing import TokenBucket, account_rate
-from bulk_sender.pause import PAUSED, Pause, pause_for
+from bulk_sender.pause import PAUSED, WAIT_IN_FLIGHT, Pause, pause_for
 from bulk_sender.preflight import TemplateCheck
-from bulk_sender.records import SqsRecord, redact
+from bulk_sender.records import SqsRecord, principal_of, redact
 from bulk_sender.send_status import SendStatus
 from bulk_sender.settings import Settings
-from bulk_sender.status_table import StatusTable
+from bulk_sender.status_table import STATUS_CALL_MS, StatusTable, status_client
 from bulk_sender.unsubscribe import Unsubscribes
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,12 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 10
 SES_CALL_MS = (CONNECT_TIMEOUT + READ_TIMEOUT) * 1000
+IDENTITY_RETRY_SECONDS = 300
+# SQS's longest visibility is 12 hours from the receive, less the longest invocation.
+IN_FLIGHT_WAIT_SECONDS = 12 * 3600 - 15 * 60
+STS_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}
+)
 # SQS (DLQ writes, visibility changes): explicit timeouts and two attempts, so that one call
 # ends within SQS_CALL_MS whatever the network does.
 SQS_CONNECT_TIMEOUT = 1
@@ -127,8 +135,9 @@ class Ledger(Protocol):
         self, ids: Sequence[str], *, hold_seconds: float | None = None
     ) -> Mapping[str, Claim]: ...
     def complete(self, ids: Sequence[str], *, within_seconds: float | None = None) -> int: ...
-    def release(self, ids: Sequence[str]) -> None: ...
+    def release(self, ids: Sequence[str], *, within_seconds: float | None = None) -> None: ...
     def dead_lettered(self, sqs_message_ids: Sequence[str]) -> set[str]: ...
+    def completed(self, ids: Sequence[str]) -> set[str]: ...
     def mark_dead_lettered(
         self, sqs_message_ids: Sequence[str], *, within_seconds: float | None = None
     ) -> int: ...
@@ -199,8 +208,15 @@ class BulkSender:
         claim_seconds: int = 900,
         pause: Pause | None = None,
         status: SendStatus | None = None,
+        sender_id: str | None = None,
+        sts: Any = None,
     ) -> None:
         self.settings = settings
+        # Who this sender is to SQS (its role's SenderId): given, or asked of STS once, and
+        # only when a record carries the sender's own attribute (records.py).
+        self._principal = principal_of(sender_id) if sender_id else None
+        self._sts = sts
+        self._identity_retry_at = 0.0  # after STS failed: not asked again before this
         self.ses = ses or ses_client(settings.max_calls_in_flight + 2)
         self.sqs = sqs or sqs_client()
         self.dlq = DeadLetterQueue(self.sqs, settings.dlq_url)
@@ -218,7 +234,7 @@ class BulkSender:
             table = None
             if settings.status_table:
                 table = StatusTable(
-                    dynamodb or ledger_client(settings.max_calls_in_flight + 2),
+                    dynamodb or status_client(),
                     settings.status_table,
                     ttl_seconds=settings.status_ttl_seconds,
                 )
@@ -250,7 +266,24 @@ class BulkSender:
         self._sent = 0  # of them, sent so far: they need no SQS call after the calls
         self._sent_lock = threading.Lock()
         self._remaining_ms: Callable[[], int] | None = None
+        self._key_of: Callable[[str], str] = message_key
         self.pause = pause or pause_for(settings, self.sqs, dynamodb=dynamodb)
+
+    def _sent_by_me(self, sender_id: str) -> bool:
+        """Whether this sender's role sent a record (its SQS SenderId): only then are the
+        sender's own attributes on it read. If STS cannot say, none is trusted (a copy of a
+        message without `id` is then keyed by its own message id)."""
+        if self._principal is None:
+            if time.monotonic() < self._identity_retry_at:
+                return False
+            try:
+                sts = self._sts or boto3.client("sts", config=STS_CONFIG)
+                self._principal = principal_of(sts.get_caller_identity()["UserId"])
+            except (BotoCoreError, ClientError, KeyError):
+                log.warning("sender_identity_unknown", exc_info=True)
+                self._identity_retry_at = time.monotonic() + IDENTITY_RETRY_SECONDS
+                return False
+        return principal_of(sender_id) == self._principal
 
     @property
     def limiter(self) -> Limiter:
@@ -277,7 +310,7 @@ class BulkSender:
         *,
         remaining_ms: Callable[[], int] | None = None,
     ) -> BatchResult:
-        records = [SqsRecord.from_event(raw) for raw in raw_records]
+        records = [SqsRecord.from_event(raw, self._sent_by_me) for raw in raw_records]
         self._records, self._sent, self._remaining_ms = len(records), 0, remaining_ms
         self.pause.reset()
         results: dict[int, Result] = {}
@@ -287,6 +320,10 @@ class BulkSender:
         # Without the unsubscribe secret no link can be signed nor suppression read: every
         # readable record waits (retried), none goes out unchecked or loses its link.
         unsubscribes_ready = self.unsubscribes.ready()
+        # Tags and status keys hash ids with the stack's secret (campaign_status.py).
+        keys = self.unsubscribes.keys() if unsubscribes_ready else None
+        key = keys.hash_key if keys is not None else DEFAULT_KEY
+        self._key_of = functools.partial(message_key, key=key)
         for index, record in enumerate(records):
             if record.message_id in settled:
                 log.info("already_dead_lettered", extra={"source_message_id": record.message_id})
@@ -320,7 +357,8 @@ class BulkSender:
         # One batched suppression read for the whole batch, before anything is grouped.
         parsed = emails  # every readable email: its id and campaign, whatever comes next
         checked = self.unsubscribes.check(emails)
-        results.update(dict.fromkeys(checked.suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
+        suppressed = self._not_sent_before(records, dict(emails), checked.suppressed, results)
+        results.update(dict.fromkeys(suppressed, Result(Outcome.SUPPRESSED, "Suppressed")))
         results.update(
             dict.fromkeys(checked.unavailable, Result(Outcome.RETRY, "SuppressionUnavailable"))
         )
@@ -339,7 +377,22 @@ class BulkSender:
             results.update(report.results)
         source = raw_records[0].get("eventSourceARN") if raw_records else None
         held = self.pause.settle(
-            records, results, {i: e.id for i, e in emails}, source, may_start=self._sqs_call_fits
+            records,
+            results,
+            {i: e.id for i, e in emails},
+            source,
+            may_start=self._sqs_call_fits,
+            fits=self._fits,
+        )
+        # Emails whose files did not fit this invocation's memory wait as copies (a later
+        # batch takes them) instead of spending a receive each (attachments.py).
+        held += self.pause.hold(
+            records,
+            results,
+            {i: e.id for i, e in parsed},
+            code=DEFERRED,
+            delay_seconds=0,
+            may_start=self._sqs_call_fits,
         )
         counts: Counter[str] = Counter({name: 0 for name in m.COUNTERS})
         counts[m.SENDING_PAUSED] = int(self.pause.tripped)
@@ -349,14 +402,22 @@ class BulkSender:
             r.ledger_write_failures for r in reports
         )
         failures = self._dead_letter(records, results, counts, parsed)
-        if self._sqs_call_fits():  # counts are best effort; the answer is not
-            self.status.record(records, results, parsed, failures)
+        # Each status write starts only if it can end in time; the rest waits for the next
+        # batch (send_status.py): the answer comes first.
+        self.status.record(
+            records,
+            results,
+            parsed,
+            failures,
+            may_start=self._status_write_fits,
+            key_of=self._key_of,
+        )
         retried = [i for i, result in sorted(results.items()) if result.outcome is Outcome.RETRY]
         counts[m.EMAILS_RETRIED] = len(retried) + held
         counts[m.EMAILS_SENT] = sum(r.outcome is Outcome.SENT for r in results.values())
         # Already sent, or a redelivery of a record already dead-lettered: acknowledged.
         counts[m.DUPLICATES_SKIPPED] = sum(r.outcome is Outcome.DUPLICATE for r in results.values())
-        counts[m.EMAILS_SUPPRESSED] = len(checked.suppressed)
+        counts[m.EMAILS_SUPPRESSED] = len(suppressed)
         self._back_off(records, results, retried + failures)
         if len(results) != len(records):  # never: every record must have an outcome
             raise RuntimeError("a record was left without an outcome")
@@ -380,6 +441,29 @@ class BulkSender:
         finish = getattr(self.ledger, "finish", None)
         return finish(within_seconds=self._ledger_time()) if finish is not None else 0
 
+    def _not_sent_before(
+        self,
+        records: list[SqsRecord],
+        by_index: Mapping[int, Email],
+        suppressed: Sequence[int],
+        results: dict[int, Result],
+    ) -> list[int]:
+        """The suppressed emails that were not sent already. A redelivery (or a held copy) of
+        an email sent before its recipient unsubscribed is a duplicate, not a suppression:
+        its status stays what SES said (delivered, ...). Only redeliveries are asked; if the
+        ledger cannot say, the email counts as suppressed (it is not sent either way)."""
+        again = [i for i in suppressed if records[i].receive_count > 1 or records[i].is_held_copy]
+        if not again:
+            return list(suppressed)
+        try:
+            sent = self.ledger.completed([by_index[i].id for i in again])
+        except (BotoCoreError, ClientError):
+            log.warning("ledger_unavailable", extra={"entries": len(again)}, exc_info=True)
+            return list(suppressed)
+        already = {i for i in again if by_index[i].id in sent}
+        results.update(dict.fromkeys(already, Result(Outcome.DUPLICATE, ALREADY_SENT)))
+        return [i for i in suppressed if i not in already]
+
     def _read_attachments(
         self, emails: list[tuple[int, Email]], results: dict[int, Result]
     ) -> list[tuple[int, Email]]:
@@ -388,7 +472,7 @@ class BulkSender:
         self._files = {}
         if not any(email.options.attachments for _, email in emails):
             return emails
-        self._files, refused = self.attachments.read(emails)
+        self._files, refused = self.attachments.read(emails, may_start=self._s3_read_fits)
         for index, refusal in refused.items():
             outcome = Outcome.RETRY if refusal.retry else Outcome.DEAD
             results[index] = Result(outcome, refusal.code, refusal.reason)
@@ -442,9 +526,7 @@ class BulkSender:
             [by_index[i].id for i, r in results.items() if r.outcome is Outcome.SENT],
             within_seconds=self._ledger_time(),
         )
-        self.ledger.release(
-            [by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY]
-        )
+        self._release([by_index[i].id for i, r in results.items() if r.outcome is Outcome.RETRY])
         return report
 
     def _settled_dead_letters(self, records: list[SqsRecord]) -> set[str]:
@@ -478,6 +560,38 @@ class BulkSender:
         time for the answer."""
         remaining_ms = self._remaining_ms
         return remaining_ms is None or remaining_ms() >= SQS_CALL_MS + RETURN_MARGIN_MS
+
+    def _fits(self, ms: int) -> bool:
+        """A step whose worst case is `ms` ends in time for the answer."""
+        remaining_ms = self._remaining_ms
+        return remaining_ms is None or remaining_ms() >= ms + RETURN_MARGIN_MS
+
+    def _release(self, ids: list[str]) -> None:
+        """Give claims back, only if a ledger request can end in time for the answer: a
+        claim not given back expires by itself at this invocation's deadline (its hold),
+        before SQS delivers its record again (visibility >= 6 x the timeout)."""
+        if not ids:
+            return
+        remaining_ms = self._remaining_ms
+        if remaining_ms is None:
+            self.ledger.release(ids)
+            return
+        spare_ms = remaining_ms() - after_calls_ms(self._records - self._sent) - RETURN_MARGIN_MS
+        if spare_ms < LEDGER_CALL_MS:
+            log.info("release_skipped", extra={"claims": len(ids)})
+            return
+        self.ledger.release(ids, within_seconds=(spare_ms - LEDGER_CALL_MS) / 1000)
+
+    def _s3_read_fits(self) -> bool:
+        """An attachment read starts only if it can end with time left for the answer and
+        the work after the calls for every record (they are all unsent yet)."""
+        remaining_ms = self._remaining_ms
+        reserve_ms = S3_CALL_MS + after_calls_ms(self._records)
+        return remaining_ms is None or remaining_ms() >= reserve_ms
+
+    def _status_write_fits(self) -> bool:
+        remaining_ms = self._remaining_ms
+        return remaining_ms is None or remaining_ms() >= STATUS_CALL_MS + RETURN_MARGIN_MS
 
     def _send(self, call: list[tuple[int, Email]], report: CallReport) -> dict[int, Result]:
         """One SendBulkEmail; a call refused as a whole is halved to isolate the fault."""
@@ -538,6 +652,7 @@ class BulkSender:
             default_tags=self.settings.default_tags,
             endpoint_id=self.settings.endpoint_id,
             files=self._files,
+            key_of=self._key_of,
         )
         started = time.perf_counter()
         report.calls += 1
@@ -643,7 +758,7 @@ class BulkSender:
             )
         # A written dead letter frees its id (a fixed message may be enqueued again) and is
         # remembered by SQS message id, so a redelivery of it is not dead-lettered twice.
-        self.ledger.release([ids[i] for i in dead if i in ids])
+        self._release([ids[i] for i in dead if i in ids])
         counts[m.LEDGER_WRITE_FAILURES] += self.ledger.mark_dead_lettered(
             [records[i].message_id for i in written], within_seconds=self._ledger_time()
         )
@@ -662,7 +777,9 @@ class BulkSender:
             {
                 "Id": str(i),
                 "ReceiptHandle": records[i].receipt_handle,
-                "VisibilityTimeout": backoff_seconds(
+                "VisibilityTimeout": IN_FLIGHT_WAIT_SECONDS
+                if results[i].code == WAIT_IN_FLIGHT
+                else backoff_seconds(
                     records[i].receive_count,
                     base=base,
                     cap=self.settings.retry_backoff_max_seconds,

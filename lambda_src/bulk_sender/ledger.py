@@ -61,10 +61,13 @@ class NullLedger:
     def complete(self, ids: Iterable[str], *, within_seconds: float | None = None) -> int:
         return 0
 
-    def release(self, ids: Iterable[str]) -> None:
+    def release(self, ids: Iterable[str], *, within_seconds: float | None = None) -> None:
         pass
 
     def dead_lettered(self, sqs_message_ids: Iterable[str]) -> set[str]:
+        return set()
+
+    def completed(self, ids: Iterable[str]) -> set[str]:
         return set()
 
     def mark_dead_lettered(
@@ -95,6 +98,9 @@ BACKOFF_BASE = 0.05
 BACKOFF_CAP = 1.0
 CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 5
+LEDGER_ATTEMPTS = 3
+# One ledger request ends within this whatever DynamoDB does (the client's bound).
+LEDGER_CALL_MS = LEDGER_ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) * 1000 + 1000
 # Reasons that say "this id, not the transaction": it is decided (see claim) or not ours.
 CONDITION_FAILED = "ConditionalCheckFailed"
 CONFLICT = "TransactionConflict"
@@ -114,7 +120,7 @@ def ledger_client(max_pool: int = 10) -> Any:
         boto3.client(
             "dynamodb",
             config=Config(
-                retries={"total_max_attempts": 3, "mode": "standard"},
+                retries={"total_max_attempts": LEDGER_ATTEMPTS, "mode": "standard"},
                 connect_timeout=CONNECT_TIMEOUT,
                 read_timeout=READ_TIMEOUT,
                 max_pool_connections=max_pool,
@@ -301,13 +307,14 @@ class DynamoLedger:
 
     # -- releases -------------------------------------------------------------------------
 
-    def release(self, ids: Iterable[str]) -> None:
-        """Give back claims this ledger holds (their entries are retried). A release that
-        fails is kept and tried again on this ledger's next claim; the claim also expires by
-        itself at its invocation's deadline."""
+    def release(self, ids: Iterable[str], *, within_seconds: float | None = None) -> None:
+        """Give back claims this ledger holds (their entries are retried), retrying for at
+        most `within_seconds`. A release that fails or has no time is kept and tried again
+        on this ledger's next claim; the claim also expires by itself at its invocation's
+        deadline."""
         with self._lock:
             tokens = {i: self._held.pop(i) for i in dict.fromkeys(ids) if i in self._held}
-        self._release_tokens(tokens)
+        self._release_tokens(tokens, within_seconds)
 
     def _release_stranded(self) -> None:
         with self._lock:
@@ -315,20 +322,26 @@ class DynamoLedger:
         if tokens:
             self._release_tokens(tokens)
 
-    def _release_tokens(self, tokens: dict[str, str]) -> None:
+    def _release_tokens(self, tokens: dict[str, str], within: float | None = None) -> None:
         items = list(tokens.items())
+        started = self._clock()
         for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
             chunk = dict(items[start : start + MAX_TRANSACTION_ITEMS])
-            left = self._release_chunk(chunk)
+            out_of_time = within is not None and self._clock() - started > within
+            left = chunk if out_of_time else self._release_chunk(chunk, started, within)
             if left:
                 log.warning("ledger_release_failed", extra={"claims": len(left)})
                 with self._lock:
                     self._stranded.update(left)
 
-    def _release_chunk(self, tokens: dict[str, str]) -> dict[str, str]:
+    def _release_chunk(
+        self, tokens: dict[str, str], started: float = 0.0, within: float | None = None
+    ) -> dict[str, str]:
         """Conditional Deletes in one transaction; returns the ones not done."""
         pending = dict(tokens)
         for round_ in range(TRANSACTION_ROUNDS):
+            if round_ and within is not None and self._clock() - started > within:
+                break
             try:
                 reasons = self._transact([self._release_action(*kv) for kv in pending.items()])
             except (BotoCoreError, ClientError):
@@ -383,27 +396,46 @@ class DynamoLedger:
         DynamoDB leaves unprocessed are asked again (bounded, with backoff), then taken as
         not dead-lettered: at worst a letter is written twice."""
         keys = [DEAD_LETTER_KEY.format(i) for i in dict.fromkeys(sqs_message_ids)]
-        found: set[str] = set()
+        found = {item["id"]["S"] for item in self._read(keys)}
+        return {key.removeprefix(DEAD_LETTER_KEY.format("")) for key in found}
+
+    def completed(self, ids: Iterable[str]) -> set[str]:
+        """Which of these ids were sent (a completion stands): read only, so that a
+        redelivery of a sent email is known as such before anything else decides its
+        outcome. Unprocessed keys are taken as not completed."""
+        now = int(self._clock())
+        return {
+            item["id"]["S"]
+            for item in self._read(list(dict.fromkeys(ids)))
+            if item.get("status", {}).get("S") == COMPLETED
+            and int(item.get("expires_at", {}).get("N", "0")) >= now
+        }
+
+    def _read(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """BatchGetItem of `keys` (id and status), strongly consistent, 100 at a time."""
+        found: list[dict[str, Any]] = []
         for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
             request: dict[str, Any] | None = {
                 self._table: {
                     "Keys": [
                         {"id": {"S": key}} for key in keys[start : start + MAX_BATCH_GET_KEYS]
                     ],
-                    "ProjectionExpression": "id",
+                    "ProjectionExpression": "id, #s, expires_at",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ConsistentRead": True,
                 }
             }
             for attempt in range(READ_ATTEMPTS):
                 if attempt:
                     self._sleep(backoff(attempt - 1))
                 response = self._db.batch_get_item(RequestItems=request)
-                found.update(item["id"]["S"] for item in response["Responses"][self._table])
+                found += response["Responses"][self._table]
                 request = response.get("UnprocessedKeys") or None
                 if not request:
                     break
             else:
                 log.warning("ledger_lookup_incomplete", extra={"keys": len(keys)})
-        return {key.removeprefix(DEAD_LETTER_KEY.format("")) for key in found}
+        return found
 
     def mark_dead_lettered(
         self, sqs_message_ids: Iterable[str], *, within_seconds: float | None = None

@@ -16,6 +16,9 @@ LEDGER_WRITE_FAILURES = "LedgerWriteFailures"
 SEND_BULK_EMAIL_LATENCY = "SendBulkEmailLatency"
 # 1 per invocation that paused sending (SES paused or out of daily quota; pause.py).
 SENDING_PAUSED = "SendingPaused"
+# The probe's: 1 per run whose pause marker names a configuration set it cannot check
+# (deleted, or no longer allowed); it resumes without that set (probe.py).
+PAUSE_MARKERS_UNACTIONABLE = "PauseMarkersUnactionable"
 
 # Counters: added once per invocation with their totals (unit Count).
 COUNTERS = (

@@ -24,9 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.campaign_status import SENT_TOTAL, Change
+from bulk_sender.fast_requests import speed_up
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,27 @@ LOST_ANSWER_ATTEMPTS = 2
 # An UpdateItem refused by a transaction on the same item is tried again this many times.
 CONFLICT_ATTEMPTS = 4
 CONFLICT_BACKOFF = 0.02
+# The sender's client for it: a status write is a single-item UpdateItem (milliseconds), so
+# tight timeouts and two attempts; one call ends within STATUS_CALL_MS whatever the network
+# does, and the sender starts none that could not end before its deadline.
+STATUS_CONNECT_TIMEOUT = 1
+STATUS_READ_TIMEOUT = 1
+STATUS_ATTEMPTS = 2
+STATUS_CALL_MS = STATUS_ATTEMPTS * (STATUS_CONNECT_TIMEOUT + STATUS_READ_TIMEOUT) * 1000 + 500
+
+
+def status_client(max_pool: int = 10) -> Any:
+    return speed_up(
+        boto3.client(
+            "dynamodb",
+            config=Config(
+                retries={"total_max_attempts": STATUS_ATTEMPTS, "mode": "standard"},
+                connect_timeout=STATUS_CONNECT_TIMEOUT,
+                read_timeout=STATUS_READ_TIMEOUT,
+                max_pool_connections=max_pool,
+            ),
+        )
+    )
 
 
 def message_sk(key: str) -> str:
@@ -83,14 +107,17 @@ class StatusTable:
     def _expires_at(self) -> str:
         return str(int(self.clock()) + self.ttl_seconds)
 
-    def apply(self, changes: Iterable[Change]) -> Applied:
-        """Write each change (one UpdateItem each); the count deltas they make."""
+    def apply(
+        self, changes: Iterable[Change], may_start: Callable[[], bool] = lambda: True
+    ) -> Applied:
+        """Write each change (one UpdateItem each); the count deltas they make. A write
+        starts only if `may_start()` says so (the deadline): the others are `failed`."""
         changes = list(changes)
         applied = Applied(deltas={}, failed=[])
         if not changes:
             return applied
         with ThreadPoolExecutor(min(self.workers, len(changes))) as pool:
-            outcomes = list(pool.map(self._write, changes))
+            outcomes = list(pool.map(lambda c: self._write(c) if may_start() else False, changes))
         for change, outcome in zip(changes, outcomes, strict=True):
             if outcome is False:
                 applied.failed.append(change)
@@ -102,7 +129,7 @@ class StatusTable:
                 delta[change.engagement] += 1
                 continue
             delta[COUNT_PREFIX + change.bucket] += 1
-            if outcome:
+            if isinstance(outcome, str) and outcome:
                 delta[COUNT_PREFIX + outcome] -= 1
         return applied
 
@@ -163,7 +190,12 @@ class StatusTable:
         return old
 
     def add_counts(
-        self, campaign: str, counts: Mapping[str, int], *, sent_at: float | None = None
+        self,
+        campaign: str,
+        counts: Mapping[str, int],
+        *,
+        sent_at: float | None = None,
+        may_start: Callable[[], bool] = lambda: True,
     ) -> bool:
         """ADD each non-zero count to the campaign's counts item (one UpdateItem); with
         `sent_at`, also the first and latest send times (for the rate). False on error. A
@@ -173,6 +205,8 @@ class StatusTable:
         if update is None:
             return True
         for attempt in range(CONFLICT_ATTEMPTS):
+            if not may_start():
+                return False
             try:
                 self.dynamodb.update_item(TableName=self.table, **update)
                 return True
@@ -220,32 +254,45 @@ class StatusTable:
             "ExpressionAttributeValues": values,
         }
 
-    def add_all_counts(self, per_campaign: Mapping[str, tuple[Counter[str], float | None]]) -> None:
+    def add_all_counts(
+        self,
+        per_campaign: Mapping[str, tuple[Counter[str], float | None]],
+        may_start: Callable[[], bool] = lambda: True,
+    ) -> set[str]:
         """Every campaign's counts of one batch (campaign -> (counts, sent_at)). Several
         campaigns go in one TransactWriteItems (up to 100 a request) instead of one
         UpdateItem each: one round trip, and botocore's retries of it are idempotent (its
         ClientRequestToken). A transaction refused as a whole (a conflict, throttling:
         nothing was written) falls back to one UpdateItem per campaign; one whose answer
-        was lost is asked again with the same token, never added twice."""
+        was lost is asked again with the same token, never added twice. Each request starts
+        only if `may_start()` says so. Returns the campaigns whose counts were not written."""
         updates = {
             campaign: update
             for campaign, (counts, sent_at) in sorted(per_campaign.items())
             if (update := self._counts_update(campaign, counts, sent_at)) is not None
         }
         items = list(updates.items())
+        failed: set[str] = set()
         for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
             chunk = dict(items[start : start + MAX_TRANSACTION_ITEMS])
-            if len(chunk) == 1 or not self._transact_counts(chunk):
-                for campaign in chunk:
-                    counts, sent_at = per_campaign[campaign]
-                    self.add_counts(campaign, counts, sent_at=sent_at)
+            if len(chunk) > 1 and self._transact_counts(chunk, may_start):
+                continue
+            for campaign in chunk:
+                counts, sent_at = per_campaign[campaign]
+                if not self.add_counts(campaign, counts, sent_at=sent_at, may_start=may_start):
+                    failed.add(campaign)
+        return failed
 
-    def _transact_counts(self, updates: Mapping[str, dict[str, Any]]) -> bool:
-        """True when written (or the answer lost twice: never risk a double count); False
-        when nothing was written and each campaign's UpdateItem should be sent."""
+    def _transact_counts(
+        self, updates: Mapping[str, dict[str, Any]], may_start: Callable[[], bool]
+    ) -> bool:
+        """True when written (or the answer lost: never risk a double count); False when
+        nothing was written and each campaign's UpdateItem should be sent."""
         actions = [{"Update": {"TableName": self.table, **u}} for u in updates.values()]
         token = uuid.uuid4().hex
         for attempt in range(LOST_ANSWER_ATTEMPTS):
+            if not may_start():
+                return attempt > 0  # asked once and the answer lost: it may be written
             try:
                 self.dynamodb.transact_write_items(TransactItems=actions, ClientRequestToken=token)
                 return True
@@ -266,17 +313,41 @@ class StatusTable:
     def record(self, changes: Iterable[Change], totals: Mapping[str, Counter[str]]) -> list[Change]:
         """Apply the changes, then add their deltas and `totals` per campaign: one UpdateItem
         per email outcome, one per campaign. Returns the changes that could not be written."""
-        applied = self.apply(changes)
-        campaigns = set(applied.deltas) | set(totals)
+        return self.record_within(changes, totals).changes
+
+    def record_within(
+        self,
+        changes: Iterable[Change],
+        totals: Mapping[str, Counter[str]],
+        may_start: Callable[[], bool] = lambda: True,
+    ) -> Unwritten:
+        """`record`, each write started only if `may_start()` says so. What was not written
+        is returned whole: the email changes not written (nothing counted for them) and,
+        per campaign, the counts whose write failed or did not start (those of the emails
+        written included), so that nothing is half recorded and all of it can be retried."""
+        applied = self.apply(changes, may_start)
+        unwritten = Unwritten(changes=applied.failed, counts={})
         per_campaign: dict[str, tuple[Counter[str], float | None]] = {}
-        for campaign in sorted(campaigns):
+        for campaign in sorted(set(applied.deltas) | set(totals)):
             counts = Counter(applied.deltas.get(campaign, {}))
             counts.update(totals.get(campaign, {}))
             sent = counts.get(SENT_TOTAL, 0)
             per_campaign[campaign] = (counts, self.clock() if sent else None)
-            log.info("campaign_counts", extra={"campaign": campaign, "counts": dict(counts)})
-        self.add_all_counts(per_campaign)
-        return applied.failed
+        failed = self.add_all_counts(per_campaign, may_start)
+        for campaign, (counts, _) in per_campaign.items():
+            if campaign in failed:
+                unwritten.counts[campaign] = counts
+            else:
+                log.info("campaign_counts", extra={"campaign": campaign, "counts": dict(counts)})
+        return unwritten
+
+
+@dataclass
+class Unwritten:
+    """What record_within could not write: email changes, and counts per campaign."""
+
+    changes: list[Change]
+    counts: dict[str, Counter[str]]
 
 
 def _code(error: Exception) -> str:

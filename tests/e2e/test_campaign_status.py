@@ -51,15 +51,28 @@ def cli(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
+@pytest.fixture
+def as_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Make a LocalRun findable by `--local` (as `python -m bulkmail local` does): the CLI
+    then reads its unsubscribe secret, the key the sender hashes ids with for status."""
+
+    def publish(local: LocalRun) -> None:
+        monkeypatch.setenv(target.STATE_ENV, str(tmp_path / "local-state.json"))
+        target.write_local_state(local.endpoint_url, SETTINGS.region, local.urls)
+
+    return publish
+
+
 def test_status_adds_up_and_the_export_puts_the_addresses_back(
-    server: emu.Emulator, tmp_path: Path
+    server: emu.Emulator, tmp_path: Path, as_local
 ) -> None:
     path = people(tmp_path)
     with LocalRun(SETTINGS, emulator=server) as local:
+        as_local(local)
         table = local.urls["StatusTableName"]
         # Given a campaign of 20 rows, four of them SES mailbox simulator addresses
         enqueued = cli(
-            "enqueue", str(path), "--campaign", "news", "--queue-url", local.urls["QueueUrl"],
+            "enqueue", str(path), "--campaign", "news", "--local",
             "--status-table", table, "--from", SENDER, "--template", "welcome",
         )  # fmt: skip
         assert enqueued.exit_code == 0, enqueued.output
@@ -69,7 +82,7 @@ def test_status_adds_up_and_the_export_puts_the_addresses_back(
         shown = cli("status", "--campaign", "news", "--status-table", table)
         export_path = tmp_path / "news.csv"
         exported = cli(
-            "status", "--campaign", "news", "--status-table", table,
+            "status", "--campaign", "news", "--status-table", table, "--local",
             "--export", str(export_path), "--join", str(path),
         )  # fmt: skip
     assert shown.exit_code == 0, shown.output
@@ -98,12 +111,13 @@ def test_status_adds_up_and_the_export_puts_the_addresses_back(
 
 
 def test_only_failed_resends_what_a_retry_can_fix_and_nothing_twice(
-    server: emu.Emulator, tmp_path: Path
+    server: emu.Emulator, tmp_path: Path, as_local
 ) -> None:
     path = people(tmp_path, rows=6)  # row 3 bounces (the mailbox simulator)
     with LocalRun(SETTINGS, emulator=server) as local:
-        table, queue = local.urls["StatusTableName"], local.urls["QueueUrl"]
-        send = ["--campaign", "later", "--queue-url", queue, "--status-table", table]
+        as_local(local)
+        table = local.urls["StatusTableName"]
+        send = ["--campaign", "later", "--local", "--status-table", table]
         send += ["--from", SENDER, "--template", "later"]
         # Given a campaign sent before its template existed: SES refused it, every row is a
         # dead letter (NotFoundException) that a retry can fix

@@ -127,7 +127,9 @@ def test_enqueued_campaign_is_sent_once_and_bad_rows_are_refused_or_dead_lettere
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
     ]
     assert first["tags"]["campaign"] == "e2e"
-    assert first["tags"]["bulkmail-id"] == message_key(
+    # (the id tag is a keyed hash of the id, with the local run's unsubscribe secret)
+    assert first["tags"]["bulkmail-id"].startswith("_k")
+    assert first["tags"]["bulkmail-id"] != message_key(
         message_id("e2e", ["user00@example.org"], local_id_key())
     )
     assert first["configuration_set"] == SETTINGS.configuration_set
@@ -226,3 +228,45 @@ def test_demo_command_prints_the_summary_and_its_equations(tmp_path: Path) -> No
     assert "SendBulkEmail calls" in result.stdout
     assert "emails/s" in result.stdout
     assert (tmp_path / "demo.log").read_text(encoding="utf-8")  # the handler's JSON logs
+
+
+def test_the_local_run_keeps_the_stacks_deadline_to_visibility_ratio(monkeypatch) -> None:
+    # Given the local run, with the handler spied on: the deadline each invocation is given
+    import handler
+
+    deadlines_ms: list[int] = []
+    real = handler.lambda_handler
+
+    def spy(event: dict[str, Any], context: Any) -> Any:
+        deadlines_ms.append(context.get_remaining_time_in_millis())
+        return real(event, context)
+
+    monkeypatch.setattr(handler, "lambda_handler", spy)
+    rows = [
+        json.dumps(
+            {
+                "to": f"r{n}@example.org",
+                "from": SENDER,
+                "template": "welcome",
+                "data": {"name": "R"},
+                "id": f"r:{n}",
+            }
+        )
+        for n in range(3)
+    ]
+    with LocalRun(LocalSettings()) as local_run:
+        summary = local_run.run(rows)
+        visibility = {
+            name: int(
+                local_run.sqs.get_queue_attributes(
+                    QueueUrl=local_run.urls[name], AttributeNames=["VisibilityTimeout"]
+                )["Attributes"]["VisibilityTimeout"]
+            )
+            for name in ("QueueUrl", "EventsQueueUrl")
+        }
+    # Then every invocation's deadline is at most a sixth of the queues' visibility timeout
+    # (DESIGN.md section 12), so no record reaches a second invocation while one sends it
+    assert summary.drained
+    assert len(summary.sent) == 3
+    assert deadlines_ms
+    assert max(deadlines_ms) <= min(visibility.values()) * 1000 / 6

@@ -184,9 +184,9 @@ def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
     (status,) = [
         w for w in widgets if w["type"] == "alarm" and w["properties"]["title"] == "Alarms"
     ]
-    # Then it shows all nine alarms
+    # Then it shows all ten alarms
     assert (
-        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 9
+        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 10
     )
 
 

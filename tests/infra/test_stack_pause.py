@@ -175,16 +175,44 @@ def test_the_dashboard_says_paused_or_sending_and_why(synth):
     # Given the dashboard's Sending row
     widgets = dashboard_body(synth.template)["widgets"]
     alarm = synth.logical_id("AWS::CloudWatch::Alarm", "MonitoringSendingPaused")
+    stuck = synth.logical_id("AWS::CloudWatch::Alarm", "MonitoringPauseMarkerUnactionable")
     (status,) = [
         w for w in widgets if w["properties"].get("title", "").startswith("Sending: paused")
     ]
     (why,) = [w for w in widgets if w["properties"].get("title", "").startswith("Sending: latest")]
-    # Then one widget shows the alarm's state (paused in alarm, sending OK)
-    assert [text(a) for a in status["properties"]["alarms"]] == [f"${{{alarm}.Arn}}"]
+    # Then one widget shows the alarms' state (paused in alarm, sending OK; and a marker
+    # the probe cannot act on)
+    assert [text(a) for a in status["properties"]["alarms"]] == [
+        f"${{{alarm}.Arn}}",
+        f"${{{stuck}.Arn}}",
+    ]
     # And one lists the pauses and resumes with their reasons, from the sender's and the
     # probe's log groups
     query = why["properties"]["query"]
     for log_group in ("SenderLogGroup", "PauseProbeLogGroup"):
         assert f"${{{synth.logical_id('AWS::Logs::LogGroup', log_group)}}}" in query
-    assert 'filter message in ["sending_paused", "sending_resumed"]' in query
+    assert (
+        'filter message in ["sending_paused", "sending_resumed", "pause_marker_unactionable"]'
+        in query
+    )
     assert "reason" in query
+
+
+def test_a_marker_the_probe_cannot_act_on_raises_an_alarm(synth, context):
+    # Given the probe's environment and the "Pause marker unactionable" alarm
+    (probe,) = [
+        f
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "probe_handler.lambda_handler"
+    ]
+    _, alarm = synth.one("AWS::CloudWatch::Alarm", "MonitoringPauseMarkerUnactionable")
+    # Then the probe knows the sets a marker may name, and the metric it publishes for a
+    # marker naming another set raises an alarm to the Alarms topic
+    assert "ALLOWED_CONFIGURATION_SETS" in probe["Properties"]["Environment"]["Variables"]
+    (query,) = alarm["Properties"]["Metrics"]
+    metric = query["MetricStat"]["Metric"]
+    assert metric["MetricName"] == metric_names.PAUSE_MARKERS_UNACTIONABLE
+    assert metric["Dimensions"] == [{"Name": "service", "Value": context["service_name"]}]
+    assert alarm["Properties"]["Threshold"] == 1
+    alarms_topic = synth.logical_id("AWS::SNS::Topic", "MonitoringAlarms")
+    assert alarm["Properties"]["AlarmActions"] == [ref(alarms_topic)]

@@ -176,15 +176,25 @@ class FakeSqs:
         }
 
 
+# SQS's SenderId of what the sender's own role sends (its held copies), and of a producer.
+SENDER_ID = "AROASENDERROLE000000:bulk-sender"
+PRODUCER_ID = "AROAPRODUCERROLE0000:producer"
+
+
 def record(
-    body: Any, message_id: str, *, receive_count: int = 1, **attributes: str
+    body: Any,
+    message_id: str,
+    *,
+    receive_count: int = 1,
+    sender_id: str = PRODUCER_ID,
+    **attributes: str,
 ) -> dict[str, Any]:
     """One SQS record as Lambda delivers it; `body` may be a dict (JSON-encoded here)."""
     return {
         "messageId": message_id,
         "receiptHandle": f"rh-{message_id}",
         "body": body if isinstance(body, str) else json.dumps(body),
-        "attributes": {"ApproximateReceiveCount": str(receive_count)},
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SenderId": sender_id},
         "messageAttributes": {
             name: {"stringValue": value, "dataType": "String"} for name, value in attributes.items()
         },

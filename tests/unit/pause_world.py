@@ -18,7 +18,7 @@ from bulk_sender.pacing import Unpaced
 from bulk_sender.pause import MarkerStore, Pause
 from bulk_sender.probe import probe
 from bulk_sender.settings import Settings
-from tests.unit.fakes import _validate, client_error, recipients_of
+from tests.unit.fakes import PRODUCER_ID, SENDER_ID, _validate, client_error, recipients_of
 
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/queue"
 QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:queue"
@@ -44,6 +44,7 @@ class QueuedMessage:
     sent_at: float
     visible_at: float
     receive_count: int = 0
+    sender_id: str = PRODUCER_ID
 
 
 class SimSqs:
@@ -60,12 +61,18 @@ class SimSqs:
         self.max_receive_seen = 0
         self._ids = 0
 
-    def enqueue(self, body: str, attributes: dict[str, Any] | None = None, delay: int = 0) -> str:
+    def enqueue(
+        self,
+        body: str,
+        attributes: dict[str, Any] | None = None,
+        delay: int = 0,
+        sender_id: str = PRODUCER_ID,
+    ) -> str:
         self._ids += 1
         message_id = f"sqs-{self._ids}"
         now = self.clock.now
         self.messages[message_id] = QueuedMessage(
-            message_id, body, attributes or {}, now, now + delay
+            message_id, body, attributes or {}, now, now + delay, sender_id=sender_id
         )
         return message_id
 
@@ -80,10 +87,11 @@ class SimSqs:
                     QueuedMessage("dlq", entry["MessageBody"], entry["MessageAttributes"], 0, 0)
                 )
             else:
-                self.enqueue(
+                self.enqueue(  # sent by the sender's role
                     entry["MessageBody"],
                     entry.get("MessageAttributes"),
                     entry.get("DelaySeconds", 0),
+                    sender_id=SENDER_ID,
                 )
             successful.append({"Id": entry["Id"], "MessageId": "x", "MD5OfMessageBody": "x"})
         return {"Successful": successful, "Failed": []}
@@ -131,7 +139,10 @@ def _event_record(message: QueuedMessage) -> dict[str, Any]:
         "messageId": message.message_id,
         "receiptHandle": message.message_id,
         "body": message.body,
-        "attributes": {"ApproximateReceiveCount": str(message.receive_count)},
+        "attributes": {
+            "ApproximateReceiveCount": str(message.receive_count),
+            "SenderId": message.sender_id,
+        },
         "messageAttributes": attributes,
         "eventSource": "aws:sqs",
         "eventSourceARN": QUEUE_ARN,
@@ -222,18 +233,38 @@ class SimMapping:
 
 
 class FakeTable:
-    """DynamoDB's item calls the marker store makes, on one dict."""
+    """DynamoDB's item calls the marker store makes, on one dict, with the conditions it
+    uses (absent; same token; present without a token)."""
 
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
 
-    def put_item(self, **request: Any) -> dict[str, Any]:
-        key = request["Item"]["id"]["S"]
-        if request.get("ConditionExpression") == "attribute_not_exists(id)" and key in self.items:
-            raise ClientError(
-                {"Error": {"Code": "ConditionalCheckFailedException", "Message": "exists"}},
+    def _check(self, request: dict[str, Any], key: str) -> None:
+        condition = request.get("ConditionExpression")
+        item = self.items.get(key)
+        if condition is None:
+            return
+        if condition == "attribute_not_exists(id)":
+            holds = item is None
+        elif condition == "#token = :token":
+            token = request["ExpressionAttributeValues"][":token"]
+            holds = item is not None and item.get("token") == token
+        elif condition == "attribute_exists(id) AND attribute_not_exists(#token)":
+            holds = item is not None and "token" not in item
+        else:
+            raise AssertionError(f"unexpected condition {condition}")
+        if not holds:
+            error = ClientError(
+                {"Error": {"Code": "ConditionalCheckFailedException", "Message": "failed"}},
                 "PutItem",
             )
+            if item is not None and request.get("ReturnValuesOnConditionCheckFailure"):
+                error.response["Item"] = dict(item)
+            raise error
+
+    def put_item(self, **request: Any) -> dict[str, Any]:
+        key = request["Item"]["id"]["S"]
+        self._check(request, key)
         self.items[key] = request["Item"]
         return {}
 
@@ -242,7 +273,9 @@ class FakeTable:
         return {"Item": item} if item else {}
 
     def delete_item(self, **request: Any) -> dict[str, Any]:
-        self.items.pop(request["Key"]["id"]["S"], None)
+        key = request["Key"]["id"]["S"]
+        self._check(request, key)
+        self.items.pop(key, None)
         return {}
 
 
@@ -269,13 +302,16 @@ class MemoryLedger:
         self.status.update(dict.fromkeys(ids, "completed"))
         return 0
 
-    def release(self, ids):
+    def release(self, ids, *, within_seconds=None):
         for message_id in ids:
             if self.status.get(message_id) == "claimed":
                 del self.status[message_id]
 
     def dead_lettered(self, sqs_message_ids):
         return set()
+
+    def completed(self, ids):
+        return {i for i in ids if self.status.get(i) == "completed"}
 
     def mark_dead_lettered(self, sqs_message_ids, *, within_seconds=None):
         return 0
@@ -315,6 +351,7 @@ class World:
             ledger=self.ledger,
             limiter=Unpaced(),
             preflight=lambda email: None,
+            sender_id=SENDER_ID,
             pause=Pause(
                 self.sqs,
                 queue_url=QUEUE_URL,

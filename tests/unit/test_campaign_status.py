@@ -71,27 +71,40 @@ def counts(dynamodb, campaign="spring"):
 
 
 @pytest.mark.parametrize(
-    "message_id", ["spring:3f2a", "a_b:c d/é", "x" * 256, ":" * 100, "plain-id"]
+    "message_id", ["spring:3f2a", "a_b:c d/é", "x" * 256, ":" * 100, "spring:ann.lee@example.org"]
 )
-def test_a_message_id_becomes_a_valid_tag_value_that_decodes_back(message_id):
-    key = cs.message_key(message_id)
-    assert len(key) <= 256
-    assert key.replace("_", "").replace("-", "").isalnum()
-    if message_id != ":" * 100:
-        assert cs.decode_key(key) == message_id
-    else:  # too long once escaped: a hash, recomputable from the id but not reversible
-        assert key.startswith("_h")
-        assert cs.decode_key(key) is None
+def test_a_message_id_becomes_a_keyed_hash_that_holds_nothing_of_the_id(message_id):
+    # Given an id (one of them holding an address)
+    # When it becomes the tag value and status key, with the stack's key
+    key = cs.message_key(message_id, b"stack-secret")
+    # Then it is a valid tag value, the same each time, another under another key, and
+    # nothing of the id can be read from it
+    assert cs._TAG_VALUE.fullmatch(key)
+    assert key == cs.message_key(message_id, b"stack-secret")
+    assert key != cs.message_key(message_id, b"another-secret")
+    assert cs.decode_key(key) is None
+    for part in ("spring", "ann", "lee", "example"):
+        assert part not in key
 
 
-def test_every_entry_is_tagged_with_its_key():
+def test_keys_of_emails_sent_before_still_decode():
+    # Keys written before ids were hashed (the id escaped byte by byte) are still read back
+    assert cs.decode_key(cs.escaped_key("spring:3f2a")) == "spring:3f2a"
+    assert cs.decode_key(cs.escaped_key(":" * 100)) is None  # too long: hashed then too
+
+
+def test_every_entry_is_tagged_with_its_key_and_its_campaign():
     from bulk_sender.bulk_request import build_request
     from bulk_sender.message import Defaults, parse_message
 
     body = json.dumps({"to": "a@example.com", "from": "s@example.com", "template": "t"})
     email = parse_message(body, message_id="spring:3f2a", defaults=Defaults())
     (entry,) = build_request([email], default_tags={})["BulkEmailEntries"]
-    assert {"Name": cs.ID_TAG, "Value": "spring_3a3f2a"} in entry["ReplacementTags"]
+    # (the campaign from the id's prefix rides in its own tag: the key hides the id)
+    assert entry["ReplacementTags"] == [
+        {"Name": cs.CAMPAIGN_TAG, "Value": "spring"},
+        {"Name": cs.ID_TAG, "Value": cs.message_key("spring:3f2a")},
+    ]
 
 
 # --- one documented event per type --------------------------------------------------------
@@ -411,7 +424,11 @@ def test_a_suppressed_recipient_is_recorded_as_suppressed_and_never_resendable()
     )
     # Then the email is suppressed, counted once, and --only-failed leaves it alone
     (change,) = changes
-    assert (change.campaign, change.key, change.bucket) == ("spring", "spring_3ax", cs.SUPPRESSED)
+    assert (change.campaign, change.key, change.bucket) == (
+        "spring",
+        cs.message_key("spring:x"),
+        cs.SUPPRESSED,
+    )
     assert totals["spring"][cs.SUPPRESSED_TOTAL] == 1
     assert not cs.is_resendable(change.bucket)
 
@@ -436,6 +453,9 @@ def test_a_suppressed_email_counts_toward_the_campaign_its_default_tags_name(dyn
         def check(self, emails):
             return Checked([], suppressed=[index for index, _ in emails])
 
+        def keys(self):
+            return None  # no unsubscribe secret: ids are hashed with the public key
+
     ses = FakeSes()
     sender = BulkSender(
         Settings(
@@ -455,3 +475,178 @@ def test_a_suppressed_email_counts_toward_the_campaign_its_default_tags_name(dyn
         TableName=TABLE, Key={PARTITION_KEY: {"S": "autumn"}, SORT_KEY: {"S": COUNTS_SK}}
     )["Item"]
     assert int(stored[cs.SUPPRESSED_TOTAL]["N"]) == 1
+
+
+def test_a_redelivered_email_already_sent_stays_sent_when_its_recipient_unsubscribed_since(
+    dynamodb,
+):
+    # Given an email sent (the ledger completed it), then its recipient unsubscribed, and
+    # SQS delivers the email again (its first invocation died before answering)
+    from bulk_sender.core import BulkSender
+    from bulk_sender.pacing import Unpaced
+    from bulk_sender.send_status import SendStatus
+    from bulk_sender.settings import Settings
+    from bulk_sender.unsubscribe import Checked
+    from tests.unit.fakes import FakeSes, FakeSqs, message, record
+    from tests.unit.pause_world import MemoryLedger
+
+    class SuppressEverything:
+        def ready(self):
+            return True
+
+        def enrich(self, email):
+            return email
+
+        def check(self, emails):
+            return Checked([], suppressed=[index for index, _ in emails])
+
+        def keys(self):
+            return None  # no unsubscribe secret: ids are hashed with the public key
+
+    ledger = MemoryLedger()
+    ledger.status["spring:a1"] = "completed"
+    sender = BulkSender(
+        Settings(dlq_url="https://sqs.eu-west-1.amazonaws.com/1/dlq"),
+        ses=FakeSes(),
+        sqs=FakeSqs(),
+        limiter=Unpaced(),
+        ledger=ledger,
+        unsubscribes=SuppressEverything(),
+        status=SendStatus(StatusTable(dynamodb, TABLE, ttl_seconds=3600)),
+    )
+    tags = {"tags": {"campaign": "spring"}}
+    # When the redelivery is processed
+    result = sender.process([record(message(0, id="spring:a1", **tags), "m0", receive_count=2)])
+    # Then it is a duplicate of a sent email, not a suppression: its status is not downgraded
+    assert result.counts[m.DUPLICATES_SKIPPED] == 1
+    assert result.counts[m.EMAILS_SUPPRESSED] == 0
+    assert result.failures == []
+    stored = dynamodb.get_item(
+        TableName=TABLE, Key={PARTITION_KEY: {"S": "spring"}, SORT_KEY: {"S": COUNTS_SK}}
+    )["Item"]
+    assert cs.SUPPRESSED_TOTAL not in stored
+    assert int(stored[cs.DUPLICATES]["N"]) == 1
+    assert counts(dynamodb) == {}
+
+
+def test_one_deeply_nested_body_does_not_drop_its_batchs_status():
+    # Given a batch of 50 sent emails and one body nested too deeply for the JSON parser
+    from bulk_sender.core import Result
+    from bulk_sender.outcomes import Outcome
+    from bulk_sender.records import SqsRecord
+    from bulk_sender.send_status import SendStatus
+
+    tags = {"campaign": "spring"}
+    records = [
+        SqsRecord(f"m{n}", "rh", json.dumps({"id": f"spring:{n}", "tags": tags})) for n in range(50)
+    ]
+    records.append(SqsRecord("deep", "rh", "[" * 100_000 + "]" * 100_000))
+    results = {n: Result(Outcome.SENT) for n in range(50)}
+    results[50] = Result(Outcome.DEAD, "InvalidMessage")
+    # When the status is planned
+    changes, totals = SendStatus(None).plan(records, results, [], set())
+    # Then the 50 sends are counted; the unreadable one is left out, not the batch
+    assert totals["spring"][cs.SENT_TOTAL] == 50
+    assert changes == []
+
+
+class SlowStatusTable:
+    """The status table's client on a fake clock: every UpdateItem takes `seconds`; with
+    `fail_counts`, the first counts write fails (after its retries)."""
+
+    def __init__(self, client, clock, seconds, fail_counts=False):
+        self._client = client
+        self._clock = clock
+        self._seconds = seconds
+        self._fail_counts = fail_counts
+        self.calls_past_deadline = 0
+
+    def update_item(self, **request):
+        self._clock["now"] += self._seconds
+        if self._clock["now"] > self._clock["deadline"]:
+            self.calls_past_deadline += 1
+        if self._fail_counts and request["Key"][SORT_KEY]["S"] == COUNTS_SK:
+            self._fail_counts = False
+            from tests.unit.fakes import client_error
+
+            raise client_error("ProvisionedThroughputExceededException", 400)
+        return self._client.update_item(**request)
+
+
+def status_sender(table_client, clock):
+    from bulk_sender.core import BulkSender
+    from bulk_sender.pacing import Unpaced
+    from bulk_sender.send_status import SendStatus
+    from bulk_sender.settings import Settings
+    from tests.unit.fakes import FakeSes, FakeSqs
+    from tests.unit.test_core import answer_with
+
+    rejecting = answer_with({n: "MESSAGE_REJECTED" for n in range(0, 100, 2)})
+
+    def answer(request):  # the call ends clock["left"] seconds before the deadline
+        if "left" in clock:
+            clock["now"] = max(clock["now"], clock["deadline"] - clock["left"])
+        return rejecting(request)
+
+    return BulkSender(
+        Settings(dlq_url="https://sqs.eu-west-1.amazonaws.com/1/dlq"),
+        ses=FakeSes(answer),
+        sqs=FakeSqs(),
+        limiter=Unpaced(),
+        status=SendStatus(StatusTable(table_client, TABLE, ttl_seconds=3600, workers=1)),
+    )
+
+
+def spring_batch(first, count):
+    from tests.unit.fakes import message, record
+
+    tags = {"tags": {"campaign": "spring"}}
+    return [
+        record(message(n, id=f"spring:{n}", **tags), f"m{n}") for n in range(first, first + count)
+    ]
+
+
+def test_status_writes_never_outlast_the_deadline_and_what_did_not_fit_follows_next_batch(
+    dynamodb,
+):
+    # Given a status table whose every write takes 2 s, and an invocation with 12 s left
+    # after its calls: not enough for its 10 dead letters' writes and the counts
+    clock = {"now": 0.0, "deadline": 100.0, "left": 12.0}
+    slow = SlowStatusTable(dynamodb, clock, seconds=2)
+    sender = status_sender(slow, clock)
+
+    def remaining_ms():
+        return int((clock["deadline"] - clock["now"]) * 1000)
+
+    # When the batch is processed
+    result = sender.process(spring_batch(0, 20), remaining_ms=remaining_ms)
+    # Then no write ran past the deadline, and the answer is whole
+    assert slow.calls_past_deadline == 0
+    assert result.counts[m.EMAILS_SENT] == 10
+    assert counts(dynamodb) != {"dead_lettered:MESSAGE_REJECTED": 10}
+    # When the next batch comes with time to spare
+    clock.update(now=100.0, deadline=10_000.0, left=9_000.0)
+    sender.process(spring_batch(20, 20), remaining_ms=remaining_ms)
+    # Then what did not fit is written with it: both batches counted once, nothing lost
+    assert counts(dynamodb) == {"dead_lettered:MESSAGE_REJECTED": 20}
+    stored = dynamodb.get_item(
+        TableName=TABLE, Key={PARTITION_KEY: {"S": "spring"}, SORT_KEY: {"S": COUNTS_SK}}
+    )["Item"]
+    assert int(stored[cs.SENT_TOTAL]["N"]) == 20
+    assert int(stored[cs.RECEIVED]["N"]) == 40
+
+
+def test_a_failed_counts_write_is_repaired_by_the_next_batch(dynamodb):
+    # Given a counts write that fails once (after its client's retries)
+    clock = {"now": 0.0, "deadline": 1e9}
+    sender = status_sender(SlowStatusTable(dynamodb, clock, seconds=0, fail_counts=True), clock)
+    # When two batches are processed
+    sender.process(spring_batch(0, 10))
+    sender.process(spring_batch(10, 10))
+    # Then the campaign's counts hold both
+    stored = dynamodb.get_item(
+        TableName=TABLE, Key={PARTITION_KEY: {"S": "spring"}, SORT_KEY: {"S": COUNTS_SK}}
+    )["Item"]
+    assert int(stored[cs.SENT_TOTAL]["N"]) == 10
+    assert int(stored[cs.RECEIVED]["N"]) == 20
+    assert counts(dynamodb) == {"dead_lettered:MESSAGE_REJECTED": 10}

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from bulk_sender import metric_names as m
+from bulk_sender.campaign_status import message_key
 from bulk_sender.core import BulkSender
 from bulk_sender.pacing import Unpaced
 from bulk_sender.settings import Settings
@@ -565,7 +566,8 @@ def test_default_tags_go_on_the_call_and_merged_tags_on_each_entry():
     assert request["BulkEmailEntries"][0]["ReplacementTags"] == [
         {"Name": "campaign", "Value": "spring"},
         {"Name": "env", "Value": "prod"},
-        {"Name": "bulkmail-id", "Value": "m0"},  # ties SES's events back to the message
+        # ties SES's events back to the message: a keyed hash of its id (campaign_status.py)
+        {"Name": "bulkmail-id", "Value": message_key("m0")},
     ]
 
 
@@ -653,11 +655,14 @@ class DeadLetteredBefore:
     def complete(self, ids, *, within_seconds=None):
         return 0
 
-    def release(self, ids):
+    def release(self, ids, *, within_seconds=None):
         pass
 
     def dead_lettered(self, sqs_message_ids):
         return self.seen & set(sqs_message_ids)
+
+    def completed(self, ids):
+        return set()
 
     def mark_dead_lettered(self, sqs_message_ids, *, within_seconds=None):
         self.seen |= set(sqs_message_ids)

@@ -95,3 +95,75 @@ def test_with_no_time_left_for_an_sqs_call_the_dead_letters_are_retried_not_writ
     assert sqs.calls == 0
     assert result.failures == ["m0", "m1", "m2"]
     assert result.counts[m.EMAILS_DEAD_LETTERED] == 0
+
+
+class ReleasingLedger:
+    """A ledger whose every request takes `seconds` of the fake clock; records releases."""
+
+    def __init__(self, clock, seconds):
+        from tests.unit.pause_world import MemoryLedger
+
+        self.memory = MemoryLedger()
+        self.clock = clock
+        self.seconds = seconds
+        self.released = []
+
+    def claim(self, ids, *, hold_seconds=None):
+        self.clock.sleep(self.seconds)
+        return self.memory.claim(ids)
+
+    def complete(self, ids, *, within_seconds=None):
+        return 0
+
+    def release(self, ids, *, within_seconds=None):
+        self.clock.sleep(self.seconds)
+        self.released += list(ids)
+
+    def dead_lettered(self, sqs_message_ids):
+        return set()
+
+    def completed(self, ids):
+        return set()
+
+    def mark_dead_lettered(self, sqs_message_ids, *, within_seconds=None):
+        return 0
+
+
+def test_a_claim_is_given_back_only_if_the_ledger_can_answer_before_the_deadline():
+    # Given SES answering TRANSIENT_FAILURE (the claims are given back) and a call that
+    # ends 15 s before the deadline, less than a ledger request's worst case and the answer
+    from bulk_sender.ledger import LEDGER_CALL_MS
+
+    clock = FakeClock()
+    deadline = 120.0
+
+    def answer(request):
+        clock.now = deadline - 15
+        return {"BulkEmailEntryResults": [{"Status": "TRANSIENT_FAILURE"}]}
+
+    ledger = ReleasingLedger(clock, seconds=LEDGER_CALL_MS / 1000)
+    sender = BulkSender(
+        Settings(dlq_url="https://sqs/dlq"),
+        ses=FakeSes(answer),
+        sqs=SlowSqs(clock),
+        ledger=ledger,
+        limiter=TokenBucket(100, clock=clock, sleep=clock.sleep),
+    )
+    # When the record is processed
+    result = sender.process(
+        [record(message(0, id="a"), "m0")], remaining_ms=lambda: int((deadline - clock.now) * 1000)
+    )
+    # Then it is retried and its claim left to expire at the deadline: no release started
+    # that could have outlasted the invocation
+    assert result.failures == ["m0"]
+    assert ledger.released == []
+    assert clock.now <= deadline - RETURN_MARGIN_MS / 1000
+    # And with time to spare the claim is given back at once
+    clock.now = 0.0
+    deadline = 10_000.0
+    answer_early = FakeSes(lambda r: {"BulkEmailEntryResults": [{"Status": "TRANSIENT_FAILURE"}]})
+    sender.ses = answer_early
+    sender.process(
+        [record(message(1, id="b"), "m1")], remaining_ms=lambda: int((deadline - clock.now) * 1000)
+    )
+    assert ledger.released == ["b"]

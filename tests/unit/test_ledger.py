@@ -690,3 +690,17 @@ def test_when_the_ledger_cannot_prepare_each_call_claims_its_own(dynamodb, clock
     # Then the call claims them itself
     assert first.claim(["a", "b"]) == {"a": Claim.CLAIMED, "b": Claim.CLAIMED}
     assert first.finish() == 0
+
+
+def test_completed_says_which_ids_were_sent_without_claiming_any(dynamodb, clock):
+    # Given one id sent, one claimed in flight, one never seen
+    mine = ledger(dynamodb, clock)
+    mine.claim(["sent", "flying"])
+    mine.complete(["sent"])
+    # When the ledger is asked which were sent
+    # Then only the completion counts, and nothing was claimed by asking
+    assert mine.completed(["sent", "flying", "new"]) == {"sent"}
+    assert mine.claim(["new"]) == {"new": Claim.CLAIMED}
+    # and a completion past its TTL no longer does
+    clock.now += 3601
+    assert mine.completed(["sent"]) == set()

@@ -13,7 +13,15 @@ from bulk_sender.pause import MARKER_KEY, Marker, MarkerStore, Pause
 from bulk_sender.probe import PAUSED, RESUMED, SENDING, probe
 from bulk_sender.records import ORIGINAL_MESSAGE_ID
 from bulk_sender.settings import Settings
-from tests.unit.fakes import FakeSes, FakeSqs, client_error, message, record
+from tests.unit.fakes import (
+    SENDER_ID,
+    FakeSes,
+    FakeSqs,
+    all_success,
+    client_error,
+    message,
+    record,
+)
 from tests.unit.pause_world import QUEUE_ARN, Clock, FakeTable, MemoryLedger, SimMapping, SimSes
 
 DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq"
@@ -59,6 +67,7 @@ class Parts:
             sqs=self.sqs,
             ledger=ledger,
             limiter=Unpaced(),
+            sender_id=SENDER_ID,
             pause=Pause(
                 self.sqs,
                 queue_url=QUEUE,
@@ -114,7 +123,7 @@ def test_a_copy_keeps_the_idempotency_key_so_the_ledger_sends_it_once():
     parts = Parts(lambda r: {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "x"}]})
     parts.sender.ledger = ledger
     parts.sender.process(sources([record(message(0), "m0")]))
-    copy = record(message(0), "copy-of-m0", **{ORIGINAL_MESSAGE_ID: "m0"})
+    copy = record(message(0), "copy-of-m0", sender_id=SENDER_ID, **{ORIGINAL_MESSAGE_ID: "m0"})
     # When the copy is delivered
     result = parts.sender.process(sources([copy]))
     # Then the ledger knows its key: acknowledged as a duplicate, not sent again
@@ -198,14 +207,87 @@ def test_a_copy_that_cannot_be_written_leaves_its_record_retried_at_the_cap():
     assert parts.sqs.visibility[0]["VisibilityTimeout"] == 900
 
 
-def test_a_message_with_no_room_for_the_key_is_retried_instead():
-    # Given a message without `id` that already has SQS's 10 attributes
+def near_limit(**fields):
+    body = json.dumps({**message(0), **fields, "data": {"pad": ""}})
+    return body.replace('"pad": ""', '"pad": "' + "x" * (262_144 - 10 - len(body)) + '"')
+
+
+@pytest.mark.parametrize(
+    "full",
+    [
+        pytest.param(
+            lambda: record(message(0), "m0", **{f"a{n}": "v" for n in range(10)}), id="10"
+        ),
+        pytest.param(lambda: record(near_limit(), "m0"), id="size"),
+    ],
+)
+def test_a_message_without_id_and_no_room_for_its_key_waits_in_flight_not_in_the_dlq(full):
+    # Given a message without `id` that has no room left for its key: SQS's 10 attributes,
+    # or a body within a few bytes of the queue's limit
+    from bulk_sender.core import IN_FLIGHT_WAIT_SECONDS
+
     parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
-    full = record(message(0), "m0", **{f"a{n}": "v" for n in range(10)})
-    result = parts.sender.process(sources([full]))
-    # Then it cannot carry its key: retried through SQS, not copied under a new key
+    # When SES refuses for a pause
+    result = parts.sender.process(sources([full()]))
+    # Then no copy under another key is made; it waits in flight as long as SQS allows (one
+    # receive per 12 hours of pause, not one per 15 minutes)
     assert result.failures == ["m0"]
     assert parts.sqs.requeued == []
+    assert parts.sqs.visibility[0]["VisibilityTimeout"] == IN_FLIGHT_WAIT_SECONDS
+
+
+@pytest.mark.parametrize(
+    "full",
+    [
+        pytest.param(
+            lambda: record(message(0, id="spring:k0"), "m0", **{f"a{n}": "v" for n in range(10)}),
+            id="10",
+        ),
+        pytest.param(lambda: record(near_limit(id="spring:k0"), "m0"), id="size"),
+    ],
+)
+def test_a_message_with_id_and_no_room_for_the_marker_is_held_and_received_once(full):
+    # Given a message with `id` (its key) and no room for the copy's marker
+    from bulk_sender.send_status import SendStatus
+
+    class Totals:
+        def __init__(self):
+            self.received = 0
+
+        def record_within(self, changes, totals, may_start=None):
+            self.received += sum(c["received"] for c in totals.values())
+
+            class Nothing:
+                changes: list = []
+                counts: dict = {}
+
+            return Nothing()
+
+    totals = Totals()
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+    parts.sender.status = SendStatus(totals)
+    original = full()
+    # When SES refuses for a pause, and the copy is then received and sent
+    result = parts.sender.process(sources([original]))
+    (copy,) = parts.sqs.requeued
+    parts.ses.answer = all_success
+    parts.sender.process(
+        sources(
+            [
+                record(
+                    copy["MessageBody"],
+                    "m1",
+                    **{n: v["StringValue"] for n, v in copy.get("MessageAttributes", {}).items()},
+                )
+            ]
+        )
+    )
+    # Then it was held (acknowledged, copied with its body and attributes, no marker), not
+    # retried, and the campaign counts it received once
+    assert result.failures == []
+    assert copy["MessageBody"] == original["body"]
+    assert ORIGINAL_MESSAGE_ID not in copy.get("MessageAttributes", {})
+    assert totals.received == 1
 
 
 def test_a_record_whose_attributes_cannot_be_copied_is_retried_not_raised():
@@ -382,3 +464,145 @@ def test_a_pause_met_at_the_deadline_copies_nothing_it_cannot_finish():
     assert parts.sqs.requeued == []
     assert result.failures == ["m0", "m1", "m2"]
     assert parts.mapping.is_enabled
+
+
+@pytest.mark.parametrize(
+    "gone",
+    [
+        pytest.param({"code": "NotFoundException"}, id="deleted"),
+        pytest.param({"allowed": frozenset({"bulk"})}, id="no-longer-allowed"),
+    ],
+)
+def test_a_marker_naming_a_set_the_probe_cannot_check_is_reported_and_resumes_the_rest(
+    gone, caplog
+):
+    # Given a pause marker naming a configuration set since deleted or no longer allowed
+    clock, ses, mapping, markers = probe_parts()
+    answer = ses.get_configuration_set
+
+    def get_configuration_set(ConfigurationSetName):
+        if ConfigurationSetName == "retired" and "code" in gone:
+            raise client_error(gone["code"], 404, "Configuration set does not exist.")
+        return answer(ConfigurationSetName)
+
+    ses.get_configuration_set = get_configuration_set
+    markers.create(Marker("CONFIGURATION_SET_SENDING_PAUSED", "retired", paused_at=0))
+    mapping.set_enabled(False)
+    # When the probe runs while the account and the stack's set may send
+    with caplog.at_level(logging.INFO, logger="bulk_sender"):
+        result = probe(
+            ses=ses,
+            mapping=mapping,
+            markers=markers,
+            default_configuration_set="bulk",
+            allowed_configuration_sets=gone.get("allowed"),
+            clock=clock,
+        )
+    # Then it does not raise: the other sets resume, and the marker's set is reported
+    assert (result.state, result.unactionable) == (RESUMED, "retired")
+    assert mapping.is_enabled
+    assert markers.get() is None
+    (line,) = [r for r in caplog.records if r.message == "pause_marker_unactionable"]
+    assert line.configuration_set == "retired"
+
+
+def test_the_probe_handler_counts_an_unactionable_marker_and_bounds_its_clients(
+    monkeypatch, capsys
+):
+    import probe_handler
+
+    # Given a marker naming a set outside the allowed ones
+    _, ses, mapping, _ = probe_parts()
+    table = FakeTable()
+    monkeypatch.setattr(probe_handler, "_clients", {"sesv2": ses, "dynamodb": table})
+    monkeypatch.setitem(probe_handler._clients, "lambda", object())
+    monkeypatch.setattr(probe_handler, "MappingById", lambda client, uuid: mapping)
+    monkeypatch.setattr(probe_handler, "ALLOWED_CONFIGURATION_SETS", frozenset({"bulk"}))
+    MarkerStore(table, "t").create(Marker("CONFIGURATION_SET_SENDING_PAUSED", "retired", 0))
+
+    class Context:
+        function_name = "probe"
+        memory_limit_in_mb = 128
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:probe"
+        aws_request_id = "r"
+
+    # When it runs
+    assert probe_handler.lambda_handler({}, Context())["state"] == RESUMED
+    # Then PauseMarkersUnactionable is published (the stack's alarm reads it)
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [blob[m.PAUSE_MARKERS_UNACTIONABLE] for blob in blobs] == [[1.0]]
+    # and its AWS clients have bounded timeouts and attempts, not botocore's 60 s defaults
+    config = probe_handler.CLIENT_CONFIG
+    assert config.connect_timeout <= 2
+    assert config.read_timeout <= 5
+    assert config.retries["total_max_attempts"] <= 3
+
+
+def test_a_pause_met_with_time_for_the_copies_only_starts_no_marker_or_mapping_call():
+    # Given SES answers a pause, leaving 20 s: room for the copies, not for the marker
+    # write, the mapping stop and the renewal at their worst
+    from bulk_sender.pause import MAPPING_CALL_MS, MARKER_CALL_MS
+
+    clock = {"remaining_ms": 600_000}
+
+    def pause_then_late(request):
+        clock["remaining_ms"] = 20_000
+        return answering("ACCOUNT_SENDING_PAUSED")(request)
+
+    assert 2 * MARKER_CALL_MS + MAPPING_CALL_MS > 20_000
+    parts = Parts(pause_then_late)
+    # When the batch is processed
+    result = parts.sender.process(
+        sources([record(message(0, id="k0"), "m0")]), remaining_ms=lambda: clock["remaining_ms"]
+    )
+    # Then the record is held (copied, acknowledged), and neither the marker nor the mapping
+    # is touched: the next refusal pauses with time to finish
+    assert result.failures == []
+    assert len(parts.sqs.requeued) == 1
+    assert parts.table.items == {}
+    assert parts.mapping.is_enabled
+
+
+def test_a_producers_original_message_id_does_not_choose_the_idempotency_key():
+    # Given a producer fanning out messages without `id`, each carrying the attribute the
+    # pause writes on its own copies, all with the same value
+    ledger = MemoryLedger()
+    parts = Parts(all_success)
+    parts.sender.ledger = ledger
+    forged = [record(message(n), f"m{n}", **{ORIGINAL_MESSAGE_ID: "same"}) for n in range(3)]
+    # When they are processed
+    result = parts.sender.process(sources(forged))
+    # Then each is keyed by its own SQS message id and sent: none skipped as a duplicate
+    assert result.counts[m.EMAILS_SENT] == 3
+    assert result.counts[m.DUPLICATES_SKIPPED] == 0
+    assert set(ledger.status) == {"m0", "m1", "m2"}
+
+
+def test_a_copy_replaces_a_producers_attribute_with_the_real_key():
+    # Given a message without `id` whose producer set OriginalMessageId, refused for a pause
+    parts = Parts(answering("ACCOUNT_SENDING_PAUSED"))
+    parts.sender.process(sources([record(message(0), "m0", **{ORIGINAL_MESSAGE_ID: "forged"})]))
+    # Then its copy (sent by the sender's role, so trusted) carries its real key
+    (copy,) = parts.sqs.requeued
+    assert copy["MessageAttributes"][ORIGINAL_MESSAGE_ID]["StringValue"] == "m0"
+
+
+def test_without_its_own_identity_the_sender_trusts_no_copy_attribute():
+    # Given STS cannot say who the sender is
+    class NoSts:
+        def get_caller_identity(self):
+            raise client_error("AccessDenied", 403)
+
+    ledger = MemoryLedger()
+    sender = BulkSender(
+        Settings(dlq_url=DLQ),
+        ses=FakeSes(),
+        sqs=FakeSqs(),
+        ledger=ledger,
+        limiter=Unpaced(),
+        sts=NoSts(),
+    )
+    copy = record(message(0), "m9", sender_id=SENDER_ID, **{ORIGINAL_MESSAGE_ID: "m0"})
+    # When a record carries the attribute, then it is keyed by its own message id
+    assert sender.process(sources([copy])).counts[m.EMAILS_SENT] == 1
+    assert set(ledger.status) == {"m9"}

@@ -4,6 +4,7 @@ model (one call in flight: Stubber answers in queue order)."""
 import boto3
 from botocore.stub import Stubber
 
+from bulk_sender.campaign_status import message_key
 from bulk_sender.core import BulkSender
 from bulk_sender.pacing import Unpaced
 from bulk_sender.settings import Settings
@@ -46,7 +47,7 @@ def test_a_message_using_every_field_becomes_this_request():
                 "ReplacementTags": [
                     {"Name": "campaign", "Value": "spring"},
                     {"Name": "env", "Value": "prod"},
-                    {"Name": "bulkmail-id", "Value": "spring_3a1"},
+                    {"Name": "bulkmail-id", "Value": message_key("spring:1")},
                 ],
                 "ReplacementHeaders": [
                     {"Name": "List-Unsubscribe", "Value": "<https://example.com/u?id=c%3A1>"},

@@ -12,11 +12,12 @@ from botocore.stub import Stubber
 
 from bulk_sender import metric_names as m
 from bulk_sender.attachments import MAX_BYTES_PER_INVOCATION, MAX_MESSAGE_BYTES, memory_budget
+from bulk_sender.campaign_status import message_key
 from bulk_sender.core import BulkSender
 from bulk_sender.message import Defaults, InvalidMessage, parse_message
 from bulk_sender.pacing import Unpaced
 from bulk_sender.settings import Settings, SettingsError
-from tests.unit.fakes import FakeSes, FakeSqs, client_error, message, record
+from tests.unit.fakes import SENDER_ID, FakeSes, FakeSqs, client_error, message, record
 
 DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq"
 GOOD = {"to": "ann@example.org", "from": "news@example.com", "template": "welcome"}
@@ -187,12 +188,22 @@ class LyingS3(FakeS3):
         return {**response, "ContentLength": MAX_MESSAGE_BYTES}
 
 
-def make_sender(ses=None, sqs=None, s3=None, **settings):
+def make_sender(ses=None, sqs=None, s3=None, sender_id=SENDER_ID, **settings):
     settings = Settings(
-        **{"dlq_url": DLQ, "allowed_tenants": frozenset({"brand-a", "brand-b"}), **settings}
+        **{
+            "dlq_url": DLQ,
+            "queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/queue",
+            "allowed_tenants": frozenset({"brand-a", "brand-b"}),
+            **settings,
+        }
     )
     return BulkSender(
-        settings, ses=ses or FakeSes(), sqs=sqs or FakeSqs(), s3=s3, limiter=Unpaced()
+        settings,
+        ses=ses or FakeSes(),
+        sqs=sqs or FakeSqs(),
+        s3=s3,
+        limiter=Unpaced(),
+        sender_id=sender_id,
     )
 
 
@@ -241,7 +252,7 @@ def test_a_message_using_every_option_becomes_exactly_these_request_fields():
                     "ReplacementTemplate": {"ReplacementTemplateData": "{}"}
                 },
                 # The message id, as a tag SES returns in its events (campaign status)
-                "ReplacementTags": [{"Name": "bulkmail-id", "Value": "m1"}],
+                "ReplacementTags": [{"Name": "bulkmail-id", "Value": message_key("m1")}],
             }
         ],
     }
@@ -378,9 +389,70 @@ def test_files_beyond_one_invocations_memory_budget_wait_for_a_later_batch():
     sender = make_sender(ses, sqs, s3=s3, attachment_bucket="files")
     sender.attachments.max_bytes = 1000
     result = sender.process(records)
-    # Then the first two are sent, the third retried (not read, not dead-lettered)
-    assert result.failures == ["m2"]
+    # Then the first two are sent; the third waits as a copy back on the queue (not read,
+    # not dead-lettered, and no receive spent: its original is acknowledged)
+    assert result.failures == []
     assert s3.reads == ["a.pdf", "b.pdf"]
+    assert sqs.dlq == []
+    (copy,) = sqs.requeued
+    assert copy["MessageBody"] == records[2]["body"]
+    assert copy["DelaySeconds"] == 0
+
+
+def test_a_campaign_of_one_file_per_email_beyond_the_budget_spends_no_receive_waiting():
+    # Given 400 emails with a personal file each (invoices), a budget of 15 files a batch,
+    # batches of 100, and a queue that dead-letters after 5 receives
+    from tests.unit.pause_world import QUEUE_ARN, Clock, SimSqs
+
+    queue = SimSqs(Clock())
+    s3 = FakeS3({f"invoice-{n}.pdf": b"x" * 100 for n in range(400)})
+    ses = FakeSes()
+    sender = make_sender(ses, queue, s3=s3, attachment_bucket="files")
+    sender.attachments.max_bytes = 1500
+    for n in range(400):
+        queue.enqueue(json.dumps(message(n, attachments=[{"key": f"invoice-{n}.pdf"}])))
+    # When the queue is drained, batch after batch
+    while queue.messages:
+        batch = [{**r, "eventSourceARN": QUEUE_ARN} for r in queue.receive(100)]
+        answer = sender.process(batch)
+        for raw in batch:
+            if raw["messageId"] not in answer.failures:
+                queue.delete(raw["messageId"])
+    # Then every invoice went out once, none reached the DLQ, and none was received twice
+    assert sorted(ses.sent_recipients) == sorted(f"user{n}@example.org" for n in range(400))
+    assert queue.dlq == []
+    assert queue.max_receive_seen == 1
+
+
+class SlowS3(FakeS3):
+    """Every read takes `seconds` of a fake clock."""
+
+    def __init__(self, objects, clock, seconds):
+        super().__init__(objects)
+        self.clock = clock
+        self.seconds = seconds
+
+    def get_object(self, Bucket, Key):
+        self.clock["now"] += self.seconds
+        return super().get_object(Bucket, Key)
+
+
+def test_attachment_reads_stop_in_time_for_the_batch_to_answer():
+    # Given a slow S3 (15 s a read), 60 s left, four emails with a file each and a plain one
+    clock = {"now": 0.0}
+    s3 = SlowS3({f"{n}.pdf": b"x" for n in range(4)}, clock, seconds=15)
+    ses, sqs = FakeSes(), FakeSqs()
+    records = [record(message(n, attachments=[{"key": f"{n}.pdf"}]), f"m{n}") for n in range(4)]
+    records.append(record(message(4), "m4"))
+    sender = make_sender(ses, sqs, s3=s3, attachment_bucket="files")
+    # When processed
+    result = sender.process(records, remaining_ms=lambda: int((60 - clock["now"]) * 1000))
+    # Then no read starts that could outlast the invocation: the batch answers in time,
+    # its plain email and the emails whose files were read are sent, the rest retried
+    assert clock["now"] <= 60 - 9.5
+    assert s3.reads == ["0.pdf", "1.pdf"]
+    assert sorted(ses.sent_recipients) == [f"user{n}@example.org" for n in (0, 1, 4)]
+    assert result.failures == ["m2", "m3"]
     assert sqs.dlq == []
 
 
