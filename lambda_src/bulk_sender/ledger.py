@@ -209,8 +209,18 @@ class DynamoLedger:
             pending, self._pending = self._pending, []
             unused = [i for i, claim in self._prepared.items() if claim is Claim.CLAIMED]
             self._prepared, self._batching = {}, False
+        started = self._clock()
         failed = self._put_all(pending, "ledger_complete_failed", within_seconds)
-        self.release(unused)
+        # The release gets what the completions left of the time (none: kept for the next
+        # claim, and the claims expire at this invocation's deadline anyway).
+        left = None if within_seconds is None else within_seconds - (self._clock() - started)
+        if left is not None and left * 1000 < LEDGER_CALL_MS:
+            with self._lock:
+                self._stranded.update({i: self._held.pop(i) for i in unused if i in self._held})
+            if unused:
+                log.info("release_skipped", extra={"claims": len(unused)})
+        else:
+            self.release(unused, within_seconds=left)
         return failed
 
     # -- claims ---------------------------------------------------------------------------

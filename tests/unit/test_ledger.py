@@ -638,6 +638,44 @@ def test_claims_prepared_and_not_used_are_given_back(dynamodb, clock):
     assert [claims[i] for i in "cde"] == [Claim.CLAIMED] * 3
 
 
+class SlowDb:
+    """A DynamoDB whose every request takes `seconds` of the ledger's clock."""
+
+    def __init__(self, dynamodb, clock, seconds):
+        self.dynamodb, self.clock, self.seconds = dynamodb, clock, seconds
+        self.requests = Counter()
+
+    def __getattr__(self, name):
+        call = getattr(self.dynamodb, name)
+
+        def timed(**kwargs):
+            self.requests[name] += 1
+            self.clock.now += self.seconds
+            return call(**kwargs)
+
+        return timed
+
+
+def test_finish_gives_back_unused_claims_only_with_the_time_the_completions_left(dynamodb, clock):
+    # Given a batch whose completions take the whole time finish is given
+    db = SlowDb(dynamodb, clock, seconds=5.0)
+    first = ledger(db, clock)
+    first.prepare(["a", "b", "c"])
+    first.claim(["a"])
+    first.complete(["a"])
+    db.requests.clear()
+    # When the batch ends with 4 s left for the ledger
+    first.finish(within_seconds=4.0)
+    # Then the completion was written, and no release started past the time (the claims
+    # expire at the deadline by themselves; the release is kept for the next claim)
+    assert db.requests["batch_write_item"] == 1
+    assert db.requests["transact_write_items"] == 0
+    # And the ledger's next claim gives them back first: another invocation may take them
+    first.claim(["z"])
+    other = ledger(dynamodb, clock)
+    assert other.claim(["b", "c"]) == {"b": Claim.CLAIMED, "c": Claim.CLAIMED}
+
+
 def test_completions_wait_for_a_full_request_and_finish_writes_the_rest(dynamodb, clock):
     db = CountingDb(dynamodb)
     first, other = ledger(db, clock), ledger(dynamodb, clock)
