@@ -8,7 +8,6 @@ page showing the email, the suppression), with a deadline, never a fixed sleep.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -26,16 +25,6 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_SECONDS = 120  # generous: the machine may be loaded; the waits end on state
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-)
 
 
 def wait_for(what: str, check: Callable[[], Any]) -> Any:
@@ -45,29 +34,6 @@ def wait_for(what: str, check: Callable[[], Any]) -> Any:
             return result
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Headless Chromium through Selenium and the system's chromedriver (installed by
-    .ci/run; Selenium Manager cannot download offline)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert shutil.which("chromedriver") or Path(CHROMEDRIVER).exists(), (
-        "chromedriver is not installed: .ci/run installs chromium and chromium-driver"
-    )
-    options = webdriver.ChromeOptions()
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=Service(shutil.which("chromedriver") or CHROMEDRIVER), options=options
-    )
-    driver.set_page_load_timeout(DEADLINE_SECONDS)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
