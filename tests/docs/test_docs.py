@@ -126,6 +126,16 @@ def test_the_readme_is_a_front_page_with_the_two_commands_and_two_first_campaign
     for heading in ("How it works", "A first campaign locally", "A first campaign on AWS"):
         assert f"\n## {heading}\n" in text
     assert "\n## Where to read on\n" in text
+    # And it stays a front page (DESIGN.md section 12): the rest lives in docs/
+    assert len(text.splitlines()) <= 250
+
+
+def test_every_page_of_the_site_is_in_its_navigation():
+    # Given the pages under docs/ and the site's navigation
+    nav = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    pages = sorted(p.relative_to(REPO / "docs").as_posix() for p in (REPO / "docs").rglob("*.md"))
+    # Then a reader can reach each page from the navigation
+    assert [page for page in pages if page not in nav] == []
 
 
 def test_the_deploy_guide_sets_the_sandbox_keys_before_the_deploy_step():
