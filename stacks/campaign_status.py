@@ -22,6 +22,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from bulk_sender.names import Env
 from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
 from stacks.ses_event_redaction import SES_EVENT_KEYS, redacted, type_pattern
@@ -151,11 +152,11 @@ class CampaignStatus(Construct):
             role=self.role,
             log_group=self.log_group,
             environment={
-                "STATUS_TABLE": self.table.table_name,
-                "STATUS_TTL_SECONDS": str(settings.status_ttl_seconds),
-                "POWERTOOLS_SERVICE_NAME": settings.service_name,
-                "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
-                "POWERTOOLS_LOG_LEVEL": settings.log_level,
+                Env.STATUS_TABLE: self.table.table_name,
+                Env.STATUS_TTL_SECONDS: str(settings.status_ttl_seconds),
+                Env.POWERTOOLS_SERVICE_NAME: settings.service_name,
+                Env.POWERTOOLS_METRICS_NAMESPACE: settings.metrics_namespace,
+                Env.POWERTOOLS_LOG_LEVEL: settings.log_level,
             },
         )
         self.function.add_event_source(

@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from bulk_sender.names import Env
 from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
 from stacks.settings import Settings
@@ -130,36 +131,36 @@ class SenderFunction(Construct):
             self.role.add_to_policy(statement)
 
         environment = {
-            "DLQ_URL": dlq.queue_url,
-            "QUEUE_URL": queue.queue_url,
-            "CONFIGURATION_SET_NAME": configuration_set_name,
-            "ALLOWED_CONFIGURATION_SETS": ",".join(configuration_sets),
-            "DEFAULT_TAGS": json.dumps(
+            Env.DLQ_URL: dlq.queue_url,
+            Env.QUEUE_URL: queue.queue_url,
+            Env.CONFIGURATION_SET_NAME: configuration_set_name,
+            Env.ALLOWED_CONFIGURATION_SETS: ",".join(configuration_sets),
+            Env.DEFAULT_TAGS: json.dumps(
                 settings.default_tags, separators=(",", ":"), sort_keys=True
             ),
-            "IDEMPOTENCY_TABLE": table.table_name,
-            "IDEMPOTENCY_TTL_SECONDS": str(settings.idempotency_ttl_seconds),
-            "STATUS_TABLE": status_table.table_name,
-            "STATUS_TTL_SECONDS": str(settings.status_ttl_seconds),
+            Env.IDEMPOTENCY_TABLE: table.table_name,
+            Env.IDEMPOTENCY_TTL_SECONDS: str(settings.idempotency_ttl_seconds),
+            Env.STATUS_TABLE: status_table.table_name,
+            Env.STATUS_TTL_SECONDS: str(settings.status_ttl_seconds),
             # The queue's redrive threshold: a retry at the last receive is a dead letter.
-            "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
-            "MAX_SEND_RATE": _number(settings.max_send_rate),
+            Env.MAX_RECEIVE_COUNT: str(settings.max_receive_count),
+            Env.MAX_SEND_RATE: _number(settings.max_send_rate),
             # The event source mapping's maximum concurrency, from the same context key.
-            "MAX_CONCURRENCY": str(settings.max_concurrency),
-            "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
-            "RETRY_BACKOFF_BASE_SECONDS": str(settings.retry_backoff_base_seconds),
-            "RETRY_BACKOFF_MAX_SECONDS": str(settings.retry_backoff_max_seconds),
-            "POWERTOOLS_SERVICE_NAME": settings.service_name,
-            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            Env.MAX_CONCURRENCY: str(settings.max_concurrency),
+            Env.MAX_CALLS_IN_FLIGHT: str(settings.max_calls_in_flight),
+            Env.RETRY_BACKOFF_BASE_SECONDS: str(settings.retry_backoff_base_seconds),
+            Env.RETRY_BACKOFF_MAX_SECONDS: str(settings.retry_backoff_max_seconds),
+            Env.POWERTOOLS_SERVICE_NAME: settings.service_name,
+            Env.POWERTOOLS_METRICS_NAMESPACE: settings.metrics_namespace,
+            Env.POWERTOOLS_LOG_LEVEL: settings.log_level,
         }
         # Unset means "every message names its own": an empty value would be a wrong default.
         if settings.default_from:
-            environment["DEFAULT_FROM"] = settings.default_from
+            environment[Env.DEFAULT_FROM] = settings.default_from
         if settings.default_template:
-            environment["DEFAULT_TEMPLATE"] = settings.default_template
+            environment[Env.DEFAULT_TEMPLATE] = settings.default_template
         if settings.template_prefix:
-            environment["TEMPLATE_PREFIX"] = settings.template_prefix
+            environment[Env.TEMPLATE_PREFIX] = settings.template_prefix
 
         self.function = lambda_.Function(
             self,

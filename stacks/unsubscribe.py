@@ -20,10 +20,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
@@ -40,22 +37,10 @@ from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
 from stacks.sender_function import ARCHITECTURE, RUNTIME
 from stacks.settings import Settings
+from stacks.shared_names import shared_names
 
-NAMES_FILE = Path(__file__).resolve().parent.parent / "lambda_src" / "bulk_sender" / "names.py"
-
-
-def _load_names(path: Path = NAMES_FILE) -> ModuleType:
-    """The shared names module, loaded by path (it imports nothing; the CDK app does not import
-    the Lambda's package)."""
-    spec = importlib.util.spec_from_file_location("bulk_sender_names", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the shared names from {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-NAMES = _load_names()
+# The functions' shared names (bulk_sender.names), the very file the asset carries.
+NAMES = shared_names()
 HANDLER = "unsubscribe.lambda_handler"
 # The table's keys, as bulk_sender/suppression.py reads them (the CDK app does not import the
 # Lambda's code; tests/infra/test_stack_unsubscribe.py checks the two agree).

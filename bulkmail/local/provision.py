@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import boto3
 
+from bulk_sender.names import Env, Output
 from bulk_sender.status_table import PARTITION_KEY, SORT_KEY
 from bulk_sender.suppression import HASH_KEY, LIST_KEY
 from bulkmail import queues
@@ -40,7 +41,7 @@ def local_env(endpoint_url: str, settings: LocalSettings) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL_") or name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             del os.environ[name]
-    for name in ("DEFAULT_FROM", "DEFAULT_TEMPLATE", "DEFAULT_TAGS"):
+    for name in (Env.DEFAULT_FROM, Env.DEFAULT_TEMPLATE, Env.DEFAULT_TAGS):
         os.environ.pop(name, None)
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
@@ -59,26 +60,32 @@ def local_env(endpoint_url: str, settings: LocalSettings) -> Iterator[None]:
 def handler_env(settings: LocalSettings, urls: dict[str, str]) -> dict[str, str]:
     """The Lambda's environment as the stack sets it, with the local differences."""
     return {
-        "DLQ_URL": urls["DlqUrl"],
-        "QUEUE_URL": urls["QueueUrl"],
-        "CONFIGURATION_SET_NAME": settings.configuration_set,
-        "ALLOWED_CONFIGURATION_SETS": settings.configuration_set,
-        "TEMPLATE_PREFIX": settings.template_prefix,
-        "IDEMPOTENCY_TABLE": settings.table_name,
-        "STATUS_TABLE": settings.status_table_name,
-        "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
-        "MAX_SEND_RATE": f"{settings.max_send_rate:g}",
-        "MAX_CONCURRENCY": "1",
-        "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
-        "RETRY_BACKOFF_BASE_SECONDS": "0",
+        Env.DLQ_URL: urls[Output.DLQ_URL],
+        Env.QUEUE_URL: urls[Output.QUEUE_URL],
+        Env.CONFIGURATION_SET_NAME: settings.configuration_set,
+        Env.ALLOWED_CONFIGURATION_SETS: settings.configuration_set,
+        Env.TEMPLATE_PREFIX: settings.template_prefix,
+        Env.IDEMPOTENCY_TABLE: settings.table_name,
+        Env.STATUS_TABLE: settings.status_table_name,
+        Env.MAX_RECEIVE_COUNT: str(settings.max_receive_count),
+        Env.MAX_SEND_RATE: f"{settings.max_send_rate:g}",
+        Env.MAX_CONCURRENCY: "1",
+        Env.MAX_CALLS_IN_FLIGHT: str(settings.max_calls_in_flight),
+        Env.RETRY_BACKOFF_BASE_SECONDS: "0",
         # The delay of the copies held while sending is paused (pause.py; the stack: 900 s).
-        "RETRY_BACKOFF_MAX_SECONDS": str(settings.held_delay_seconds),
-        "UNSUBSCRIBE_SECRET_ARN": urls["UnsubscribeSecretArn"],
-        "SUPPRESSION_TABLE": urls["SuppressionTableName"],
-        **({"UNSUBSCRIBE_URL": urls["UnsubscribeUrl"]} if "UnsubscribeUrl" in urls else {}),
-        "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "bulk-email"),
-        "POWERTOOLS_METRICS_NAMESPACE": os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BulkEmail"),
-        "ATTACHMENT_BUCKET": urls["AttachmentBucketName"],
+        Env.RETRY_BACKOFF_MAX_SECONDS: str(settings.held_delay_seconds),
+        Env.UNSUBSCRIBE_SECRET_ARN: urls[Output.UNSUBSCRIBE_SECRET_ARN],
+        Env.SUPPRESSION_TABLE: urls[Output.SUPPRESSION_TABLE_NAME],
+        **(
+            {Env.UNSUBSCRIBE_URL: urls[Output.UNSUBSCRIBE_URL]}
+            if Output.UNSUBSCRIBE_URL in urls
+            else {}
+        ),
+        Env.POWERTOOLS_SERVICE_NAME: os.environ.get(Env.POWERTOOLS_SERVICE_NAME, "bulk-email"),
+        Env.POWERTOOLS_METRICS_NAMESPACE: os.environ.get(
+            Env.POWERTOOLS_METRICS_NAMESPACE, "BulkEmail"
+        ),
+        Env.ATTACHMENT_BUCKET: urls[Output.ATTACHMENT_BUCKET_NAME],
     }
 
 
@@ -163,18 +170,18 @@ def provision(settings: LocalSettings) -> dict[str, str]:
     )
     sns = boto3.client("sns")
     return {
-        "SuppressionTableName": settings.suppression_table_name,
-        "UnsubscribeSecretArn": secret["ARN"],
-        "QueueUrl": queue_url,
-        "QueueArn": queues.queue_arn(sqs, queue_url),
-        "DlqUrl": dlq_url,
-        "DlqArn": dlq_arn,
-        "ConfigurationSetName": settings.configuration_set,
-        "EventsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-events")["TopicArn"],
-        "AlarmsTopicArn": sns.create_topic(Name=f"{settings.queue_name}-alarms")["TopicArn"],
-        "IdempotencyTableName": settings.table_name,
-        "StatusTableName": settings.status_table_name,
+        Output.SUPPRESSION_TABLE_NAME: settings.suppression_table_name,
+        Output.UNSUBSCRIBE_SECRET_ARN: secret["ARN"],
+        Output.QUEUE_URL: queue_url,
+        Output.QUEUE_ARN: queues.queue_arn(sqs, queue_url),
+        Output.DLQ_URL: dlq_url,
+        Output.DLQ_ARN: dlq_arn,
+        Output.CONFIGURATION_SET_NAME: settings.configuration_set,
+        Output.EVENTS_TOPIC_ARN: sns.create_topic(Name=f"{settings.queue_name}-events")["TopicArn"],
+        Output.ALARMS_TOPIC_ARN: sns.create_topic(Name=f"{settings.queue_name}-alarms")["TopicArn"],
+        Output.IDEMPOTENCY_TABLE_NAME: settings.table_name,
+        Output.STATUS_TABLE_NAME: settings.status_table_name,
         "EventsQueueUrl": events_url,
         "EventsQueueArn": queues.queue_arn(sqs, events_url),
-        "AttachmentBucketName": settings.attachment_bucket,
+        Output.ATTACHMENT_BUCKET_NAME: settings.attachment_bucket,
     }
