@@ -19,12 +19,12 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from bulk_sender.names import Env
 from stacks.function_identity import log_group_and_role
 from stacks.lambda_asset import sender_code
+from stacks.queues import queue_with_dlq
 from stacks.ses_event_redaction import SES_EVENT_KEYS, redacted, type_pattern
 from stacks.ses_events import CONFIGURATION_SET_DIMENSION, EVENT_SOURCE
 from stacks.settings import Settings
@@ -75,25 +75,15 @@ class CampaignStatus(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        self.dlq = sqs.Queue(
+        self.queue, self.dlq = queue_with_dlq(
             self,
-            "EventsDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=RETENTION,
-        )
-        self.queue = sqs.Queue(
-            self,
-            "EventsQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=RETENTION,
+            queue_id="EventsQueue",
+            dlq_id="EventsDlq",
+            retention=RETENTION,
+            max_receive_count=MAX_RECEIVE_COUNT,
             # Lambda's guidance: six times the function timeout, plus the batching window.
             visibility_timeout=Duration.seconds(
                 6 * FUNCTION_TIMEOUT.to_seconds() + BATCHING_WINDOW.to_seconds()
-            ),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
         # One rule per event type, each forwarding the event without its headers (they hold
