@@ -14,7 +14,7 @@ from stacks.pause_probe import PauseProbe
 from stacks.queues import SendQueues
 from stacks.scheduling import Scheduling
 from stacks.send_options import SendOptions
-from stacks.sender_function import ARCHITECTURE, RUNTIME, SenderFunction
+from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
@@ -47,8 +47,6 @@ class BulkEmailStack(Stack):
             "Status",
             settings=settings,
             configuration_set_name=ses_events.configuration_set_name,
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
         )
         templates = SesTemplates(
             self, "Templates", templates=load_templates(), prefix=settings.template_prefix
