@@ -291,7 +291,7 @@ def pinpoint(
     Example:
 
         python -m bulkmail import pinpoint export/*.gz --out campaign.csv \\
-            --suppress --stack BulkEmail --templates pinpoint-templates/
+            --suppress --stack BulkEmailSender --templates pinpoint-templates/
     """
     if suppress and not (stack or local):
         raise CliError("--suppress needs the suppression list: --stack NAME or --local")

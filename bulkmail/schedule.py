@@ -411,7 +411,7 @@ def describe(plan_: CampaignSchedule) -> list[str]:
 app = typer.Typer(
     help=(
         "See and cancel scheduled campaigns (`enqueue FILE --at TIME` or `--at-local TIME`)."
-        "\n\nExample: python -m bulkmail schedule list --stack BulkEmail"
+        "\n\nExample: python -m bulkmail schedule list --stack BulkEmailSender"
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -442,7 +442,7 @@ def list_command(
 
     Example:
 
-        python -m bulkmail schedule list --stack BulkEmail
+        python -m bulkmail schedule list --stack BulkEmailSender
     """
     where = Stack.resolve(stack=stack, local=local)
     pending = where.pending(campaign)
@@ -467,7 +467,7 @@ def cancel_command(
 
     Example:
 
-        python -m bulkmail schedule cancel spring --stack BulkEmail
+        python -m bulkmail schedule cancel spring --stack BulkEmailSender
     """
     where = Stack.resolve(stack=stack, local=local)
     cancelled = [entry for entry in where.pending(campaign) if where.cancel(entry)]
