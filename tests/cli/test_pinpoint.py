@@ -243,7 +243,10 @@ def test_templates_become_files_with_references_mapped_to_the_columns(
         SENDER,
         "--dry-run",
     )
-    assert "would enqueue 3, refused 0" in checked.output, checked.output
+    # (Fay has no FirstName: Pinpoint filled it from DefaultSubstitutions, which the note
+    # above flags; here an empty required value is refused, naming --allow-empty)
+    assert "would enqueue 2, refused 1" in checked.output, checked.output
+    assert "FirstName is empty, required by Welcome" in checked.output
     # And a reference to an attribute no endpoint has is caught before anything is sent
     lacking = run(
         "enqueue",
