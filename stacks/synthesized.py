@@ -12,6 +12,7 @@ No CDK import here: the local run imports this module.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -19,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +84,35 @@ def _synthesize() -> dict[str, Any]:
 
 @functools.cache
 def default_template() -> dict[str, Any]:
-    """The default app's template (synthesized once per change of its inputs)."""
+    """The default app's template (synthesized once per change of its inputs; concurrent
+    callers, e.g. pytest-xdist's workers, wait for the one synthesizing it)."""
     cached = CACHE / f"template-{inputs_hash()}.json"
-    if cached.exists():
-        loaded: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
-        return loaded
-    template = _synthesize()
-    CACHE.mkdir(parents=True, exist_ok=True)
-    # Written whole, then renamed: a concurrent reader sees no file or all of it.
-    with tempfile.NamedTemporaryFile("w", dir=CACHE, delete=False, encoding="utf-8") as out:
-        json.dump(template, out)
-    Path(out.name).replace(cached)
-    return template
+    if not cached.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with _exclusive(CACHE / "synth.lock"):
+            if not cached.exists():
+                template = _synthesize()
+                # Written whole, then renamed: a reader sees no file or all of it.
+                with tempfile.NamedTemporaryFile(
+                    "w", dir=CACHE, delete=False, encoding="utf-8"
+                ) as out:
+                    json.dump(template, out)
+                Path(out.name).replace(cached)
+    loaded: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
+    return loaded
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """A lock between processes where the platform has one (POSIX); none elsewhere."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: two first runs at once both synthesize, harmlessly
+        yield
+        return
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def resource(template: dict[str, Any], path: str) -> dict[str, Any]:
