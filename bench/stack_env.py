@@ -3,76 +3,21 @@
 The default app (cdk.json's context, bundling skipped: the code asset is not read) is
 synthesized in a fresh process and the sender function's `Environment.Variables` taken from
 its template; the CloudFormation references in them (`Ref`, `Fn::GetAtt`, `Fn::Join`) are
-resolved to plausible names (a queue's `Ref` is its URL, a table's its name). The result is
-cached under build/bench/ by the hash of what decides it (stacks/, cdk.json, app.py), so a
-rerun of the benchmarks does not pay the synth (about 15 s of jsii) again.
+resolved to plausible names (a queue's `Ref` is its URL, a table's its name). The template is
+stacks/synthesized.py's, cached by the hash of what decides it, so a rerun of the benchmarks
+(or the local run before them) does not pay the synth (about 15 s of jsii) again.
 
 Nothing here restates a default: a change to the stack's defaults changes what is measured.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
-from bench.harness import ROOT
+from stacks.synthesized import REGION, default_template
 
-CACHE = ROOT / "build" / "bench"
 ACCOUNT = "123456789012"
-REGION = "eu-west-1"
-# What the event source mapping of the sender says (batch size, concurrency) is read too.
-_SYNTH = r"""
-import json, sys, tempfile
-sys.path.insert(0, sys.argv[1])
-import aws_cdk as cdk
-from stacks.bulk_email_stack import build
-context = json.load(open(sys.argv[1] + "/cdk.json"))["context"]
-context["aws:cdk:bundling-stacks"] = []
-out = tempfile.mkdtemp()
-app = cdk.App(context=context, outdir=out)
-stack = build(app)
-app.synth()
-print(json.dumps(json.load(open(f"{out}/{stack.stack_name}.template.json"))))
-"""
-
-
-def _inputs_hash() -> str:
-    digest = hashlib.sha256()
-    files = [*sorted((ROOT / "stacks").glob("*.py")), ROOT / "cdk.json", ROOT / "app.py"]
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def default_template() -> dict[str, Any]:
-    """The default app's template (cached by the hash of its inputs)."""
-    cached = CACHE / f"template-{_inputs_hash()}.json"
-    if cached.exists():
-        return json.loads(cached.read_text(encoding="utf-8"))
-    env = {
-        **os.environ,
-        "AWS_DEFAULT_REGION": REGION,
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", _SYNTH, str(ROOT)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"synthesizing the default app failed:\n{done.stderr[-3000:]}")
-    template = json.loads(done.stdout.strip().splitlines()[-1])
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(template), encoding="utf-8")
-    return template
 
 
 def sender_logical_id(template: dict[str, Any]) -> str:

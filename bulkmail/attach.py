@@ -22,10 +22,11 @@ from botocore.exceptions import ClientError
 
 from bulk_sender.attachments import MAX_MESSAGE_BYTES, mime_size
 from bulk_sender.message import MAX_ATTACHMENTS, Defaults, InvalidMessage, parse_message
+from bulk_sender.names import Output
 from bulkmail import target
 from bulkmail.errors import CliError
 
-BUCKET_OUTPUT = "AttachmentBucketName"
+BUCKET_OUTPUT = Output.ATTACHMENT_BUCKET_NAME
 _DIGEST_CHARS = 16
 
 

@@ -32,6 +32,7 @@ from typer.core import TyperGroup
 
 from bulk_sender.campaign_status import DEFAULT_KEY as STATUS_DEFAULT_KEY
 from bulk_sender.message import Email, InvalidMessage
+from bulk_sender.names import Env
 from bulk_sender.settings import parse_configuration_sets
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulk_sender.template_vars import missing_variables
@@ -157,7 +158,7 @@ TemplatePrefixOption = Annotated[
     str,
     typer.Option(
         "--template-prefix",
-        envvar="TEMPLATE_PREFIX",
+        envvar=Env.TEMPLATE_PREFIX,
         show_envvar=True,
         callback=_check_prefix,
         help="The stack's template_prefix: a template not in --templates-dir is fetched from "
@@ -275,7 +276,7 @@ def enqueue(
         str | None,
         typer.Option(
             "--allowed-configuration-sets",
-            envvar="ALLOWED_CONFIGURATION_SETS",
+            envvar=Env.ALLOWED_CONFIGURATION_SETS,
             show_envvar=True,
             help="Comma-separated configuration sets a row may name (the stack's own and its "
             "allowed_configuration_sets): a row naming another is refused, as the sender "

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from bulk_sender.message import Defaults, InvalidMessage, parse_message
+from bulk_sender.names import Env
 from bulk_sender.template_names import PREFIX_PATTERN
 from bulkmail import campaign, queues, target, templates
 from bulkmail.errors import CliError
@@ -91,7 +92,7 @@ def send_test(
         str,
         typer.Option(
             "--template-prefix",
-            envvar="TEMPLATE_PREFIX",
+            envvar=Env.TEMPLATE_PREFIX,
             show_envvar=True,
             help="The stack's template_prefix, as for enqueue.",
         ),

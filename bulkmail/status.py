@@ -26,7 +26,7 @@ import boto3
 import typer
 
 from bulk_sender import campaign_status as cs
-from bulk_sender.names import Scheduled
+from bulk_sender.names import Output, Scheduled
 from bulk_sender.status_table import (
     COUNT_PREFIX,
     COUNTS_SK,
@@ -38,7 +38,7 @@ from bulk_sender.status_table import (
 from bulkmail import campaign, target
 from bulkmail.errors import CliError
 
-STATUS_TABLE_OUTPUT = "StatusTableName"
+STATUS_TABLE_OUTPUT = Output.STATUS_TABLE_NAME
 BATCH_GET_KEYS = 100
 EXPORT_COLUMNS = ("id", "outcome", "event", "detail", "at", "opened", "clicked")
 

@@ -22,6 +22,7 @@ import boto3
 import typer
 
 from bulk_sender.message import Defaults, Email, InvalidMessage, canonical_address, parse_message
+from bulk_sender.names import Output
 from bulk_sender.recipient_hash import ALL_LISTS, Keys, check_list
 from bulk_sender.settings import Settings
 from bulk_sender.suppression import VERSION_ATTRIBUTE as VERSION
@@ -32,8 +33,8 @@ from bulkmail import target
 from bulkmail.errors import CliError
 
 PROG = "python -m bulkmail"
-SECRET_OUTPUT, TABLE_OUTPUT = "UnsubscribeSecretArn", "SuppressionTableName"
-URL_OUTPUT = "UnsubscribeUrl"
+SECRET_OUTPUT, TABLE_OUTPUT = Output.UNSUBSCRIBE_SECRET_ARN, Output.SUPPRESSION_TABLE_NAME
+URL_OUTPUT = Output.UNSUBSCRIBE_URL
 CLI_SOURCE = "cli"
 
 app = typer.Typer(

@@ -14,8 +14,8 @@ names (DESIGN.md section 9: `QueueUrl`, `DlqUrl`, `ConfigurationSetName`, `Alarm
 
     @app.command()
     def mine(stack: target.StackOption = None, local: target.LocalOption = False) -> None:
-        found = target.resolve({"QueueUrl": None}, stack=stack, local=local)
-        extra = target.outputs(stack=stack, local=local).get("AlarmsTopicArn")
+        found = target.resolve({Output.QUEUE_URL: None}, stack=stack, local=local)
+        extra = target.outputs(stack=stack, local=local).get(Output.ALARMS_TOPIC_ARN)
 """
 
 from __future__ import annotations
@@ -34,16 +34,17 @@ import boto3
 import typer
 from botocore.exceptions import ClientError
 
+from bulk_sender.names import Output
 from bulkmail.errors import CliError
 
 # Stack outputs (DESIGN.md section 9) the CLI reads.
-QUEUE_URL, DLQ_URL = "QueueUrl", "DlqUrl"
-QUEUE_ARN, DLQ_ARN = "QueueArn", "DlqArn"
-CONFIGURATION_SET = "ConfigurationSetName"
-ALARMS_TOPIC = "AlarmsTopicArn"
+QUEUE_URL, DLQ_URL = Output.QUEUE_URL, Output.DLQ_URL
+QUEUE_ARN, DLQ_ARN = Output.QUEUE_ARN, Output.DLQ_ARN
+CONFIGURATION_SET = Output.CONFIGURATION_SET_NAME
+ALARMS_TOPIC = Output.ALARMS_TOPIC_ARN
 # The idempotency table; a stack deployed before this output is searched by the table's
 # construct id in stacks/bulk_email_stack.py.
-LEDGER_TABLE = "IdempotencyTableName"
+LEDGER_TABLE = Output.IDEMPOTENCY_TABLE_NAME
 LEDGER_LOGICAL_PREFIX = "Idempotency"
 ENDPOINT_URL = "AWS_ENDPOINT_URL"
 STATE_ENV = "BULKMAIL_LOCAL_STATE"  # overrides where the local state file is

@@ -14,7 +14,7 @@ from stacks.pause_probe import PauseProbe
 from stacks.queues import SendQueues
 from stacks.scheduling import Scheduling
 from stacks.send_options import SendOptions
-from stacks.sender_function import ARCHITECTURE, RUNTIME, SenderFunction
+from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
@@ -47,8 +47,6 @@ class BulkEmailStack(Stack):
             "Status",
             settings=settings,
             configuration_set_name=ses_events.configuration_set_name,
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
         )
         templates = SesTemplates(
             self, "Templates", templates=load_templates(), prefix=settings.template_prefix
@@ -163,38 +161,38 @@ class BulkEmailStack(Stack):
 
         # Read by the CLI's --stack (DESIGN section 9): these names are a contract.
         outputs = {
-            "QueueUrl": (queues.queue.queue_url, "Send queue: one message per email"),
-            "QueueArn": (queues.queue.queue_arn, "Send queue ARN"),
-            "DlqUrl": (queues.dlq.queue_url, "Dead-letter queue"),
-            "DlqArn": (queues.dlq.queue_arn, "Dead-letter queue ARN"),
-            "ConfigurationSetName": (
+            Output.QUEUE_URL: (queues.queue.queue_url, "Send queue: one message per email"),
+            Output.QUEUE_ARN: (queues.queue.queue_arn, "Send queue ARN"),
+            Output.DLQ_URL: (queues.dlq.queue_url, "Dead-letter queue"),
+            Output.DLQ_ARN: (queues.dlq.queue_arn, "Dead-letter queue ARN"),
+            Output.CONFIGURATION_SET_NAME: (
                 ses_events.configuration_set_name,
                 "SES configuration set every email is sent with",
             ),
-            "EventsTopicArn": (
+            Output.EVENTS_TOPIC_ARN: (
                 ses_events.events_topic.topic_arn,
                 "SNS topic of bounces, complaints, rejects and rendering failures",
             ),
-            "AlarmsTopicArn": (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
-            "DashboardUrl": (monitoring.dashboard_url, "CloudWatch dashboard"),
-            "IdempotencyTableName": (
+            Output.ALARMS_TOPIC_ARN: (monitoring.alarms_topic.topic_arn, "SNS topic of the alarms"),
+            Output.DASHBOARD_URL: (monitoring.dashboard_url, "CloudWatch dashboard"),
+            Output.IDEMPOTENCY_TABLE_NAME: (
                 table.table_name,
                 "Idempotency ledger: each message id's claim (enqueue counts re-runs from it)",
             ),
-            "StatusTableName": (
+            Output.STATUS_TABLE_NAME: (
                 status.table.table_name,
                 "Campaign status: each email's latest outcome, each campaign's counts",
             ),
-            "UnsubscribeUrl": (unsubscribe.url, "One-click unsubscribe endpoint (RFC 8058)"),
-            "SuppressionTableName": (
+            Output.UNSUBSCRIBE_URL: (unsubscribe.url, "One-click unsubscribe endpoint (RFC 8058)"),
+            Output.SUPPRESSION_TABLE_NAME: (
                 unsubscribe.table.table_name,
                 "Suppression list: keyed recipient hashes and lists, no address",
             ),
-            "UnsubscribeSecretArn": (
+            Output.UNSUBSCRIBE_SECRET_ARN: (
                 unsubscribe.secret.secret_arn,
                 "Secret that signs unsubscribe links and keys recipient hashes (and ids)",
             ),
-            "AttachmentBucketName": (
+            Output.ATTACHMENT_BUCKET_NAME: (
                 options.attachment_bucket.bucket_name,
                 "S3 bucket of the files messages attach (attachments[].key)",
             ),

@@ -17,13 +17,12 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.function_identity import log_group_and_role
-from stacks.lambda_asset import sender_code
+from bulk_sender.names import Env
+from stacks.function_identity import AssetFunction
+from stacks.queues import queue_with_dlq
 from stacks.ses_event_redaction import SES_EVENT_KEYS, redacted, type_pattern
 from stacks.ses_events import CONFIGURATION_SET_DIMENSION, EVENT_SOURCE
 from stacks.settings import Settings
@@ -52,8 +51,6 @@ class CampaignStatus(Construct):
         *,
         settings: Settings,
         configuration_set_name: str,
-        runtime: lambda_.Runtime,
-        architecture: lambda_.Architecture,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -74,25 +71,15 @@ class CampaignStatus(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        self.dlq = sqs.Queue(
+        self.queue, self.dlq = queue_with_dlq(
             self,
-            "EventsDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=RETENTION,
-        )
-        self.queue = sqs.Queue(
-            self,
-            "EventsQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=RETENTION,
+            queue_id="EventsQueue",
+            dlq_id="EventsDlq",
+            retention=RETENTION,
+            max_receive_count=MAX_RECEIVE_COUNT,
             # Lambda's guidance: six times the function timeout, plus the batching window.
             visibility_timeout=Duration.seconds(
                 6 * FUNCTION_TIMEOUT.to_seconds() + BATCHING_WINDOW.to_seconds()
-            ),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
         # One rule per event type, each forwarding the event without its headers (they hold
@@ -124,11 +111,23 @@ class CampaignStatus(Construct):
             for event_type in SES_EVENT_KEYS
         ]
 
-        self.log_group, self.role = log_group_and_role(
+        asset = AssetFunction(
             self,
-            settings=settings,
-            description="The events function: record SES events in the campaign status table",
+            description="Campaign status: SES events from the events queue to the status table",
+            role_description="The events function: record SES events in the campaign status table",
+            handler=HANDLER,
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=256,
+            environment={
+                Env.STATUS_TABLE: self.table.table_name,
+                Env.STATUS_TTL_SECONDS: str(settings.status_ttl_seconds),
+            },
+            log_retention=settings.log_retention,
+            service_name=settings.service_name,
+            metrics_namespace=settings.metrics_namespace,
+            log_level=settings.log_level,
         )
+        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
         for statement in (
             iam.PolicyStatement(
                 sid="RecordOutcomesAndCounts",
@@ -138,26 +137,6 @@ class CampaignStatus(Construct):
         ):
             self.role.add_to_policy(statement)
 
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            description="Campaign status: SES events from the events queue to the status table",
-            runtime=runtime,
-            architecture=architecture,
-            handler=HANDLER,
-            code=sender_code(runtime, architecture),
-            timeout=FUNCTION_TIMEOUT,
-            memory_size=256,
-            role=self.role,
-            log_group=self.log_group,
-            environment={
-                "STATUS_TABLE": self.table.table_name,
-                "STATUS_TTL_SECONDS": str(settings.status_ttl_seconds),
-                "POWERTOOLS_SERVICE_NAME": settings.service_name,
-                "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
-                "POWERTOOLS_LOG_LEVEL": settings.log_level,
-            },
-        )
         self.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,

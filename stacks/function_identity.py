@@ -1,26 +1,36 @@
-"""What every function of the stack starts with: its own log group and its own role, the
-role allowed to write that log group and nothing else yet (grants are added where the
-pieces meet)."""
+"""A function of the code asset: its own log group, its own role (allowed to write that log
+group and nothing else yet: grants are added where the pieces meet), the function itself on
+the asset with Powertools' settings in its environment.
+
+The three are created under the caller's construct with the ids ``LogGroup``, ``Role`` and
+``Function``: their logical ids are those the stack has always had.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from collections.abc import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from bulk_sender.names import Env
+from stacks.lambda_asset import sender_code
 from stacks.settings import Settings
 
+# The newest Python runtime that both aws-cdk-lib offers and Powertools publishes a layer for.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 
-def log_group_and_role(
-    scope: Construct, *, settings: Settings, description: str
+def _log_group_and_role(
+    scope: Construct, *, log_retention: logs.RetentionDays, description: str
 ) -> tuple[logs.LogGroup, iam.Role]:
-    """`LogGroup` and `Role` under `scope`: retention from the settings, the role assumed by
-    Lambda, its first statement `WriteOwnLogs` on that log group only."""
     log_group = logs.LogGroup(
-        scope, "LogGroup", retention=settings.log_retention, removal_policy=RemovalPolicy.DESTROY
+        scope, "LogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
     )
     role = iam.Role(
         scope,
@@ -34,3 +44,55 @@ def log_group_and_role(
         )
     )
     return log_group, role
+
+
+def log_group_and_role(
+    scope: Construct, *, settings: Settings, description: str
+) -> tuple[logs.LogGroup, iam.Role]:
+    """`LogGroup` and `Role` under `scope`: retention from the settings, the role assumed by
+    Lambda, its first statement `WriteOwnLogs` on that log group only. (The pause probe's;
+    the other functions are `AssetFunction`s.)"""
+    return _log_group_and_role(scope, log_retention=settings.log_retention, description=description)
+
+
+class AssetFunction:
+    """`LogGroup`, `Role` and `Function` under `scope` (not a construct of its own: a level
+    more in the construct path would change every logical id)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        description: str,
+        role_description: str,
+        handler: str,
+        timeout: Duration,
+        memory_size: int,
+        environment: Mapping[str, str],
+        log_retention: logs.RetentionDays,
+        service_name: str,
+        log_level: str,
+        metrics_namespace: str | None = None,
+        code: lambda_.Code | None = None,
+    ) -> None:
+        self.log_group, self.role = _log_group_and_role(
+            scope, log_retention=log_retention, description=role_description
+        )
+        powertools = {Env.POWERTOOLS_SERVICE_NAME: service_name}
+        if metrics_namespace is not None:
+            powertools[Env.POWERTOOLS_METRICS_NAMESPACE] = metrics_namespace
+        powertools[Env.POWERTOOLS_LOG_LEVEL] = log_level
+        self.function = lambda_.Function(
+            scope,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=handler,
+            code=code or sender_code(RUNTIME, ARCHITECTURE),
+            timeout=timeout,
+            memory_size=memory_size,
+            role=self.role,
+            log_group=self.log_group,
+            environment={**environment, **powertools},
+        )

@@ -31,10 +31,45 @@ _LIMITS = _load_limits()
 # (SQS counts attributes toward the size), so that every dead letter can be written.
 MAX_MESSAGE_SIZE_BYTES: int = _LIMITS.MAX_MESSAGE_BYTES
 DLQ_MAX_MESSAGE_SIZE_BYTES: int = _LIMITS.DLQ_MAX_MESSAGE_BYTES
-DLQ_RETENTION = Duration.days(14)
-# SQS's longest: a campaign waiting out a paused account (the sender stops its mapping and
-# the messages rest on the queue, DESIGN section 11) keeps its messages that long.
-QUEUE_RETENTION = Duration.days(14)
+# SQS's longest, for the queue and its DLQ: a campaign waiting out a paused account (the
+# sender stops its mapping and the messages rest on the queue, DESIGN section 11) keeps its
+# messages that long.
+RETENTION = Duration.days(14)
+
+
+def queue_with_dlq(
+    scope: Construct,
+    *,
+    queue_id: str,
+    dlq_id: str,
+    retention: Duration,
+    max_receive_count: int,
+    visibility_timeout: Duration | None = None,
+    max_message_size_bytes: int | None = None,
+    dlq_max_message_size_bytes: int | None = None,
+) -> tuple[sqs.Queue, sqs.Queue]:
+    """A queue and its dead-letter queue under ``scope`` (ids as given: they are the logical
+    ids' source), both encrypted and TLS-only, the queue redriving after ``max_receive_count``
+    receives. Unset sizes and timeout: SQS's defaults."""
+    dlq = sqs.Queue(
+        scope,
+        dlq_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=retention,
+        max_message_size_bytes=dlq_max_message_size_bytes,
+    )
+    queue = sqs.Queue(
+        scope,
+        queue_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        visibility_timeout=visibility_timeout,
+        retention_period=retention,
+        max_message_size_bytes=max_message_size_bytes,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
+    )
+    return queue, dlq
 
 
 class SendQueues(Construct):
@@ -49,24 +84,13 @@ class SendQueues(Construct):
         max_receive_count: int,
     ) -> None:
         super().__init__(scope, construct_id)
-
-        self.dlq = sqs.Queue(
+        self.queue, self.dlq = queue_with_dlq(
             self,
-            "Dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-            max_message_size_bytes=DLQ_MAX_MESSAGE_SIZE_BYTES,
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
+            queue_id="Queue",
+            dlq_id="Dlq",
+            retention=RETENTION,
+            max_receive_count=max_receive_count,
             visibility_timeout=visibility_timeout,
-            retention_period=QUEUE_RETENTION,
             max_message_size_bytes=MAX_MESSAGE_SIZE_BYTES,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dlq, max_receive_count=max_receive_count
-            ),
+            dlq_max_message_size_bytes=DLQ_MAX_MESSAGE_SIZE_BYTES,
         )

@@ -26,7 +26,6 @@ from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
@@ -41,9 +40,7 @@ from bulk_sender.schedule_enqueue import (
     QUEUE_ACTIONS,
     STATUS_ACTIONS,
 )
-from stacks.function_identity import log_group_and_role
-from stacks.lambda_asset import sender_code
-from stacks.sender_function import ARCHITECTURE, RUNTIME
+from stacks.function_identity import AssetFunction
 from stacks.settings import Settings
 
 HANDLER = "enqueue_handler.lambda_handler"
@@ -101,11 +98,24 @@ class Scheduling(Construct):
         self.group = scheduler.CfnScheduleGroup(self, "Group")
         self.group_name = self.group.ref
 
-        self.log_group, self.role = log_group_and_role(
+        asset = AssetFunction(
             self,
-            settings=settings,
-            description="The scheduled enqueue: a campaign file from S3 onto the send queue",
+            description="Bulk email scheduled enqueue: a campaign file onto the send queue",
+            role_description="The scheduled enqueue: a campaign file from S3 onto the send queue",
+            handler=HANDLER,
+            timeout=TIMEOUT,
+            memory_size=MEMORY_MB,
+            environment={
+                Env.CAMPAIGN_BUCKET: self.bucket.bucket_name,
+                Env.QUEUE_URL: queue.queue_url,
+                Env.STATUS_TABLE: status_table.table_name,
+            },
+            log_retention=settings.log_retention,
+            service_name=settings.service_name,
+            metrics_namespace=settings.metrics_namespace,
+            log_level=settings.log_level,
         )
+        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
         statements = [
             iam.PolicyStatement(
                 sid="ReadAndDeleteCampaignFiles",
@@ -138,27 +148,6 @@ class Scheduling(Construct):
             )
         )
 
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            description="Bulk email scheduled enqueue: a campaign file onto the send queue",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=HANDLER,
-            code=sender_code(RUNTIME, ARCHITECTURE),
-            timeout=TIMEOUT,
-            memory_size=MEMORY_MB,
-            role=self.role,
-            log_group=self.log_group,
-            environment={
-                Env.CAMPAIGN_BUCKET: self.bucket.bucket_name,
-                Env.QUEUE_URL: queue.queue_url,
-                Env.STATUS_TABLE: status_table.table_name,
-                Env.POWERTOOLS_SERVICE_NAME: settings.service_name,
-                Env.POWERTOOLS_METRICS_NAMESPACE: settings.metrics_namespace,
-                Env.POWERTOOLS_LOG_LEVEL: settings.log_level,
-            },
-        )
         # Scheduler invokes it asynchronously: a failed run is retried twice by Lambda, each
         # retry continuing at the first chunk not recorded; a start older than a day is dropped
         # (Scheduler's metric InvocationDroppedCount and `schedule list` show it).

@@ -19,6 +19,7 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from bulk_sender.names import Env
 from stacks.attachment_bucket import AttachmentBucket
 from stacks.sender_function import SenderFunction
 from stacks.ses_endpoint import GlobalEndpoint
@@ -57,7 +58,7 @@ class SendOptions(Construct):
         ]
 
         self.attachment_bucket = AttachmentBucket(self, "Attachments").bucket
-        function.add_environment("ATTACHMENT_BUCKET", self.attachment_bucket.bucket_name)
+        function.add_environment(Env.ATTACHMENT_BUCKET, self.attachment_bucket.bucket_name)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadAttachmentFiles",
@@ -98,7 +99,7 @@ class SendOptions(Construct):
 
         self.tenants = None
         if settings.tenants:
-            function.add_environment("ALLOWED_TENANTS", ",".join(settings.tenants))
+            function.add_environment(Env.ALLOWED_TENANTS, ",".join(settings.tenants))
             if settings.create_tenants:
                 template_arns = [
                     stack.format_arn(service="ses", resource="template", resource_name=name)
@@ -141,7 +142,7 @@ class SendOptions(Construct):
                 self, "GlobalEndpoint", secondary_region=settings.endpoint_secondary_region
             ).endpoint_id
         if self.endpoint_id:
-            function.add_environment("ENDPOINT_ID", self.endpoint_id)
+            function.add_environment(Env.ENDPOINT_ID, self.endpoint_id)
         if settings.endpoint_secondary_region:
             acknowledgements.append(
                 self._grant_second_region(settings, role, configuration_set_name)

@@ -11,18 +11,17 @@ import json
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.function_identity import log_group_and_role
+from bulk_sender.names import Env
+from stacks.function_identity import ARCHITECTURE, RUNTIME, AssetFunction
 from stacks.lambda_asset import sender_code
 from stacks.settings import Settings
 
-# The newest Python runtime that both aws-cdk-lib offers and Powertools publishes a layer for.
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.ARM_64
+# RUNTIME and ARCHITECTURE are stacks/function_identity.py's, re-exported for the pause probe.
+__all__ = ["ARCHITECTURE", "RUNTIME", "SenderFunction"]
 HANDLER = "handler.lambda_handler"
 
 SEND_ACTIONS = ("ses:SendBulkEmail",)
@@ -68,11 +67,6 @@ class SenderFunction(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
-        self.log_group, self.role = log_group_and_role(
-            self,
-            settings=settings,
-            description="The bulk email sender function: send with SES, consume the queue",
-        )
         template_arns = stack.format_arn(service="ses", resource="template", resource_name="*")
         # The stack's own set, and those a message may name besides (allowed_configuration_sets).
         configuration_sets = [
@@ -127,47 +121,33 @@ class SenderFunction(Construct):
                 resources=[status_table.table_arn],
             ),
         ]
-        for statement in statements:
-            self.role.add_to_policy(statement)
 
         environment = {
-            "DLQ_URL": dlq.queue_url,
-            "QUEUE_URL": queue.queue_url,
-            "CONFIGURATION_SET_NAME": configuration_set_name,
-            "ALLOWED_CONFIGURATION_SETS": ",".join(configuration_sets),
-            "DEFAULT_TAGS": json.dumps(
+            Env.DLQ_URL: dlq.queue_url,
+            Env.QUEUE_URL: queue.queue_url,
+            Env.CONFIGURATION_SET_NAME: configuration_set_name,
+            Env.ALLOWED_CONFIGURATION_SETS: ",".join(configuration_sets),
+            Env.DEFAULT_TAGS: json.dumps(
                 settings.default_tags, separators=(",", ":"), sort_keys=True
             ),
-            "IDEMPOTENCY_TABLE": table.table_name,
-            "IDEMPOTENCY_TTL_SECONDS": str(settings.idempotency_ttl_seconds),
-            "STATUS_TABLE": status_table.table_name,
-            "STATUS_TTL_SECONDS": str(settings.status_ttl_seconds),
+            Env.IDEMPOTENCY_TABLE: table.table_name,
+            Env.IDEMPOTENCY_TTL_SECONDS: str(settings.idempotency_ttl_seconds),
+            Env.STATUS_TABLE: status_table.table_name,
+            Env.STATUS_TTL_SECONDS: str(settings.status_ttl_seconds),
             # The queue's redrive threshold: a retry at the last receive is a dead letter.
-            "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
-            "MAX_SEND_RATE": _number(settings.max_send_rate),
+            Env.MAX_RECEIVE_COUNT: str(settings.max_receive_count),
+            Env.MAX_SEND_RATE: _number(settings.max_send_rate),
             # The event source mapping's maximum concurrency, from the same context key.
-            "MAX_CONCURRENCY": str(settings.max_concurrency),
-            "MAX_CALLS_IN_FLIGHT": str(settings.max_calls_in_flight),
-            "RETRY_BACKOFF_BASE_SECONDS": str(settings.retry_backoff_base_seconds),
-            "RETRY_BACKOFF_MAX_SECONDS": str(settings.retry_backoff_max_seconds),
-            "POWERTOOLS_SERVICE_NAME": settings.service_name,
-            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            Env.MAX_CONCURRENCY: str(settings.max_concurrency),
+            Env.MAX_CALLS_IN_FLIGHT: str(settings.max_calls_in_flight),
+            Env.RETRY_BACKOFF_BASE_SECONDS: str(settings.retry_backoff_base_seconds),
+            Env.RETRY_BACKOFF_MAX_SECONDS: str(settings.retry_backoff_max_seconds),
         }
-        # Unset means "every message names its own": an empty value would be a wrong default.
-        if settings.default_from:
-            environment["DEFAULT_FROM"] = settings.default_from
-        if settings.default_template:
-            environment["DEFAULT_TEMPLATE"] = settings.default_template
-        if settings.template_prefix:
-            environment["TEMPLATE_PREFIX"] = settings.template_prefix
 
-        self.function = lambda_.Function(
+        asset = AssetFunction(
             self,
-            "Function",
             description="Bulk email sender: SQS batches to SES v2 SendBulkEmail",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            role_description="The bulk email sender function: send with SES, consume the queue",
             handler=HANDLER,
             # A multi-region endpoint needs SigV4a, hence the AWS CRT; no other stack loads it.
             code=sender_code(
@@ -177,10 +157,24 @@ class SenderFunction(Construct):
             ),
             timeout=Duration.seconds(settings.function_timeout_seconds),
             memory_size=settings.function_memory_mb,
-            role=self.role,
-            log_group=self.log_group,
             environment=environment,
+            log_retention=settings.log_retention,
+            service_name=settings.service_name,
+            metrics_namespace=settings.metrics_namespace,
+            log_level=settings.log_level,
         )
+        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
+        # Unset means "every message names its own": an empty value would be a wrong default.
+        optional = {
+            Env.DEFAULT_FROM: settings.default_from,
+            Env.DEFAULT_TEMPLATE: settings.default_template,
+            Env.TEMPLATE_PREFIX: settings.template_prefix,
+        }
+        for name, value in optional.items():
+            if value:
+                self.function.add_environment(name, value)
+        for statement in statements:
+            self.role.add_to_policy(statement)
         # Receive, delete, change visibility (the retry backoff) on the queue, nothing else.
         event_source = event_sources.SqsEventSource(
             queue,

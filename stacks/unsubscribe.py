@@ -20,42 +20,24 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from stacks.function_identity import log_group_and_role
-from stacks.lambda_asset import sender_code
-from stacks.sender_function import ARCHITECTURE, RUNTIME
+from stacks.function_identity import AssetFunction
 from stacks.settings import Settings
+from stacks.shared_names import shared_names
 
-NAMES_FILE = Path(__file__).resolve().parent.parent / "lambda_src" / "bulk_sender" / "names.py"
-
-
-def _load_names(path: Path = NAMES_FILE) -> ModuleType:
-    """The shared names module, loaded by path (it imports nothing; the CDK app does not import
-    the Lambda's package)."""
-    spec = importlib.util.spec_from_file_location("bulk_sender_names", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the shared names from {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-NAMES = _load_names()
+# The functions' shared names (bulk_sender.names), the very file the asset carries.
+NAMES = shared_names()
 HANDLER = "unsubscribe.lambda_handler"
 # The table's keys, as bulk_sender/suppression.py reads them (the CDK app does not import the
 # Lambda's code; tests/infra/test_stack_unsubscribe.py checks the two agree).
@@ -125,11 +107,22 @@ class Unsubscribe(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        log_group, self.role = log_group_and_role(
+        asset = AssetFunction(
             self,
-            settings=settings,
-            description="The unsubscribe endpoint: verify a link, record the suppression",
+            description="One-click unsubscribe endpoint (RFC 8058)",
+            role_description="The unsubscribe endpoint: verify a link, record the suppression",
+            handler=HANDLER,
+            timeout=Duration.seconds(10),
+            memory_size=256,
+            environment={
+                NAMES.Env.UNSUBSCRIBE_SECRET_ARN: self.secret.secret_arn,
+                NAMES.Env.SUPPRESSION_TABLE: self.table.table_name,
+            },
+            log_retention=settings.log_retention,
+            service_name=settings.service_name,
+            log_level=settings.log_level,  # no metrics: the API's own are on the dashboard
         )
+        self.function, self.role = asset.function, asset.role
         self._grant_secret(self.role, "ReadTheSigningSecret")
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -137,25 +130,6 @@ class Unsubscribe(Construct):
                 actions=list(ENDPOINT_TABLE_ACTIONS),
                 resources=[self.table.table_arn],
             )
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            description="One-click unsubscribe endpoint (RFC 8058)",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=HANDLER,
-            code=sender_code(RUNTIME, ARCHITECTURE),
-            timeout=Duration.seconds(10),
-            memory_size=256,
-            role=self.role,
-            log_group=log_group,
-            environment={
-                NAMES.Env.UNSUBSCRIBE_SECRET_ARN: self.secret.secret_arn,
-                NAMES.Env.SUPPRESSION_TABLE: self.table.table_name,
-                NAMES.Env.POWERTOOLS_SERVICE_NAME: settings.service_name,
-                NAMES.Env.POWERTOOLS_LOG_LEVEL: settings.log_level,
-            },
         )
 
         access_logs = logs.LogGroup(

@@ -144,7 +144,7 @@ class LocalScheduler:
                 sqs=self.wrap_sqs(sqs, attempt) if self.wrap_sqs else sqs,
                 dynamodb=boto3.client("dynamodb"),
                 bucket=self.outputs[Output.CAMPAIGN_BUCKET_NAME],
-                queue_url=self.outputs["QueueUrl"],
+                queue_url=self.outputs[Output.QUEUE_URL],
                 status_table=self.outputs[Output.STATUS_TABLE_NAME],
                 chunk_rows=self.chunk_rows,
             )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulk_sender.names import Output
 from bulkmail import queues, target
 from bulkmail.local import emulator as emu
 from bulkmail.local.outbox import Outbox, serve_outbox, suppression_lookup
@@ -75,7 +76,8 @@ def running_session(
             def report(progress: Progress) -> None:
                 if on_progress:
                     on_progress(
-                        progress, queues.queue_depth(local_run.sqs, local_run.urls["QueueUrl"])
+                        progress,
+                        queues.queue_depth(local_run.sqs, local_run.urls[Output.QUEUE_URL]),
                     )
 
             def serve() -> None:
@@ -111,9 +113,9 @@ def _outbox(settings: LocalSettings, urls: dict[str, str]) -> Outbox:
     return Outbox(
         sent=lambda: list(emu.sent_emails(settings.region)),
         templates=TemplateStore(settings.templates, prefix=settings.template_prefix),
-        status_table=urls.get("StatusTableName"),
+        status_table=urls.get(Output.STATUS_TABLE_NAME),
         suppressed_lists=suppression_lookup(
-            urls["SuppressionTableName"], urls["UnsubscribeSecretArn"]
+            urls[Output.SUPPRESSION_TABLE_NAME], urls[Output.UNSUBSCRIBE_SECRET_ARN]
         ),
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulkmail.local import emulator as emu
+from bulkmail.local import stack_facts
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -31,7 +32,6 @@ class LocalSettings:
     attachment_bucket: str = "bulk-email-local-attachments"
     batch_size: int = 100
     batching_window_seconds: float = 0.5
-    max_receive_count: int = 5
     account_send_rate: float = 500.0  # what the emulator's GetAccount answers
     max_send_rate: float = 450.0  # MAX_SEND_RATE: 90 % of it, one invocation at a time
     max_calls_in_flight: int = 4
@@ -70,7 +70,7 @@ class LocalSettings:
             f"visibility timeout {self.visibility_timeout_seconds}s (6 x the deadline, as "
             f"the stack's), records given back received again after "
             f"{self.retry_delay_seconds}s, "
-            f"maxReceiveCount {self.max_receive_count}, retry backoff off, "
+            f"maxReceiveCount {stack_facts.max_receive_count()} (the stack's), retry backoff off, "
             f"batch size {self.batch_size}, MAX_SEND_RATE {self.max_send_rate:g}/s set "
             f"explicitly (GetAccount answers {self.account_send_rate:g}/s; moto's quota is 1/s)"
         )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bulk_sender.message import InvalidMessage, validate_tags
-from bulk_sender.names import Pattern
+from bulk_sender.names import Env, Pattern
 from bulk_sender.template_names import PREFIX_PATTERN
 
 
@@ -70,37 +70,37 @@ class Settings:
                 raise SettingsError(f"{name} must not be negative")
             return value
 
-        dlq_url = text("DLQ_URL")
+        dlq_url = text(Env.DLQ_URL)
         if dlq_url is None:
             raise SettingsError("DLQ_URL is required: permanent failures have nowhere to go")
-        configuration_set = text("CONFIGURATION_SET_NAME")
+        configuration_set = text(Env.CONFIGURATION_SET_NAME)
         return cls(
             dlq_url=dlq_url,
-            queue_url=text("QUEUE_URL"),
+            queue_url=text(Env.QUEUE_URL),
             configuration_set=configuration_set,
             allowed_configuration_sets=parse_configuration_sets(
-                text("ALLOWED_CONFIGURATION_SETS"), configuration_set
+                text(Env.ALLOWED_CONFIGURATION_SETS), configuration_set
             ),
-            template_prefix=_template_prefix(text("TEMPLATE_PREFIX")),
-            default_from=text("DEFAULT_FROM"),
-            default_template=text("DEFAULT_TEMPLATE"),
-            default_tags=_tags_from_json(text("DEFAULT_TAGS")),
-            idempotency_table=text("IDEMPOTENCY_TABLE"),
-            idempotency_ttl_seconds=int(number("IDEMPOTENCY_TTL_SECONDS", 7 * 24 * 3600)),
-            max_send_rate=float(number("MAX_SEND_RATE", 0.0, float)),
-            max_concurrency=max(1, int(number("MAX_CONCURRENCY", 1))),
-            max_calls_in_flight=max(1, int(number("MAX_CALLS_IN_FLIGHT", 4))),
-            retry_backoff_base_seconds=int(number("RETRY_BACKOFF_BASE_SECONDS", 30)),
-            retry_backoff_max_seconds=int(number("RETRY_BACKOFF_MAX_SECONDS", 900)),
-            status_table=text("STATUS_TABLE"),
-            status_ttl_seconds=int(number("STATUS_TTL_SECONDS", 90 * 24 * 3600)),
-            max_receive_count=int(number("MAX_RECEIVE_COUNT", 0)),
+            template_prefix=_template_prefix(text(Env.TEMPLATE_PREFIX)),
+            default_from=text(Env.DEFAULT_FROM),
+            default_template=text(Env.DEFAULT_TEMPLATE),
+            default_tags=_tags_from_json(text(Env.DEFAULT_TAGS)),
+            idempotency_table=text(Env.IDEMPOTENCY_TABLE),
+            idempotency_ttl_seconds=int(number(Env.IDEMPOTENCY_TTL_SECONDS, 7 * 24 * 3600)),
+            max_send_rate=float(number(Env.MAX_SEND_RATE, 0.0, float)),
+            max_concurrency=max(1, int(number(Env.MAX_CONCURRENCY, 1))),
+            max_calls_in_flight=max(1, int(number(Env.MAX_CALLS_IN_FLIGHT, 4))),
+            retry_backoff_base_seconds=int(number(Env.RETRY_BACKOFF_BASE_SECONDS, 30)),
+            retry_backoff_max_seconds=int(number(Env.RETRY_BACKOFF_MAX_SECONDS, 900)),
+            status_table=text(Env.STATUS_TABLE),
+            status_ttl_seconds=int(number(Env.STATUS_TTL_SECONDS, 90 * 24 * 3600)),
+            max_receive_count=int(number(Env.MAX_RECEIVE_COUNT, 0)),
             **unsubscribe_settings(text),
-            endpoint_id=_endpoint_id(text("ENDPOINT_ID")),
+            endpoint_id=_endpoint_id(text(Env.ENDPOINT_ID)),
             allowed_tenants=frozenset(
-                filter(None, map(str.strip, env.get("ALLOWED_TENANTS", "").split(",")))
+                filter(None, map(str.strip, env.get(Env.ALLOWED_TENANTS, "").split(",")))
             ),
-            attachment_bucket=text("ATTACHMENT_BUCKET"),
+            attachment_bucket=text(Env.ATTACHMENT_BUCKET),
             function_memory_mb=int(number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0)),
         )
 
@@ -147,8 +147,8 @@ def _tags_from_json(raw: str | None) -> dict[str, str]:
 def unsubscribe_settings(text: Callable[[str], str | None]) -> dict[str, str | None]:
     """UNSUBSCRIBE_URL (https, or http on this machine), UNSUBSCRIBE_MAILTO, the secret's ARN
     and SUPPRESSION_TABLE; links and suppression need the secret."""
-    url, mailto = text("UNSUBSCRIBE_URL"), text("UNSUBSCRIBE_MAILTO")
-    secret, table = text("UNSUBSCRIBE_SECRET_ARN"), text("SUPPRESSION_TABLE")
+    url, mailto = text(Env.UNSUBSCRIBE_URL), text(Env.UNSUBSCRIBE_MAILTO)
+    secret, table = text(Env.UNSUBSCRIBE_SECRET_ARN), text(Env.SUPPRESSION_TABLE)
     if url is not None:
         parts = urlsplit(url)
         local = parts.hostname in ("127.0.0.1", "localhost") and parts.scheme == "http"

@@ -20,6 +20,7 @@ from typing import Any
 
 from bulk_sender import metric_names as m
 from bulk_sender.campaign_status import Change, UnreadableEvent, change_for, ses_event
+from bulk_sender.names import Env
 from bulk_sender.status_table import DEFAULT_TTL_SECONDS, StatusTable
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,10 @@ class StatusSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StatusSettings:
         env = os.environ if environ is None else environ
-        table = env.get("STATUS_TABLE", "").strip()
+        table = env.get(Env.STATUS_TABLE, "").strip()
         if not table:
             raise ValueError("STATUS_TABLE is required: the events have nowhere to go")
-        raw = env.get("STATUS_TTL_SECONDS", "").strip()
+        raw = env.get(Env.STATUS_TTL_SECONDS, "").strip()
         if raw and not raw.isdigit():
             raise ValueError("STATUS_TTL_SECONDS must be a whole number of seconds")
         return cls(table=table, ttl_seconds=int(raw) if raw else DEFAULT_TTL_SECONDS)

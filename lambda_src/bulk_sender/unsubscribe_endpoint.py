@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bulk_sender.names import Env
 from bulk_sender.recipient_hash import Keys, parse, verify
 from bulk_sender.suppression import SuppressionTable
 from bulk_sender.unsubscribe import KEY_CACHE_SECONDS, ONE_CLICK, TOKEN_PARAMETER, load_keys
@@ -174,7 +175,7 @@ def from_env(
     """The endpoint from UNSUBSCRIBE_SECRET_ARN and SUPPRESSION_TABLE. The secret's keys are
     read on first use and again once KEY_CACHE_SECONDS old (a failed refresh keeps them)."""
     env = os.environ if environ is None else environ
-    secret_arn, table = env["UNSUBSCRIBE_SECRET_ARN"], env["SUPPRESSION_TABLE"]
+    secret_arn, table = env[Env.UNSUBSCRIBE_SECRET_ARN], env[Env.SUPPRESSION_TABLE]
     cached: list[tuple[float, Keys]] = []
 
     def keys() -> Keys:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from bulkmail import campaign, queues
 from bulkmail.campaign import CampaignOptions, local_id_key, message_id, read_campaign
 from bulkmail.cli import app
+from bulkmail.local.stack_facts import LEDGER_TABLE, create_table
 from tests.cli.queues import bodies
 
 SENDER = "News <news@example.com>"
@@ -342,12 +343,7 @@ def test_a_rerun_finds_the_ledger_by_the_stacks_idempotency_table_output(
     # Given a stack that names its idempotency table in the IdempotencyTableName output (the
     # table's logical id says nothing), the ledger holding 1 of the campaign's 3 ids as sent
     dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName="ledger-named-by-output",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, "ledger-named-by-output", LEDGER_TABLE)
     email_id = message_id("spring", ["user1@example.org"], local_id_key())
     dynamodb.put_item(
         TableName="ledger-named-by-output",

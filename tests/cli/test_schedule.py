@@ -19,6 +19,7 @@ from bulk_sender.names import Output
 from bulk_sender.schedule_enqueue import CampaignEnqueuer
 from bulkmail import schedule
 from bulkmail.cli import app
+from bulkmail.local.stack_facts import STATUS_TABLE, create_table
 from tests.cli.conftest import QuotaSes
 from tests.cli.queues import bodies
 
@@ -48,18 +49,7 @@ class Stack:
             CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
         )
         self.scheduler.create_schedule_group(Name="campaigns")
-        self.dynamodb.create_table(
-            TableName="status",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(self.dynamodb, "status", STATUS_TABLE)
         outputs = {
             "QueueUrl": self.queue_url,
             Output.STATUS_TABLE_NAME: "status",

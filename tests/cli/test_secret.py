@@ -13,6 +13,7 @@ from bulk_sender.recipient_hash import Keys
 from bulk_sender.suppression import SuppressionTable, keys_for, rekey
 from bulk_sender.unsubscribe import load_keys
 from bulkmail.errors import CliError
+from bulkmail.local.stack_facts import SUPPRESSION_TABLE, create_table
 from bulkmail.secret import MIN_INTERVAL_SECONDS, rotate_secret
 from bulkmail.suppress import current_items
 
@@ -24,18 +25,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="suppression",
-            KeySchema=[
-                {"AttributeName": "h", "KeyType": "HASH"},
-                {"AttributeName": "list", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "h", "AttributeType": "S"},
-                {"AttributeName": "list", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "suppression", SUPPRESSION_TABLE)
         secrets = boto3.client("secretsmanager")
         arn = secrets.create_secret(Name="u", SecretString=SECRET)["ARN"]
         yield {"dynamodb": dynamodb, "secrets": secrets, "arn": arn}

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from bulk_sender import campaign_status as cs
 from bulkmail.campaign import CampaignOptions, read_campaign
 from bulkmail.cli import app
+from bulkmail.local.stack_facts import STATUS_TABLE, create_table
 from bulkmail.status import CampaignNumbers, addresses_by_key, select_failed
 
 
@@ -114,22 +115,11 @@ def test_status_reads_the_table_watches_until_done_and_exports_each_email(tmp_pa
     import boto3
     from moto import mock_aws
 
-    from bulk_sender.status_table import PARTITION_KEY, SORT_KEY, StatusTable
+    from bulk_sender.status_table import StatusTable
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
-        dynamodb.create_table(
-            TableName="status",
-            KeySchema=[
-                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-                {"AttributeName": SORT_KEY, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "status", STATUS_TABLE)
         table = StatusTable(dynamodb, "status")
         one, two = cs.message_key("c:one"), cs.message_key("c:two")
         changes = [
@@ -229,21 +219,8 @@ def test_status_of_an_unknown_campaign_exits_1():
     import boto3
     from moto import mock_aws
 
-    from bulk_sender.status_table import PARTITION_KEY, SORT_KEY
-
     with mock_aws():
-        boto3.client("dynamodb", region_name="eu-west-1").create_table(
-            TableName="status",
-            KeySchema=[
-                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-                {"AttributeName": SORT_KEY, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(boto3.client("dynamodb", region_name="eu-west-1"), "status", STATUS_TABLE)
         result = CliRunner().invoke(
             app, ["status", "--campaign", "nope", "--status-table", "status"]
         )

@@ -16,6 +16,7 @@ from bulk_sender.message import Defaults, parse_message
 from bulk_sender.recipient_hash import Keys, recipient_hash
 from bulkmail.campaign import message_id
 from bulkmail.cli import app
+from bulkmail.local.stack_facts import SUPPRESSION_TABLE, create_table
 from tests.cli.queues import bodies
 
 SECRET = "z" * 64
@@ -34,18 +35,7 @@ def stack() -> Iterator[dict[str, str]]:
     """Given, in moto, a stack whose outputs name a queue, the suppression table and secret."""
     with mock_aws():
         queue = boto3.client("sqs").create_queue(QueueName="send")["QueueUrl"]
-        boto3.client("dynamodb").create_table(
-            TableName="suppression",
-            KeySchema=[
-                {"AttributeName": "h", "KeyType": "HASH"},
-                {"AttributeName": "list", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "h", "AttributeType": "S"},
-                {"AttributeName": "list", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(boto3.client("dynamodb"), "suppression", SUPPRESSION_TABLE)
         arn = boto3.client("secretsmanager").create_secret(Name="u", SecretString=SECRET)["ARN"]
         outputs = {"QueueUrl": queue, "SuppressionTableName": "suppression"}
         outputs["UnsubscribeSecretArn"] = arn

@@ -8,6 +8,7 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
 from bulkmail.local import fast_updates
+from bulkmail.local.stack_facts import STATUS_TABLE, create_table
 
 OUTCOME = {
     "UpdateExpression": "SET #o = :o, #r = :r, #e = :e, #x = :x",
@@ -75,18 +76,7 @@ def run(fast: bool):
     answers = []
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "t", STATUS_TABLE)
         for sk, request in CALLS:
             key = {"pk": {"S": "c"}, "sk": {"S": sk}}
             try:

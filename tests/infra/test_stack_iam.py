@@ -6,6 +6,7 @@ from moto import mock_aws
 
 from bulk_sender.ledger import DynamoLedger
 from bulk_sender.status_table import WRITE_ACTIONS
+from bulkmail.local.stack_facts import LEDGER_TABLE, create_table
 from stacks.sender_function import TABLE_ACTIONS
 from tests.infra.cfn import arn_of, as_list, by_sid, granting, statements, text
 
@@ -187,12 +188,7 @@ def test_the_ledger_calls_only_what_the_policy_grants():
     # Given the ledger run through every method against in-process moto, counting calls
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName="ledger",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, "ledger", LEDGER_TABLE)
         called: set[str] = set()
 
         def record(model, params, **_):

@@ -19,6 +19,7 @@ from bulk_sender.schedule_enqueue import (
     CampaignEnqueuer,
     encode_bodies,
 )
+from bulkmail.local.stack_facts import STATUS_TABLE, create_table
 from stacks.dashboard_diagram import dashboard_body
 from tests.infra.cfn import arn_of, as_list, ref, statements, text
 
@@ -177,19 +178,7 @@ def test_what_the_enqueue_core_calls_is_exactly_what_its_role_grants() -> None:
             Bucket="campaign-files", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )
         url = sqs.create_queue(QueueName="q")["QueueUrl"]
-        keys = [
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ]
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=keys,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "t", STATUS_TABLE)
         instant = schedule.parse_instant_label("20261224T080000Z")
         key = schedule.object_key("c", instant)
         s3.put_object(Bucket="campaign-files", Key=key, Body=encode_bodies(['{"id": "c:1"}']))

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from bulk_sender import names, recipient_hash, suppression
+from bulkmail.local.stack_facts import SUPPRESSION_TABLE, create_table
 from stacks.unsubscribe import ENDPOINT_TABLE_ACTIONS, HASH_KEY, LIST_KEY, SENDER_TABLE_ACTIONS
 from tests.infra.cfn import arn_of, as_list, by_sid, ref, statements, text
 
@@ -224,18 +225,7 @@ def test_the_suppression_table_calls_only_what_the_two_roles_grant():
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName="s",
-            KeySchema=[
-                {"AttributeName": HASH_KEY, "KeyType": "HASH"},
-                {"AttributeName": LIST_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": HASH_KEY, "AttributeType": "S"},
-                {"AttributeName": LIST_KEY, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, "s", SUPPRESSION_TABLE)
         called: list[str] = []
         client.meta.events.register(
             "before-call.dynamodb.*", lambda model, **_: called.append(f"dynamodb:{model.name}")

@@ -11,6 +11,7 @@ from bulk_sender import campaign_status as cs
 from bulk_sender import metric_names as m
 from bulk_sender.status_events import EventsProcessor, StatusSettings
 from bulk_sender.status_table import COUNTS_SK, PARTITION_KEY, SORT_KEY, StatusTable, message_sk
+from bulkmail.local.stack_facts import STATUS_TABLE, create_table
 from tests.unit import ses_event_examples as ex
 
 TABLE = "status"
@@ -21,18 +22,7 @@ KEY = cs.message_key("spring:3f2a")
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-                {"AttributeName": SORT_KEY, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE, STATUS_TABLE)
         yield client
 
 

@@ -12,7 +12,8 @@ from moto import mock_aws
 
 from bulk_sender import metric_names as m
 from bulk_sender.status_events import EventsProcessor
-from bulk_sender.status_table import PARTITION_KEY, SORT_KEY, StatusTable
+from bulk_sender.status_table import StatusTable
+from bulkmail.local.stack_facts import STATUS_TABLE, create_table
 from tests.unit import ses_event_examples as ex
 from tests.unit.test_handler import Context
 
@@ -23,18 +24,7 @@ ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 def table(monkeypatch):
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
-        dynamodb.create_table(
-            TableName="status",
-            KeySchema=[
-                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-                {"AttributeName": SORT_KEY, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "status", STATUS_TABLE)
         monkeypatch.setattr(events, "_processor", EventsProcessor(StatusTable(dynamodb, "status")))
         yield dynamodb
 

@@ -18,6 +18,7 @@ from bulk_sender.ledger import Claim, DynamoLedger
 from bulk_sender.message import Defaults, InvalidMessage, parse_message
 from bulk_sender.pacing import Unpaced
 from bulk_sender.settings import Settings
+from bulkmail.local.stack_facts import LEDGER_TABLE, create_table
 from tests.unit.fakes import FakeSes, FakeSqs, all_success, message, record
 
 TABLE = "ledger"
@@ -42,12 +43,7 @@ class Clock:
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE, LEDGER_TABLE)
         yield client
 
 

@@ -24,6 +24,7 @@ from bulk_sender.schedule_enqueue import (
     ChunkNotEnqueued,
     encode_bodies,
 )
+from bulkmail.local.stack_facts import STATUS_TABLE, create_table
 
 INSTANT = datetime(2026, 12, 24, 8, tzinfo=UTC)
 CAMPAIGN = "xmas"
@@ -40,18 +41,7 @@ class World:
             Bucket="campaigns", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )
         self.queue_url = self.sqs.create_queue(QueueName="send")["QueueUrl"]
-        self.dynamodb.create_table(
-            TableName="status",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(self.dynamodb, "status", STATUS_TABLE)
         self.bodies = [json.dumps({"id": f"{CAMPAIGN}:{i:04d}", "to": "x"}) for i in range(ROWS)]
         self.key = schedule.object_key(CAMPAIGN, INSTANT)
         self.s3.put_object(Bucket="campaigns", Key=self.key, Body=encode_bodies(self.bodies))

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
 from bulk_sender.status_table import COUNTS_SK, PARTITION_KEY, SORT_KEY, StatusTable
+from bulkmail.local.stack_facts import STATUS_TABLE, create_table
 
 TABLE = "status"
 
@@ -18,18 +19,7 @@ TABLE = "status"
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-                {"AttributeName": SORT_KEY, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE, STATUS_TABLE)
         yield client
 
 
