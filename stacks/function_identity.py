@@ -18,7 +18,6 @@ from constructs import Construct
 
 from bulk_sender.names import Env
 from stacks.lambda_asset import sender_code
-from stacks.settings import Settings
 
 # The newest Python runtime that both aws-cdk-lib offers and Powertools publishes a layer for.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -44,15 +43,6 @@ def _log_group_and_role(
         )
     )
     return log_group, role
-
-
-def log_group_and_role(
-    scope: Construct, *, settings: Settings, description: str
-) -> tuple[logs.LogGroup, iam.Role]:
-    """`LogGroup` and `Role` under `scope`: retention from the settings, the role assumed by
-    Lambda, its first statement `WriteOwnLogs` on that log group only. (The pause probe's;
-    the other functions are `AssetFunction`s.)"""
-    return _log_group_and_role(scope, log_retention=settings.log_retention, description=description)
 
 
 class AssetFunction:

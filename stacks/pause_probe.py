@@ -17,14 +17,11 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from lambda_src.bulk_sender.names import Env
-from stacks.function_identity import log_group_and_role
-from stacks.lambda_asset import sender_code
-from stacks.sender_function import ARCHITECTURE, RUNTIME
+from bulk_sender.names import Env
+from stacks.function_identity import AssetFunction
 from stacks.settings import Settings
 
 HANDLER = "probe_handler.lambda_handler"
@@ -56,11 +53,28 @@ class PauseProbe(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
-        self.log_group, self.role = log_group_and_role(
+        asset = AssetFunction(
             self,
-            settings=settings,
-            description="The pause probe: read SES sending status, restart the sender's mapping",
+            description="Bulk email pause probe: restarts sending once SES allows it",
+            role_description=(
+                "The pause probe: read SES sending status, restart the sender's mapping"
+            ),
+            handler=HANDLER,
+            timeout=Duration.seconds(30),
+            memory_size=256,
+            environment={
+                Env.MAPPING_UUID: mapping_id,
+                Env.PAUSE_TABLE: table.table_name,
+                Env.CONFIGURATION_SET_NAME: configuration_set_name,
+                # A marker naming a set outside these is reported, not waited for.
+                Env.ALLOWED_CONFIGURATION_SETS: ",".join(configuration_sets),
+            },
+            log_retention=settings.log_retention,
+            service_name=settings.service_name,
+            metrics_namespace=settings.metrics_namespace,
+            log_level=settings.log_level,
         )
+        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
         statements = [
             iam.PolicyStatement(
                 sid="ReadAccountSendingStatus",
@@ -89,29 +103,6 @@ class PauseProbe(Construct):
         for statement in statements:
             self.role.add_to_policy(statement)
 
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            description="Bulk email pause probe: restarts sending once SES allows it",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=HANDLER,
-            code=sender_code(RUNTIME, ARCHITECTURE),
-            timeout=Duration.seconds(30),
-            memory_size=256,
-            role=self.role,
-            log_group=self.log_group,
-            environment={
-                Env.MAPPING_UUID: mapping_id,
-                Env.PAUSE_TABLE: table.table_name,
-                Env.CONFIGURATION_SET_NAME: configuration_set_name,
-                # A marker naming a set outside these is reported, not waited for.
-                Env.ALLOWED_CONFIGURATION_SETS: ",".join(configuration_sets),
-                "POWERTOOLS_SERVICE_NAME": settings.service_name,
-                "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
-                "POWERTOOLS_LOG_LEVEL": settings.log_level,
-            },
-        )
         # The schedule's own role invokes this function and nothing else (the L2 target
         # would also grant every version, `function:*`, which the probe has no use for).
         schedule_role = iam.Role(

@@ -20,8 +20,7 @@ from stacks.function_identity import ARCHITECTURE, RUNTIME, AssetFunction
 from stacks.lambda_asset import sender_code
 from stacks.settings import Settings
 
-# RUNTIME and ARCHITECTURE are stacks/function_identity.py's, re-exported for the pause probe.
-__all__ = ["ARCHITECTURE", "RUNTIME", "SenderFunction"]
+__all__ = ["SenderFunction"]
 HANDLER = "handler.lambda_handler"
 
 SEND_ACTIONS = ("ses:SendBulkEmail",)

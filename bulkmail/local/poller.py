@@ -16,6 +16,7 @@ import boto3
 
 from bulk_sender import metric_names
 from bulk_sender.campaign_status import campaign_of
+from bulk_sender.names import Output
 from bulk_sender.pause import MarkerStore
 from bulk_sender.probe import RESUMED, probe
 from bulkmail import queues, status
@@ -74,7 +75,7 @@ class Poller:
         self._bodies = [row.body for row in rows if row.body is not None]
         self._next = 0  # the next body to enqueue
         self._enqueuer = queues.Enqueuer(
-            self.sqs, urls["QueueUrl"], workers=settings.enqueue_workers
+            self.sqs, urls[Output.QUEUE_URL], workers=settings.enqueue_workers
         )
         self._crash_rate = crash_rate
         self._random = random.Random(f"{seed}:crashes")
@@ -135,7 +136,7 @@ class Poller:
         if self._next == len(self._bodies):
             return
         if (
-            queues.queue_depth(self.sqs, self.urls["QueueUrl"])["visible"]
+            queues.queue_depth(self.sqs, self.urls[Output.QUEUE_URL])["visible"]
             >= self.settings.low_water
         ):
             return
@@ -179,7 +180,7 @@ class Poller:
         while len(batch) < self.settings.batch_size and time.monotonic() < deadline:
             received = queues.receive(
                 self.sqs,
-                self.urls["QueueUrl"],
+                self.urls[Output.QUEUE_URL],
                 visibility_timeout=self.settings.visibility_timeout_seconds,
                 count=self.settings.batch_size - len(batch),
             )
@@ -190,7 +191,7 @@ class Poller:
 
     def _invoke(self, lambda_handler: Callable[..., Any], batch: list[dict[str, Any]]) -> None:
         summary = self.summary
-        event = sqs_event(batch, self.urls["QueueArn"], self.settings.region)
+        event = sqs_event(batch, self.urls[Output.QUEUE_ARN], self.settings.region)
         context = LambdaContext(self.settings.function_timeout_seconds)
         summary.invocations += 1
         output = io.StringIO()
@@ -201,13 +202,13 @@ class Poller:
             log.exception("invocation_failed", extra={"records": len(batch)})
             summary.invocation_errors += 1
             # Lambda retries the whole batch: nothing is deleted
-            self._give_back(self.urls["QueueUrl"], batch)
+            self._give_back(self.urls[Output.QUEUE_URL], batch)
             return
         finally:
             summary.metrics.update(emf_counters(output.getvalue()))
         if self._random.random() < self._crash_rate:
             summary.crashes += 1  # died before returning: the answer is lost
-            self._give_back(self.urls["QueueUrl"], batch)
+            self._give_back(self.urls[Output.QUEUE_URL], batch)
             return
         self._settle(batch, response)
 
@@ -236,16 +237,16 @@ class Poller:
         failures = {item.get("itemIdentifier") for item in response.get("batchItemFailures", [])}
         if not failures <= ids:
             log.warning("unknown_batch_item_failure", extra={"records": len(batch)})
-            self._give_back(self.urls["QueueUrl"], batch)
+            self._give_back(self.urls[Output.QUEUE_URL], batch)
             return
         done = [m["ReceiptHandle"] for m in batch if m["MessageId"] not in failures]
-        queues.delete(self.sqs, self.urls["QueueUrl"], done)
+        queues.delete(self.sqs, self.urls[Output.QUEUE_URL], done)
         retried = [m for m in batch if m["MessageId"] in failures]
-        self._give_back(self.urls["QueueUrl"], retried)
+        self._give_back(self.urls[Output.QUEUE_URL], retried)
 
     def _count_enqueued(self, bodies: Sequence[str]) -> None:
         """What the CLI's enqueue counts in the status table: enqueued, per campaign."""
-        table = self.urls.get("StatusTableName")
+        table = self.urls.get(Output.STATUS_TABLE_NAME)
         if not table:
             return
         per_campaign: dict[str, int] = {}
@@ -321,7 +322,7 @@ class Poller:
     def _send_queue_drained(self) -> bool:
         if self._next < len(self._bodies):
             return False
-        return not any(queues.queue_depth(self.sqs, self.urls["QueueUrl"]).values())
+        return not any(queues.queue_depth(self.sqs, self.urls[Output.QUEUE_URL]).values())
 
     def _drained(self) -> bool:
         if not self._send_queue_drained():
@@ -331,7 +332,7 @@ class Poller:
         return True
 
     def _progress(self, started: float) -> Progress:
-        dlq = queues.queue_depth(self.sqs, self.urls["DlqUrl"])
+        dlq = queues.queue_depth(self.sqs, self.urls[Output.DLQ_URL])
         return Progress(
             to_send=len(self._bodies),
             enqueued=self.summary.enqueued,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bulk_sender.names import Output
 from bulk_sender.status_table import COUNTS_SK, PARTITION_KEY, SORT_KEY
 from bulkmail import queues, status
 from bulkmail.campaign import CampaignOptions, Row, read_campaign
@@ -145,7 +146,7 @@ class LocalRun:
         self.urls = provision(settings)
         self.urls.update(provision_scheduling(settings.region))  # scheduled campaigns
         emu.set_event_queue(settings.events_queue_name)
-        self.urls["UnsubscribeUrl"] = self._exit.enter_context(unsubscribe_endpoint()).url
+        self.urls[Output.UNSUBSCRIBE_URL] = self._exit.enter_context(unsubscribe_endpoint()).url
         os.environ.update(handler_env(settings, self.urls))
         emu.set_faults(
             faults.entry_rate, faults.call_rate, faults.seed, entry_statuses=faults.entry_statuses
@@ -171,16 +172,18 @@ class LocalRun:
         )
         # What this run sent and dead-lettered, not an earlier run on the same emulator.
         sent_before = len(emu.sent_emails(self.settings.region))
-        dead_before = {m["MessageId"] for m in read_dlq(self.sqs, self.urls["DlqUrl"])}
+        dead_before = {m["MessageId"] for m in read_dlq(self.sqs, self.urls[Output.DLQ_URL])}
         summary = poller.run(on_progress, setup_seconds=self.setup_seconds)
         summary.dlq_write_faults = self._dlq_writes.failed
         summary.faults_injected = emu.fault_counts()
         summary.sent = emu.sent_emails(self.settings.region)[sent_before:]
         summary.dead_letters = [
-            m for m in read_dlq(self.sqs, self.urls["DlqUrl"]) if m["MessageId"] not in dead_before
+            m
+            for m in read_dlq(self.sqs, self.urls[Output.DLQ_URL])
+            if m["MessageId"] not in dead_before
         ]
         summary.endpoint_url = self.endpoint_url
-        summary.campaigns = read_campaigns(self.urls["StatusTableName"])
+        summary.campaigns = read_campaigns(self.urls[Output.STATUS_TABLE_NAME])
         return summary
 
 
