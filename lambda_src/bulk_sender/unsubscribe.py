@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 _SECRETS_CONFIG = Config(
     connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
 )
+# The suppression read comes before every send: bounded like the ledger's, so a slow table
+# costs a retried batch, never an invocation killed at its timeout.
+_SUPPRESSION_CONFIG = Config(
+    connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 3, "mode": "standard"}
+)
 
 LIST_UNSUBSCRIBE = "List-Unsubscribe"
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe-Post"
@@ -97,7 +102,10 @@ class Unsubscribes:
         self._clock = clock
         self._read_at: float | None = None  # keys given here are kept as they are
         self.table = (
-            SuppressionTable(dynamodb or boto3.client("dynamodb"), settings.suppression_table)
+            SuppressionTable(
+                dynamodb or boto3.client("dynamodb", config=_SUPPRESSION_CONFIG),
+                settings.suppression_table,
+            )
             if settings.suppression_table
             else None
         )

@@ -536,3 +536,14 @@ def test_every_shipped_templates_unsubscribe_link_is_left_out_of_click_tracking(
         # (which records the link, token and all) is ever published for it
         assert links.unsubscribe, path.name
         assert all("ses:no-track" in link for link in links.unsubscribe), path.name
+
+
+def test_the_suppression_read_before_every_send_has_a_bounded_client():
+    # Given the sender's unsubscribes built as the handler builds them (no client given)
+    settings = Settings(dlq_url=DLQ, suppression_table="suppressions")
+    unsubscribes = Unsubscribes(settings)
+    # Then its DynamoDB client gives up within seconds, not botocore's default minute
+    config = unsubscribes.table._dynamodb.meta.config
+    assert config.connect_timeout <= 2
+    assert config.read_timeout <= 3
+    assert config.retries["total_max_attempts"] <= 3
