@@ -36,7 +36,7 @@ class DlqSample:
 
     @property
     def counts(self) -> Counter[str]:
-        return Counter(queues.error_code(message) for message in self.messages)
+        return Counter(queues.reason(message) for message in self.messages)
 
 
 def sample_dlq(sqs: Any, dlq_url: str, *, limit: int, visibility_timeout: int) -> DlqSample:
@@ -96,7 +96,7 @@ def describe_sample(sample: DlqSample, *, per_code: int = 2) -> list[str]:
     lines.append("Samples:")
     shown: Counter[str] = Counter()
     for message in sample.messages:
-        code = queues.error_code(message)
+        code = queues.reason(message)
         if shown[code] < per_code:
             shown[code] += 1
             lines.append(_sample_line(message, code))
@@ -200,11 +200,11 @@ def copy_messages(
             if not received:
                 break
             if code is not None:
-                others = [m for m in received if queues.error_code(m) != code]
+                others = [m for m in received if queues.reason(m) != queues.reason_name(code)]
                 if others and all(m["MessageId"] in kept for m in received):
                     break  # round the DLQ once: only messages left alone come back
                 kept.update((m["MessageId"], m["ReceiptHandle"]) for m in others)
-                received = [m for m in received if queues.error_code(m) == code]
+                received = [m for m in received if queues.reason(m) == queues.reason_name(code)]
             count, ok = _move(sqs, redrive, received, on_moved) if received else (0, True)
             moved += count
             if not ok:

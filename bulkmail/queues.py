@@ -161,6 +161,19 @@ def error_code(message: Mapping[str, Any]) -> str:
     return attribute.get("StringValue") or RETRIES_EXHAUSTED
 
 
+def reason_name(code: str) -> str:
+    """A dead letter's reason as one name: SES's UPPER_SNAKE entry statuses in the CamelCase
+    of its API errors (MESSAGE_REJECTED -> MessageRejected)."""
+    if code.isupper() or "_" in code:
+        return "".join(part.capitalize() for part in code.lower().split("_"))
+    return code
+
+
+def reason(message: Mapping[str, Any]) -> str:
+    """A DLQ message's reason: its ErrorCode as one name (reason_name)."""
+    return reason_name(error_code(message))
+
+
 def attribute_text(message: Mapping[str, Any], name: str) -> str:
     return ((message.get("MessageAttributes") or {}).get(name) or {}).get("StringValue", "")
 

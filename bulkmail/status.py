@@ -37,6 +37,7 @@ from bulk_sender.status_table import (
 )
 from bulkmail import campaign, target
 from bulkmail.errors import CliError
+from bulkmail.queues import reason_name
 
 STATUS_TABLE_OUTPUT = Output.STATUS_TABLE_NAME
 BATCH_GET_KEYS = 100
@@ -358,14 +359,6 @@ class CampaignNumbers:
             f"in flight {depth.get('in_flight', 0)}, scheduled {depth.get('delayed', 0)}; "
             "all campaigns, read from the queue)"
         ]
-
-
-def reason_name(code: str) -> str:
-    """A dead letter's reason as one name: SES's UPPER_SNAKE entry statuses in the CamelCase
-    of its API errors (MESSAGE_REJECTED -> MessageRejected)."""
-    if code.isupper() or "_" in code:
-        return "".join(part.capitalize() for part in code.lower().split("_"))
-    return code
 
 
 def _duration(seconds: float) -> str:

@@ -13,7 +13,7 @@ from bulkmail import queues
 from bulkmail.campaign import Row
 from bulkmail.local import emulator as emu
 from bulkmail.local.settings import LocalSettings
-from bulkmail.status import CampaignNumbers, reason_name
+from bulkmail.status import CampaignNumbers
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Summary:
 
     @property
     def dead_by_reason(self) -> Counter[str]:
-        return Counter(reason_name(queues.error_code(m)) for m in self.dead_letters)
+        return Counter(queues.reason(m) for m in self.dead_letters)
 
     @property
     def sent_twice(self) -> int:

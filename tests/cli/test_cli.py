@@ -438,10 +438,11 @@ def test_dlq_show_counts_by_error_code_and_leaves_every_message_visible(
     first = invoke(runner, "dlq", "show", "--dlq-url", dlq_url)
     second = invoke(runner, "dlq", "show", "--dlq-url", dlq_url)
 
-    # Then it counts by ErrorCode, without one as RetriesExhausted, shows samples, says it sampled
+    # Then it counts by ErrorCode (SES's UPPER_SNAKE statuses named as its API errors),
+    # without one as RetriesExhausted, shows samples, says it sampled
     assert first.exit_code == 0, first.output
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", first.stdout, re.MULTILINE))
-    assert counts == {"InvalidMessage": "2", "RetriesExhausted": "2", "MESSAGE_REJECTED": "1"}
+    assert counts == {"InvalidMessage": "2", "RetriesExhausted": "2", "MessageRejected": "1"}
     assert "sampled 5 (received, NOT deleted, and visible again now" in first.stdout
     # ... and the second sees the same five: the first left them all visible
     assert second.stdout == first.stdout
@@ -463,7 +464,7 @@ def test_dlq_show_names_each_samples_campaign_and_id(runner: CliRunner, sqs: Any
     # Then each sample names its campaign and id (a dash where the body has none)
     assert result.exit_code == 0, result.output
     assert (
-        "[MESSAGE_REJECTED] campaign spring, id spring:abc, SQS message m-1 at "
+        "[MessageRejected] campaign spring, id spring:abc, SQS message m-1 at "
         "2025-01-01T00:00:00.000Z: MESSAGE_REJECTED: reason"
     ) in result.stdout
     assert "[InvalidMessage] campaign -, id -, SQS message m-1" in result.stdout
@@ -524,6 +525,28 @@ def test_dlq_redrive_by_code_moves_only_those(
         "InvalidMessage",
         "MESSAGE_REJECTED",
     ]
+
+
+@pytest.mark.parametrize("code", ["MessageRejected", "MESSAGE_REJECTED"])
+def test_ses_s_two_names_of_a_rejection_are_one_reason_to_show_and_to_redrive(
+    runner: CliRunner, sqs: Any, queue_url: str, code: str
+) -> None:
+    # Given a DLQ with an entry SES rejected (MESSAGE_REJECTED) and a call it refused
+    # (MessageRejected): one reason under two spellings
+    url = sqs.create_queue(QueueName="two-names-dlq")["QueueUrl"]
+    dlq_message(sqs, url, '{"n": 1}', "MESSAGE_REJECTED")
+    dlq_message(sqs, url, '{"n": 2}', "MessageRejected")
+    dlq_message(sqs, url, '{"n": 3}', "InvalidMessage")
+    # When it is shown, then the reason is counted once, with both
+    shown = invoke(runner, "dlq", "show", "--dlq-url", url)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", shown.stdout, re.MULTILINE))
+    assert counts == {"MessageRejected": "2", "InvalidMessage": "1"}
+    # And a redrive of that reason, under either spelling, moves both
+    moved = invoke(
+        runner, "dlq", "redrive", "--dlq-url", url, "--queue-url", queue_url, "--code", code, "-y"
+    )
+    assert moved.exit_code == 0, moved.output
+    assert sorted(m["Body"] for m in received(sqs, queue_url)) == ['{"n": 1}', '{"n": 2}']
 
 
 def test_dlq_redrive_into_the_dlq_itself_is_refused(
