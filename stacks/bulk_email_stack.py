@@ -130,6 +130,9 @@ class BulkEmailStack(Stack):
                 "quota is left) has no resource-level permission: IAM accepts only '*' for it",
             ),
         )
+        scheduling = Scheduling(
+            self, "Scheduling", settings=settings, queue=queues.queue, status_table=status.table
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -139,6 +142,7 @@ class BulkEmailStack(Stack):
             function_log_group=sender.log_group,
             probe_log_group=probe.log_group,
             status_log_group=status.log_group,
+            enqueue_function=scheduling.function,
             unsubscribe_stage=unsubscribe.stage,
             function_timeout=Duration.seconds(settings.function_timeout_seconds),
             max_concurrency=settings.max_concurrency,
@@ -152,9 +156,6 @@ class BulkEmailStack(Stack):
             complaint_rate_alarm_threshold=settings.complaint_rate_alarm_threshold,
         )
 
-        scheduling = Scheduling(
-            self, "Scheduling", settings=settings, queue=queues.queue, status_table=status.table
-        )
         monitoring.dashboard.add_widgets(
             *scheduling.widgets(settings.metrics_namespace, settings.service_name)
         )

@@ -142,6 +142,15 @@ RUNBOOK = {
         action="Read the function's log group around the alarm time (the error and its "
         "traceback); fix the configuration or code, then redeploy.",
     ),
+    "ScheduledEnqueueFailed": AlarmRunbook(
+        title="Scheduled enqueue failed",
+        meaning="The function that puts a scheduled campaign's rows on the queue failed an "
+        "invocation (Lambda tries it twice more): an instant's rows may not be on the queue.",
+        action="Read the enqueue function's log group around the alarm time; `python -m "
+        "bulkmail schedule list` shows which instants are enqueued. Fix the cause, then run "
+        "the same `enqueue --at` again: its ids make a second offer harmless, and each chunk "
+        "is counted once.",
+    ),
     "RenderingFailures": AlarmRunbook(
         title="Rendering failures",
         meaning="SES could not render a template for some messages (a variable missing from "
@@ -209,6 +218,7 @@ class Monitoring(Construct):
         function_log_group: logs.ILogGroup,
         probe_log_group: logs.ILogGroup,
         status_log_group: logs.ILogGroup,
+        enqueue_function: lambda_.IFunction,
         unsubscribe_stage: apigateway.Stage,
         function_timeout: Duration,
         max_concurrency: int,
@@ -290,6 +300,14 @@ class Monitoring(Construct):
             "FunctionErrors": self._alarm(
                 "FunctionErrors",
                 function.metric_errors(statistic=cloudwatch.Stats.SUM, period=ALARM_PERIOD),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            # Scheduled campaigns (stacks/scheduling.py): a failed run of the enqueue
+            # function may leave an instant's rows off the queue.
+            "ScheduledEnqueueFailed": self._alarm(
+                "ScheduledEnqueueFailed",
+                enqueue_function.metric_errors(statistic=cloudwatch.Stats.SUM, period=ALARM_PERIOD),
                 threshold=1,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             ),

@@ -184,9 +184,9 @@ def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
     (status,) = [
         w for w in widgets if w["type"] == "alarm" and w["properties"]["title"] == "Alarms"
     ]
-    # Then it shows all ten alarms
+    # Then it shows all eleven alarms
     assert (
-        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 10
+        len(status["properties"]["alarms"]) == len(synth.resources("AWS::CloudWatch::Alarm")) == 11
     )
 
 
@@ -203,6 +203,7 @@ def test_the_alarm_status_widget_lists_every_alarm(synth, widgets):
             ">",
         ),
         ("FunctionErrors", "AWS/Lambda", "Errors", "Sum", None, ">="),
+        ("ScheduledEnqueueFailed", "AWS/Lambda", "Errors", "Sum", None, ">="),
         ("LedgerWriteFailures", "BulkEmail", "LedgerWriteFailures", "Sum", None, ">="),
         ("UnsubscribeErrors", "AWS/ApiGateway", "5XXError", "Sum", None, ">="),
         (
@@ -250,8 +251,9 @@ def test_each_metric_alarm_watches_its_metric_and_notifies_the_alarms_topic(
         fragment = "QueuesDlq" if name == "DlqNotEmpty" else "QueuesQueue"
         queue = synth.logical_id("AWS::SQS::Queue", fragment)
         assert dimensions == {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}
-    if namespace == "AWS/Lambda":
-        assert dimensions == {"FunctionName": ref(synth.one("AWS::Lambda::Function", "Sender")[0])}
+    if namespace == "AWS/Lambda":  # the sender's, or the scheduled campaigns' enqueue function
+        owner = "Scheduling" if name == "ScheduledEnqueueFailed" else "Sender"
+        assert dimensions == {"FunctionName": ref(synth.one("AWS::Lambda::Function", owner)[0])}
     if namespace == "AWS/ApiGateway":  # the unsubscribe endpoint's stage, the only REST API
         api = synth.one("AWS::ApiGateway::RestApi", "Unsubscribe")[1]["Properties"]
         stage = synth.one("AWS::ApiGateway::Stage", "Unsubscribe")[0]
