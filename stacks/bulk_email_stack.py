@@ -7,6 +7,7 @@ from constructs import Construct
 
 from bulk_sender.names import Output
 from stacks.campaign_status import CampaignStatus
+from stacks.function_identity import FunctionDefaults
 from stacks.idempotency import IdempotencyTable
 from stacks.monitoring import Monitoring
 from stacks.notification_key import NotificationKey
@@ -31,6 +32,12 @@ class BulkEmailStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
         super().__init__(scope, construct_id, description=DESCRIPTION)
 
+        defaults = FunctionDefaults(
+            log_retention=settings.log_retention,
+            service_name=settings.service_name,
+            metrics_namespace=settings.metrics_namespace,
+            log_level=settings.log_level,
+        )
         key = NotificationKey(self, "NotificationKey").key
         queues = SendQueues(
             self,
@@ -45,7 +52,8 @@ class BulkEmailStack(Stack):
         status = CampaignStatus(
             self,
             "Status",
-            settings=settings,
+            defaults=defaults,
+            status_ttl_seconds=settings.status_ttl_seconds,
             configuration_set_name=ses_events.configuration_set_name,
         )
         templates = SesTemplates(

@@ -21,11 +21,10 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from bulk_sender.names import Env
-from stacks.function_identity import AssetFunction
+from stacks.function_identity import AssetFunction, FunctionDefaults
 from stacks.queues import queue_with_dlq
 from stacks.ses_event_redaction import SES_EVENT_KEYS, redacted, type_pattern
 from stacks.ses_events import CONFIGURATION_SET_DIMENSION, EVENT_SOURCE
-from stacks.settings import Settings
 
 HANDLER = "events.lambda_handler"
 PARTITION_KEY = "pk"  # bulk_sender.status_table.PARTITION_KEY: the campaign
@@ -49,7 +48,8 @@ class CampaignStatus(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        defaults: FunctionDefaults,
+        status_ttl_seconds: int,
         configuration_set_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -120,12 +120,12 @@ class CampaignStatus(Construct):
             memory_size=256,
             environment={
                 Env.STATUS_TABLE: self.table.table_name,
-                Env.STATUS_TTL_SECONDS: str(settings.status_ttl_seconds),
+                Env.STATUS_TTL_SECONDS: str(status_ttl_seconds),
             },
-            log_retention=settings.log_retention,
-            service_name=settings.service_name,
-            metrics_namespace=settings.metrics_namespace,
-            log_level=settings.log_level,
+            log_retention=defaults.log_retention,
+            service_name=defaults.service_name,
+            metrics_namespace=defaults.metrics_namespace,
+            log_level=defaults.log_level,
         )
         self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
         for statement in (

@@ -9,6 +9,7 @@ The three are created under the caller's construct with the ids ``LogGroup``, ``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -23,6 +24,17 @@ from stacks.lambda_asset import sender_code
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+@dataclass(frozen=True)
+class FunctionDefaults:
+    """What every function of the stack shares: its logs' retention and Powertools' service
+    name, metrics namespace and log level. Built once by the stack from its settings."""
+
+    log_retention: logs.RetentionDays
+    service_name: str
+    metrics_namespace: str
+    log_level: str
 
 
 def _log_group_and_role(
