@@ -92,7 +92,7 @@ class BulkEmailStack(Stack):
         probe = PauseProbe(
             self,
             "PauseProbe",
-            settings=settings,
+            defaults=defaults,
             mapping_arn=sender.mapping_arn,
             mapping_id=sender.mapping_id,
             table=table,

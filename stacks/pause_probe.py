@@ -21,8 +21,7 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from bulk_sender.names import Env
-from stacks.function_identity import AssetFunction
-from stacks.settings import Settings
+from stacks.function_identity import AssetFunction, FunctionDefaults
 
 HANDLER = "probe_handler.lambda_handler"
 PROBE_RATE = Duration.minutes(5)
@@ -42,7 +41,7 @@ class PauseProbe(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        defaults: FunctionDefaults,
         mapping_arn: str,
         mapping_id: str,
         table: dynamodb.ITable,
@@ -51,9 +50,30 @@ class PauseProbe(Construct):
         configuration_sets: list[str],
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
+        asset = self._function(
+            defaults=defaults,
+            mapping_id=mapping_id,
+            table=table,
+            configuration_set_name=configuration_set_name,
+            configuration_sets=configuration_sets,
+        )
+        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
+        self._grant_probe(
+            mapping_arn=mapping_arn, table=table, configuration_set_arns=configuration_set_arns
+        )
+        self.schedule = self._schedule()
 
-        asset = AssetFunction(
+    def _function(
+        self,
+        *,
+        defaults: FunctionDefaults,
+        mapping_id: str,
+        table: dynamodb.ITable,
+        configuration_set_name: str,
+        configuration_sets: list[str],
+    ) -> AssetFunction:
+        """The probe's log group, role and function: it finds the mapping by its UUID."""
+        return AssetFunction(
             self,
             description="Bulk email pause probe: restarts sending once SES allows it",
             role_description=(
@@ -69,12 +89,16 @@ class PauseProbe(Construct):
                 # A marker naming a set outside these is reported, not waited for.
                 Env.ALLOWED_CONFIGURATION_SETS: ",".join(configuration_sets),
             },
-            log_retention=settings.log_retention,
-            service_name=settings.service_name,
-            metrics_namespace=settings.metrics_namespace,
-            log_level=settings.log_level,
+            log_retention=defaults.log_retention,
+            service_name=defaults.service_name,
+            metrics_namespace=defaults.metrics_namespace,
+            log_level=defaults.log_level,
         )
-        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
+
+    def _grant_probe(
+        self, *, mapping_arn: str, table: dynamodb.ITable, configuration_set_arns: list[str]
+    ) -> None:
+        """Read SES's sending status, restart the mapping, read and clear the marker."""
         statements = [
             iam.PolicyStatement(
                 sid="ReadAccountSendingStatus",
@@ -103,6 +127,8 @@ class PauseProbe(Construct):
         for statement in statements:
             self.role.add_to_policy(statement)
 
+    def _schedule(self) -> scheduler.CfnSchedule:
+        """The schedule that runs the probe every five minutes, and its own role."""
         # The schedule's own role invokes this function and nothing else (the L2 target
         # would also grant every version, `function:*`, which the probe has no use for).
         schedule_role = iam.Role(
@@ -110,7 +136,7 @@ class PauseProbe(Construct):
             "ScheduleRole",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             ),
             description="EventBridge Scheduler: invoke the pause probe",
         )
@@ -121,7 +147,7 @@ class PauseProbe(Construct):
                 resources=[self.function.function_arn],
             )
         )
-        self.schedule = scheduler.CfnSchedule(
+        return scheduler.CfnSchedule(
             self,
             "Schedule",
             description="Every 5 minutes: restart the bulk email sender if SES allows it again",
