@@ -139,7 +139,12 @@ class BulkEmailStack(Stack):
             ),
         )
         scheduling = Scheduling(
-            self, "Scheduling", settings=settings, queue=queues.queue, status_table=status.table
+            self,
+            "Scheduling",
+            defaults=defaults,
+            campaign_file_retention_days=settings.campaign_file_retention_days,
+            queue=queues.queue,
+            status_table=status.table,
         )
         monitoring = Monitoring(
             self,

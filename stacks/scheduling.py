@@ -40,8 +40,7 @@ from bulk_sender.schedule_enqueue import (
     QUEUE_ACTIONS,
     STATUS_ACTIONS,
 )
-from stacks.function_identity import AssetFunction
-from stacks.settings import Settings
+from stacks.function_identity import AssetFunction, FunctionDefaults
 
 HANDLER = "enqueue_handler.lambda_handler"
 # Long enough for a large chunked file; a run that needs more continues in a new invocation.
@@ -60,14 +59,26 @@ class Scheduling(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        defaults: FunctionDefaults,
+        campaign_file_retention_days: int,
         queue: sqs.IQueue,
         status_table: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
+        self.bucket = self._bucket(campaign_file_retention_days)
+        # No name given: CloudFormation generates it (the output says it to the CLI).
+        self.group = scheduler.CfnScheduleGroup(self, "Group")
+        self.group_name = self.group.ref
 
-        self.bucket = s3.Bucket(
+        asset = self._function(defaults=defaults, queue=queue, status_table=status_table)
+        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
+        self._grant_enqueue(queue=queue, status_table=status_table)
+        self._continue_runs()
+        self.scheduler_role = self._scheduler_role()
+
+    def _bucket(self, retention_days: int) -> s3.Bucket:
+        """The campaign bucket: private, TLS only, files deleted after `retention_days`."""
+        bucket = s3.Bucket(
             self,
             "Bucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -80,12 +91,12 @@ class Scheduling(Construct):
                 s3.LifecycleRule(
                     id="DeleteCampaignFiles",
                     prefix=OBJECT_PREFIX,
-                    expiration=Duration.days(settings.campaign_file_retention_days),
+                    expiration=Duration.days(retention_days),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
         )
-        Validations.of(self.bucket).acknowledge(
+        Validations.of(bucket).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-S1",
                 reason="The bucket holds scheduled campaign files that only this stack's "
@@ -94,11 +105,13 @@ class Scheduling(Construct):
                 "else",
             )
         )
-        # No name given: CloudFormation generates it (the output says it to the CLI).
-        self.group = scheduler.CfnScheduleGroup(self, "Group")
-        self.group_name = self.group.ref
+        return bucket
 
-        asset = AssetFunction(
+    def _function(
+        self, *, defaults: FunctionDefaults, queue: sqs.IQueue, status_table: dynamodb.ITable
+    ) -> AssetFunction:
+        """The enqueue function's log group, role and function."""
+        return AssetFunction(
             self,
             description="Bulk email scheduled enqueue: a campaign file onto the send queue",
             role_description="The scheduled enqueue: a campaign file from S3 onto the send queue",
@@ -110,12 +123,14 @@ class Scheduling(Construct):
                 Env.QUEUE_URL: queue.queue_url,
                 Env.STATUS_TABLE: status_table.table_name,
             },
-            log_retention=settings.log_retention,
-            service_name=settings.service_name,
-            metrics_namespace=settings.metrics_namespace,
-            log_level=settings.log_level,
+            log_retention=defaults.log_retention,
+            service_name=defaults.service_name,
+            metrics_namespace=defaults.metrics_namespace,
+            log_level=defaults.log_level,
         )
-        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
+
+    def _grant_enqueue(self, *, queue: sqs.IQueue, status_table: dynamodb.ITable) -> None:
+        """Read and delete campaign files, send to the queue, checkpoint in the status table."""
         statements = [
             iam.PolicyStatement(
                 sid="ReadAndDeleteCampaignFiles",
@@ -138,7 +153,9 @@ class Scheduling(Construct):
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
-        bucket_id = stack.get_logical_id(cast(s3.CfnBucket, self.bucket.node.default_child))
+        bucket_id = Stack.of(self).get_logical_id(
+            cast(s3.CfnBucket, self.bucket.node.default_child)
+        )
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{OBJECT_PREFIX}*]",
@@ -148,6 +165,8 @@ class Scheduling(Construct):
             )
         )
 
+    def _continue_runs(self) -> None:
+        """Async retries, and the policy that lets a run short of time invoke itself."""
         # Scheduler invokes it asynchronously: a failed run is retried twice by Lambda, each
         # retry continuing at the first chunk not recorded; a start older than a day is dropped
         # (Scheduler's metric InvocationDroppedCount and `schedule list` show it).
@@ -168,22 +187,26 @@ class Scheduling(Construct):
                 )
             ],
         )
-        self.scheduler_role = iam.Role(
+
+    def _scheduler_role(self) -> iam.Role:
+        """The role each schedule runs with: may invoke the enqueue function only."""
+        role = iam.Role(
             self,
             "SchedulerRole",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             ),
             description="EventBridge Scheduler: start the scheduled enqueue of a campaign",
         )
-        self.scheduler_role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="InvokeTheEnqueueFunction",
                 actions=list(INVOKE_ACTIONS),
                 resources=[self.function.function_arn],
             )
         )
+        return role
 
     def _group_metric(self, name: str, label: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
