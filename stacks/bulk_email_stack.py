@@ -21,7 +21,7 @@ from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_ar
 from stacks.ses_templates import SesTemplates
 from stacks.settings import Settings
 from stacks.template_files import by_ses_name, load_templates
-from stacks.unsubscribe import Unsubscribe
+from stacks.unsubscribe import Unsubscribe, UnsubscribeLimits
 
 DESCRIPTION = "Serverless bulk email sender: SQS -> Lambda -> SES v2 SendBulkEmail"
 
@@ -84,7 +84,20 @@ class BulkEmailStack(Stack):
                 )
             ],
         )
-        unsubscribe = Unsubscribe(self, "Unsubscribe", settings=settings, key=key)
+        unsubscribe = Unsubscribe(
+            self,
+            "Unsubscribe",
+            defaults=defaults,
+            limits=UnsubscribeLimits(
+                rate_limit=settings.unsubscribe_rate_limit,
+                burst_limit=settings.unsubscribe_burst_limit,
+                post_limit_per_client=settings.unsubscribe_post_limit_per_client,
+                get_limit_per_client=settings.unsubscribe_get_limit_per_client,
+            ),
+            mailto=settings.unsubscribe_mailto,
+            secret_readers=settings.unsubscribe_secret_readers,
+            key=key,
+        )
         unsubscribe.grant_sender(sender.role)
         unsubscribe.restrict_secret()
         for name, value in unsubscribe.sender_environment().items():

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
@@ -32,8 +33,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from stacks.function_identity import AssetFunction
-from stacks.settings import Settings
+from stacks.function_identity import AssetFunction, FunctionDefaults
 from stacks.shared_names import shared_names
 
 # The functions' shared names (bulk_sender.names), the very file the asset carries.
@@ -67,26 +67,65 @@ ACCESS_LOG_FORMAT = {
 RATE_WINDOW_SECONDS = 300  # WAF's rate-based rules count per client IP over this window
 
 
+@dataclass(frozen=True)
+class UnsubscribeLimits:
+    """The endpoint's request limits: the stage's throttling (requests per second, burst) and
+    the firewall's per-client counts over RATE_WINDOW_SECONDS (POST and GET apart)."""
+
+    rate_limit: int
+    burst_limit: int
+    post_limit_per_client: int
+    get_limit_per_client: int
+
+
 class Unsubscribe(Construct):
     """The secret, the suppression table, the endpoint function, its REST API and firewall."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, key: kms.IKey
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        limits: UnsubscribeLimits,
+        mailto: str,
+        secret_readers: tuple[str, ...],
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-
         self._key = key
-        self.secret = secretsmanager.Secret(
+        self.secret = self._secret()
+        self.table = self._table()
+        self._function(defaults)
+        self.api = self._api(defaults.log_retention, limits)
+        self.stage = self.api.deployment_stage
+        self._methods()
+        self.api.node.try_remove_child("Endpoint")  # the stack's own output is UnsubscribeUrl
+        self.url = self.api.url_for_path(PATH)
+        self.firewall = self._firewall(limits)
+        wafv2.CfnWebACLAssociation(
+            self,
+            "FirewallAssociation",
+            resource_arn=self.stage.stage_arn,
+            web_acl_arn=self.firewall.attr_arn,
+        )
+        self._mailto = mailto
+        self._readers = secret_readers
+        self._secret_users: list[iam.IRole] = [self.role]
+
+    def _secret(self) -> secretsmanager.Secret:
+        """The HMAC key of the links and recipient hashes, encrypted with the stack's key."""
+        secret = secretsmanager.Secret(
             self,
             "Secret",
             description="Signs one-click unsubscribe links and keys the recipient hashes",
-            encryption_key=key,
+            encryption_key=self._key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True
             ),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        Validations.of(self.secret).acknowledge(
+        Validations.of(secret).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-SMG4",
                 reason="The secret is an HMAC key, not a credential: `python -m bulkmail secret "
@@ -94,7 +133,11 @@ class Unsubscribe(Construct):
                 "which a Secrets Manager rotation function cannot do without the table's grants",
             )
         )
-        self.table = dynamodb.Table(
+        return secret
+
+    def _table(self) -> dynamodb.Table:
+        """The suppression list: keyed recipient hashes and lists, no address."""
+        return dynamodb.Table(
             self,
             "Table",
             partition_key=dynamodb.Attribute(name=HASH_KEY, type=dynamodb.AttributeType.STRING),
@@ -107,6 +150,8 @@ class Unsubscribe(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
+    def _function(self, defaults: FunctionDefaults) -> None:
+        """The endpoint function: reads the secret, records unsubscribes in the table."""
         asset = AssetFunction(
             self,
             description="One-click unsubscribe endpoint (RFC 8058)",
@@ -118,9 +163,9 @@ class Unsubscribe(Construct):
                 NAMES.Env.UNSUBSCRIBE_SECRET_ARN: self.secret.secret_arn,
                 NAMES.Env.SUPPRESSION_TABLE: self.table.table_name,
             },
-            log_retention=settings.log_retention,
-            service_name=settings.service_name,
-            log_level=settings.log_level,  # no metrics: the API's own are on the dashboard
+            log_retention=defaults.log_retention,
+            service_name=defaults.service_name,
+            log_level=defaults.log_level,  # no metrics: the API's own are on the dashboard
         )
         self.function, self.role = asset.function, asset.role
         self._grant_secret(self.role, "ReadTheSigningSecret")
@@ -132,13 +177,17 @@ class Unsubscribe(Construct):
             )
         )
 
+    def _api(
+        self, log_retention: logs.RetentionDays, limits: UnsubscribeLimits
+    ) -> apigateway.RestApi:
+        """The regional REST API, throttled, its stage writing access logs (no query string)."""
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
-            retention=settings.log_retention,
+            retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.api = apigateway.RestApi(
+        return apigateway.RestApi(
             self,
             "Api",
             description="One-click unsubscribe links of the bulk email sender",
@@ -149,14 +198,16 @@ class Unsubscribe(Construct):
             # Mail clients may POST multipart/form-data (RFC 8058): the function gets its bytes.
             binary_media_types=["multipart/form-data"],
             deploy_options=apigateway.StageOptions(
-                throttling_rate_limit=settings.unsubscribe_rate_limit,
-                throttling_burst_limit=settings.unsubscribe_burst_limit,
+                throttling_rate_limit=limits.rate_limit,
+                throttling_burst_limit=limits.burst_limit,
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
                 access_log_format=apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
                 metrics_enabled=True,
             ),
         )
-        self.stage = self.api.deployment_stage
+
+    def _methods(self) -> None:
+        """GET, HEAD and POST on the path, each requiring the token parameter."""
         # A request without the token parameter is 400 from the gateway: no function runs.
         # (Body validation applies to methods with a model: these have none, the function
         # reads the one-click form itself.)
@@ -192,18 +243,6 @@ class Unsubscribe(Construct):
                 "CloudWatch role; the stage writes access logs without the query string",
             ),
         )
-        self.api.node.try_remove_child("Endpoint")  # the stack's own output is UnsubscribeUrl
-        self.url = self.api.url_for_path(PATH)
-        self.firewall = self._firewall(settings)
-        wafv2.CfnWebACLAssociation(
-            self,
-            "FirewallAssociation",
-            resource_arn=self.stage.stage_arn,
-            web_acl_arn=self.firewall.attr_arn,
-        )
-        self._mailto = settings.unsubscribe_mailto
-        self._readers = settings.unsubscribe_secret_readers
-        self._secret_users: list[iam.IRole] = [self.role]
 
     def restrict_secret(self) -> None:
         """With `unsubscribe_secret_readers` set: the secret's resource policy denies reading or
@@ -222,7 +261,7 @@ class Unsubscribe(Construct):
             )
         )
 
-    def _firewall(self, settings: Settings) -> wafv2.CfnWebACL:
+    def _firewall(self, limits: UnsubscribeLimits) -> wafv2.CfnWebACL:
         """The web ACL: token-shaped `t` only, then per-client rate limits (POST, GET apart).
         Sampled requests are off: they would store the query string (the token)."""
 
@@ -284,11 +323,11 @@ class Unsubscribe(Construct):
                 ),
                 visibility_config=visibility("TokenShaped"),
             ),
-            per_client("PostsPerClient", 1, settings.unsubscribe_post_limit_per_client, is_post()),
+            per_client("PostsPerClient", 1, limits.post_limit_per_client, is_post()),
             per_client(
                 "GetsPerClient",
                 2,
-                settings.unsubscribe_get_limit_per_client,
+                limits.get_limit_per_client,
                 wafv2.CfnWebACL.StatementProperty(
                     not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=is_post())
                 ),
