@@ -14,7 +14,7 @@ from stacks.notification_key import NotificationKey
 from stacks.pause_probe import PauseProbe
 from stacks.queues import SendQueues
 from stacks.scheduling import Scheduling
-from stacks.send_options import SendOptions
+from stacks.send_options import EndpointOptions, SendOptions
 from stacks.sender_function import SenderFunction
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
@@ -117,13 +117,24 @@ class BulkEmailStack(Stack):
         options = SendOptions(
             self,
             "SendOptions",
-            settings=settings,
             sender=sender,
             configuration_set_name=ses_events.configuration_set_name,
+            allowed_configuration_sets=settings.allowed_configuration_sets,
             template_names=sorted(by_ses_name(load_templates(), settings.template_prefix)),
             identity_arns=[
                 identity_arn(self, identity) for identity in settings.sending_identities
             ],
+            authorized_identity_arns=settings.authorized_identity_arns,
+            open_tracking=settings.open_tracking,
+            click_tracking=settings.click_tracking,
+            tenants=settings.tenants,
+            create_tenants=settings.create_tenants,
+            endpoint=EndpointOptions(
+                endpoint_id=settings.endpoint_id,
+                create=settings.create_endpoint,
+                secondary_region=settings.endpoint_secondary_region,
+                second_region_identities=settings.sending_identities + settings.sandbox_recipients,
+            ),
             depends_on=[
                 c for c in (templates, identities, ses_events.configuration_set) if c is not None
             ],
