@@ -15,7 +15,7 @@ from stacks.pause_probe import PauseProbe
 from stacks.queues import SendQueues
 from stacks.scheduling import Scheduling
 from stacks.send_options import EndpointOptions, SendOptions
-from stacks.sender_function import SenderFunction
+from stacks.sender_function import MessageDefaults, SenderFunction, SenderTuning
 from stacks.ses_events import SesEvents
 from stacks.ses_identities import SendingIdentities, dkim_output_id, identity_arn
 from stacks.ses_templates import SesTemplates
@@ -70,7 +70,30 @@ class BulkEmailStack(Stack):
         sender = SenderFunction(
             self,
             "Sender",
-            settings=settings,
+            defaults=defaults,
+            tuning=SenderTuning(
+                function_timeout_seconds=settings.function_timeout_seconds,
+                function_memory_mb=settings.function_memory_mb,
+                batch_size=settings.batch_size,
+                max_batching_window_seconds=settings.max_batching_window_seconds,
+                max_concurrency=settings.max_concurrency,
+                max_calls_in_flight=settings.max_calls_in_flight,
+                max_send_rate=settings.max_send_rate,
+                max_receive_count=settings.max_receive_count,
+                retry_backoff_base_seconds=settings.retry_backoff_base_seconds,
+                retry_backoff_max_seconds=settings.retry_backoff_max_seconds,
+            ),
+            messages=MessageDefaults(
+                default_from=settings.default_from,
+                default_template=settings.default_template,
+                default_tags=settings.default_tags,
+                template_prefix=settings.template_prefix,
+            ),
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+            status_ttl_seconds=settings.status_ttl_seconds,
+            allowed_configuration_sets=settings.allowed_configuration_sets,
+            # A multi-region endpoint needs SigV4a (the AWS CRT in the asset).
+            sigv4a=bool(settings.endpoint_id or settings.create_endpoint),
             queue=queues.queue,
             dlq=queues.dlq,
             table=table,

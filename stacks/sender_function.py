@@ -7,6 +7,7 @@ thing the handler does, on the resources it does it to.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -16,11 +17,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from bulk_sender.names import Env
-from stacks.function_identity import ARCHITECTURE, RUNTIME, AssetFunction
+from stacks.function_identity import ARCHITECTURE, RUNTIME, AssetFunction, FunctionDefaults
 from stacks.lambda_asset import sender_code
-from stacks.settings import Settings
 
-__all__ = ["SenderFunction"]
+__all__ = ["MessageDefaults", "SenderFunction", "SenderTuning"]
 HANDLER = "handler.lambda_handler"
 
 SEND_ACTIONS = ("ses:SendBulkEmail",)
@@ -47,6 +47,34 @@ def _number(value: float) -> str:
     return format(value, "g")
 
 
+@dataclass(frozen=True)
+class SenderTuning:
+    """How the sender consumes the queue and paces its sends: the function's size, the
+    mapping's batches and concurrency, the rate, the retries and the redrive threshold."""
+
+    function_timeout_seconds: int
+    function_memory_mb: int
+    batch_size: int
+    max_batching_window_seconds: int
+    max_concurrency: int
+    max_calls_in_flight: int
+    max_send_rate: float
+    max_receive_count: int
+    retry_backoff_base_seconds: int
+    retry_backoff_max_seconds: int
+
+
+@dataclass(frozen=True)
+class MessageDefaults:
+    """What a message gets when it names none: sender, template, tags; and the prefix of
+    the stack's stored templates."""
+
+    default_from: str
+    default_template: str
+    default_tags: dict[str, str]
+    template_prefix: str
+
+
 class SenderFunction(Construct):
     """The function, its log group and role, and the SQS event source mapping."""
 
@@ -55,7 +83,13 @@ class SenderFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        defaults: FunctionDefaults,
+        tuning: SenderTuning,
+        messages: MessageDefaults,
+        idempotency_ttl_seconds: int,
+        status_ttl_seconds: int,
+        allowed_configuration_sets: tuple[str, ...],
+        sigv4a: bool,
         queue: sqs.IQueue,
         dlq: sqs.IQueue,
         table: dynamodb.ITable,
@@ -65,20 +99,70 @@ class SenderFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-
-        template_arns = stack.format_arn(service="ses", resource="template", resource_name="*")
         # The stack's own set, and those a message may name besides (allowed_configuration_sets).
-        configuration_sets = [
-            configuration_set_name,
-            *dict.fromkeys(settings.allowed_configuration_sets),
-        ]
-        configuration_set_arns = [
+        configuration_sets = [configuration_set_name, *dict.fromkeys(allowed_configuration_sets)]
+        self.configuration_set_arns = [  # also what the probe may read
             stack.format_arn(service="ses", resource="configuration-set", resource_name=name)
             for name in configuration_sets
         ]
-        self.configuration_set_arns = configuration_set_arns  # also what the probe may read
         self.configuration_sets = configuration_sets  # and the names it may find in a marker
-        statements = [
+        statements = self._statements(
+            queue=queue,
+            dlq=dlq,
+            table=table,
+            status_table=status_table,
+            identity_arns=identity_arns,
+        )
+        environment = self._environment(
+            tuning=tuning,
+            messages=messages,
+            idempotency_ttl_seconds=idempotency_ttl_seconds,
+            status_ttl_seconds=status_ttl_seconds,
+            queue=queue,
+            dlq=dlq,
+            table=table,
+            status_table=status_table,
+            configuration_set_name=configuration_set_name,
+        )
+        asset = self._function(
+            defaults=defaults, tuning=tuning, sigv4a=sigv4a, environment=environment
+        )
+        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
+        self._add_message_defaults(messages)
+        for statement in statements:
+            self.role.add_to_policy(statement)
+        event_source = self._event_source(queue, tuning)
+        self.mapping_arn = event_source.event_source_mapping_arn
+        self.mapping_id = event_source.event_source_mapping_id
+        self._pause_policy()
+
+    def _add_message_defaults(self, messages: MessageDefaults) -> None:
+        """The defaults a message may leave out, in the environment only when set."""
+        # Unset means "every message names its own": an empty value would be a wrong default.
+        optional = {
+            Env.DEFAULT_FROM: messages.default_from,
+            Env.DEFAULT_TEMPLATE: messages.default_template,
+            Env.TEMPLATE_PREFIX: messages.template_prefix,
+        }
+        for name, value in optional.items():
+            if value:
+                self.function.add_environment(name, value)
+
+    def _statements(
+        self,
+        *,
+        queue: sqs.IQueue,
+        dlq: sqs.IQueue,
+        table: dynamodb.ITable,
+        status_table: dynamodb.ITable,
+        identity_arns: list[str],
+    ) -> list[iam.PolicyStatement]:
+        """The role's statements: one per thing the handler does, on what it does it to."""
+        template_arns = Stack.of(self).format_arn(
+            service="ses", resource="template", resource_name="*"
+        )
+        configuration_set_arns = self.configuration_set_arns
+        return [
             iam.PolicyStatement(
                 sid="SendBulkEmailFromTheSendingIdentities",
                 actions=list(SEND_ACTIONS),
@@ -121,70 +205,85 @@ class SenderFunction(Construct):
             ),
         ]
 
-        environment = {
+    def _environment(
+        self,
+        *,
+        tuning: SenderTuning,
+        messages: MessageDefaults,
+        idempotency_ttl_seconds: int,
+        status_ttl_seconds: int,
+        queue: sqs.IQueue,
+        dlq: sqs.IQueue,
+        table: dynamodb.ITable,
+        status_table: dynamodb.ITable,
+        configuration_set_name: str,
+    ) -> dict[str, str]:
+        """The handler's settings: where it sends, reads and writes, and how it paces."""
+        configuration_sets = self.configuration_sets
+        return {
             Env.DLQ_URL: dlq.queue_url,
             Env.QUEUE_URL: queue.queue_url,
             Env.CONFIGURATION_SET_NAME: configuration_set_name,
             Env.ALLOWED_CONFIGURATION_SETS: ",".join(configuration_sets),
             Env.DEFAULT_TAGS: json.dumps(
-                settings.default_tags, separators=(",", ":"), sort_keys=True
+                messages.default_tags, separators=(",", ":"), sort_keys=True
             ),
             Env.IDEMPOTENCY_TABLE: table.table_name,
-            Env.IDEMPOTENCY_TTL_SECONDS: str(settings.idempotency_ttl_seconds),
+            Env.IDEMPOTENCY_TTL_SECONDS: str(idempotency_ttl_seconds),
             Env.STATUS_TABLE: status_table.table_name,
-            Env.STATUS_TTL_SECONDS: str(settings.status_ttl_seconds),
+            Env.STATUS_TTL_SECONDS: str(status_ttl_seconds),
             # The queue's redrive threshold: a retry at the last receive is a dead letter.
-            Env.MAX_RECEIVE_COUNT: str(settings.max_receive_count),
-            Env.MAX_SEND_RATE: _number(settings.max_send_rate),
+            Env.MAX_RECEIVE_COUNT: str(tuning.max_receive_count),
+            Env.MAX_SEND_RATE: _number(tuning.max_send_rate),
             # The event source mapping's maximum concurrency, from the same context key.
-            Env.MAX_CONCURRENCY: str(settings.max_concurrency),
-            Env.MAX_CALLS_IN_FLIGHT: str(settings.max_calls_in_flight),
-            Env.RETRY_BACKOFF_BASE_SECONDS: str(settings.retry_backoff_base_seconds),
-            Env.RETRY_BACKOFF_MAX_SECONDS: str(settings.retry_backoff_max_seconds),
+            Env.MAX_CONCURRENCY: str(tuning.max_concurrency),
+            Env.MAX_CALLS_IN_FLIGHT: str(tuning.max_calls_in_flight),
+            Env.RETRY_BACKOFF_BASE_SECONDS: str(tuning.retry_backoff_base_seconds),
+            Env.RETRY_BACKOFF_MAX_SECONDS: str(tuning.retry_backoff_max_seconds),
         }
 
-        asset = AssetFunction(
+    def _function(
+        self,
+        *,
+        defaults: FunctionDefaults,
+        tuning: SenderTuning,
+        sigv4a: bool,
+        environment: dict[str, str],
+    ) -> AssetFunction:
+        """The sender's log group, role and function."""
+        return AssetFunction(
             self,
             description="Bulk email sender: SQS batches to SES v2 SendBulkEmail",
             role_description="The bulk email sender function: send with SES, consume the queue",
             handler=HANDLER,
             # A multi-region endpoint needs SigV4a, hence the AWS CRT; no other stack loads it.
-            code=sender_code(
-                RUNTIME,
-                ARCHITECTURE,
-                sigv4a=bool(settings.endpoint_id or settings.create_endpoint),
-            ),
-            timeout=Duration.seconds(settings.function_timeout_seconds),
-            memory_size=settings.function_memory_mb,
+            code=sender_code(RUNTIME, ARCHITECTURE, sigv4a=sigv4a),
+            timeout=Duration.seconds(tuning.function_timeout_seconds),
+            memory_size=tuning.function_memory_mb,
             environment=environment,
-            log_retention=settings.log_retention,
-            service_name=settings.service_name,
-            metrics_namespace=settings.metrics_namespace,
-            log_level=settings.log_level,
+            log_retention=defaults.log_retention,
+            service_name=defaults.service_name,
+            metrics_namespace=defaults.metrics_namespace,
+            log_level=defaults.log_level,
         )
-        self.function, self.log_group, self.role = asset.function, asset.log_group, asset.role
-        # Unset means "every message names its own": an empty value would be a wrong default.
-        optional = {
-            Env.DEFAULT_FROM: settings.default_from,
-            Env.DEFAULT_TEMPLATE: settings.default_template,
-            Env.TEMPLATE_PREFIX: settings.template_prefix,
-        }
-        for name, value in optional.items():
-            if value:
-                self.function.add_environment(name, value)
-        for statement in statements:
-            self.role.add_to_policy(statement)
+
+    def _event_source(
+        self, queue: sqs.IQueue, tuning: SenderTuning
+    ) -> event_sources.SqsEventSource:
+        """The SQS event source mapping: the queue's batches into the function."""
         # Receive, delete, change visibility (the retry backoff) on the queue, nothing else.
         event_source = event_sources.SqsEventSource(
             queue,
-            batch_size=settings.batch_size,
-            max_batching_window=Duration.seconds(settings.max_batching_window_seconds),
+            batch_size=tuning.batch_size,
+            max_batching_window=Duration.seconds(tuning.max_batching_window_seconds),
             report_batch_item_failures=True,
-            max_concurrency=settings.max_concurrency,
+            max_concurrency=tuning.max_concurrency,
         )
         self.function.add_event_source(event_source)
-        self.mapping_arn = event_source.event_source_mapping_arn
-        self.mapping_id = event_source.event_source_mapping_id
+        return event_source
+
+    def _pause_policy(self) -> None:
+        """The sender may stop its own mapping when SES pauses sending."""
         # The sender stops its own mapping when SES pauses it (bulk_sender/pause.py). A
         # separate policy, not the role's default one: the function depends on its default
         # policy and the mapping on the function, so naming the mapping there is a cycle.
