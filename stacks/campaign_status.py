@@ -20,16 +20,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
-from bulk_sender.names import Env
+from bulk_sender.names import Env, Table
 from stacks.function_identity import AssetFunction, FunctionDefaults
 from stacks.queues import queue_with_dlq
 from stacks.ses_event_redaction import SES_EVENT_KEYS, redacted, type_pattern
 from stacks.ses_events import CONFIGURATION_SET_DIMENSION, EVENT_SOURCE
 
 HANDLER = "events.lambda_handler"
-PARTITION_KEY = "pk"  # bulk_sender.status_table.PARTITION_KEY: the campaign
-SORT_KEY = "sk"
-TTL_ATTRIBUTE = "expires_at"
+PARTITION_KEY = Table.STATUS_PARTITION_KEY  # the campaign
+SORT_KEY = Table.STATUS_SORT_KEY
+TTL_ATTRIBUTE = Table.TTL_ATTRIBUTE
 ID_TAG = "bulkmail-id"  # bulk_sender.campaign_status.ID_TAG: only tagged emails are ours
 # What bulk_sender.status_table calls, and only that (tests/infra checks the two agree).
 TABLE_WRITE_ACTIONS = ("dynamodb:UpdateItem",)

@@ -6,8 +6,10 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-PARTITION_KEY = "id"
-TTL_ATTRIBUTE = "expires_at"
+from bulk_sender.names import Table
+
+PARTITION_KEY = Table.LEDGER_KEY
+TTL_ATTRIBUTE = Table.TTL_ATTRIBUTE
 
 
 class IdempotencyTable(Construct):

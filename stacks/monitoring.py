@@ -24,6 +24,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from bulk_sender.names import LogEvent
 from stacks.ses_events import CAMPAIGN_DIMENSION, CONFIGURATION_SET_DIMENSION, SES_EVENT_METRICS
 from stacks.topic_policies import allow_alarms_to_publish
 
@@ -47,7 +48,11 @@ BY_CAMPAIGN = tuple(
 )
 DEAD_LETTERED_LOG_MESSAGE = "dead_lettered"
 # The log lines of a pause (the sender) and a resume (the probe): bulk_sender/pause.py, probe.py.
-PAUSE_LOG_MESSAGES = ("sending_paused", "sending_resumed", "pause_marker_unactionable")
+PAUSE_LOG_MESSAGES = (
+    LogEvent.SENDING_PAUSED,
+    LogEvent.SENDING_RESUMED,
+    LogEvent.PAUSE_MARKER_UNACTIONABLE,
+)
 CAMPAIGN_COUNTS_LOG_MESSAGE = "campaign_counts"
 # The funnel's columns: (label, field of a campaign_counts line's `counts`). The sender logs
 # what it received, sent, dead-lettered; the events function each outcome's net change.

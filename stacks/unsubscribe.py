@@ -41,7 +41,7 @@ NAMES = shared_names()
 HANDLER = "unsubscribe.lambda_handler"
 # The table's keys, as bulk_sender/suppression.py reads them (the CDK app does not import the
 # Lambda's code; tests/infra/test_stack_unsubscribe.py checks the two agree).
-HASH_KEY, LIST_KEY = "h", "list"
+HASH_KEY, LIST_KEY = NAMES.Table.SUPPRESSION_HASH_KEY, NAMES.Table.SUPPRESSION_LIST_KEY
 PATH = "/unsubscribe"
 METHODS = ("GET", "HEAD", "POST")
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)

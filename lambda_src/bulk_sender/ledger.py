@@ -36,6 +36,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.fast_requests import speed_up
+from bulk_sender.names import Table
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,9 @@ DEAD_LETTERED = "DEAD_LETTERED"
 # before this key (`dlq#...`) are not read: at worst a message dead-lettered just before
 # the upgrade and then redelivered is written to the DLQ twice; it is never sent twice.
 DEAD_LETTER_KEY = "dlq\t{}"
+# The table's partition key and expiry attribute (the stack creates it with them).
+KEY = Table.LEDGER_KEY
+TTL_ATTRIBUTE = Table.TTL_ATTRIBUTE
 MAX_TRANSACTION_ITEMS = 100
 MAX_BATCH_WRITE_ITEMS = 25
 MAX_BATCH_GET_KEYS = 100
@@ -108,7 +112,7 @@ NO_ERROR = (None, "None")
 
 # A claim's `expires_at` is its end; a completion's is the end of its TTL: one condition
 # covers both (items of the previous form carried the same end in `claim_expires_at`).
-_CLAIM_CONDITION = "attribute_not_exists(id) OR expires_at < :now"
+_CLAIM_CONDITION = f"attribute_not_exists({KEY}) OR {TTL_ATTRIBUTE} < :now"
 
 
 def ledger_client(max_pool: int = 10) -> Any:
@@ -291,10 +295,10 @@ class DynamoLedger:
             "Put": {
                 "TableName": self._table,
                 "Item": {
-                    "id": {"S": message_id},
+                    KEY: {"S": message_id},
                     "status": {"S": IN_PROGRESS},
                     "owner": {"S": owner},
-                    "expires_at": {"N": str(now + hold)},
+                    TTL_ATTRIBUTE: {"N": str(now + hold)},
                 },
                 "ConditionExpression": _CLAIM_CONDITION,
                 "ExpressionAttributeValues": {":now": {"N": str(now)}},
@@ -372,7 +376,7 @@ class DynamoLedger:
         return {
             "Delete": {
                 "TableName": self._table,
-                "Key": {"id": {"S": message_id}},
+                "Key": {KEY: {"S": message_id}},
                 # Only claims carry an owner (a completion replaces the whole item), and each
                 # claim its own token: this deletes that claim and nothing else.
                 "ConditionExpression": "#owner = :owner",
@@ -392,7 +396,7 @@ class DynamoLedger:
             for message_id in ids:
                 self._held.pop(message_id, None)
         expires = {"N": str(int(self._clock()) + self._ttl)}
-        items = [{"id": {"S": i}, "status": {"S": COMPLETED}, "expires_at": expires} for i in ids]
+        items = [{KEY: {"S": i}, "status": {"S": COMPLETED}, TTL_ATTRIBUTE: expires} for i in ids]
         with self._lock:
             if self._batching:
                 # Full requests go now; the rest waits for the next call's or for finish().
@@ -406,7 +410,7 @@ class DynamoLedger:
         DynamoDB leaves unprocessed are asked again (bounded, with backoff), then taken as
         not dead-lettered: at worst a letter is written twice."""
         keys = [DEAD_LETTER_KEY.format(i) for i in dict.fromkeys(sqs_message_ids)]
-        found = {item["id"]["S"] for item in self._read(keys)}
+        found = {item[KEY]["S"] for item in self._read(keys)}
         return {key.removeprefix(DEAD_LETTER_KEY.format("")) for key in found}
 
     def completed(self, ids: Iterable[str]) -> set[str]:
@@ -415,10 +419,10 @@ class DynamoLedger:
         outcome. Unprocessed keys are taken as not completed."""
         now = int(self._clock())
         return {
-            item["id"]["S"]
+            item[KEY]["S"]
             for item in self._read(list(dict.fromkeys(ids)))
             if item.get("status", {}).get("S") == COMPLETED
-            and int(item.get("expires_at", {}).get("N", "0")) >= now
+            and int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")) >= now
         }
 
     def _read(self, keys: Sequence[str]) -> list[dict[str, Any]]:
@@ -427,10 +431,8 @@ class DynamoLedger:
         for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
             request: dict[str, Any] | None = {
                 self._table: {
-                    "Keys": [
-                        {"id": {"S": key}} for key in keys[start : start + MAX_BATCH_GET_KEYS]
-                    ],
-                    "ProjectionExpression": "id, #s, expires_at",
+                    "Keys": [{KEY: {"S": key}} for key in keys[start : start + MAX_BATCH_GET_KEYS]],
+                    "ProjectionExpression": f"{KEY}, #s, {TTL_ATTRIBUTE}",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ConsistentRead": True,
                 }
@@ -455,9 +457,9 @@ class DynamoLedger:
         expires = {"N": str(int(self._clock()) + self._ttl)}
         items = [
             {
-                "id": {"S": DEAD_LETTER_KEY.format(i)},
+                KEY: {"S": DEAD_LETTER_KEY.format(i)},
                 "status": {"S": DEAD_LETTERED},
-                "expires_at": expires,
+                TTL_ATTRIBUTE: expires,
             }
             for i in sqs_message_ids
         ]

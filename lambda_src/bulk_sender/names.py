@@ -117,3 +117,24 @@ class Cli:
 
     # Where enqueue keeps this machine's id key when no --id-key or stack gives one.
     ID_KEY_FILE = "BULKMAIL_ID_KEY_FILE"
+
+
+class Table:
+    """Key and attribute names of the stack's DynamoDB tables: the stack creates the tables,
+    the functions, the CLI and the local run read and write their items."""
+
+    LEDGER_KEY = "id"  # the idempotency ledger's partition key (a message id, or a dead letter's)
+    STATUS_PARTITION_KEY = "pk"  # the campaign status table's: the campaign
+    STATUS_SORT_KEY = "sk"  # `#counts`, or an email's key
+    SUPPRESSION_HASH_KEY = "h"  # the suppression list's: a keyed recipient hash
+    SUPPRESSION_LIST_KEY = "list"
+    TTL_ATTRIBUTE = "expires_at"  # every table's expiry (epoch seconds)
+
+
+class LogEvent:
+    """Log events the dashboard's queries read (stacks/monitoring.py): the functions log them
+    under these names."""
+
+    SENDING_PAUSED = "sending_paused"
+    SENDING_RESUMED = "sending_resumed"
+    PAUSE_MARKER_UNACTIONABLE = "pause_marker_unactionable"

@@ -57,6 +57,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.dlq import MAX_ATTRIBUTES, _from_event_attribute, _size, message_batches
 from bulk_sender.ledger import LEDGER_CALL_MS
+from bulk_sender.names import LogEvent
 from bulk_sender.outcomes import NOT_TRIED_PAUSED, Outcome, is_pause
 from bulk_sender.records import ORIGINAL_MESSAGE_ID, SqsRecord
 from bulk_sender.sqs_limits import MAX_MESSAGE_BYTES
@@ -347,7 +348,7 @@ class Pause:
             "mapping_stopped": stopped,
         }
         if started:
-            log.warning("sending_paused", extra=fields)
+            log.warning(LogEvent.SENDING_PAUSED, extra=fields)
         else:
             log.info("held_while_paused", extra=fields)
         return len(held)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from bulk_sender.names import LogEvent
 from bulk_sender.pause import Marker, MarkerStore
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def probe(
         log.warning("pause_renewed_while_resuming", extra={"reason": marker.reason})
         return ProbeResult(PAUSED, marker.reason, paused_for, unactionable)
     log.warning(
-        "sending_resumed",
+        LogEvent.SENDING_RESUMED,
         extra={"reason": marker.reason, "paused_seconds": round(paused_for)},
     )
     return ProbeResult(RESUMED, marker.reason, paused_for, unactionable)
@@ -139,7 +140,7 @@ def _refusal(
 
 def _unactionable(configuration_set: str, why: str) -> str:
     log.error(
-        "pause_marker_unactionable",
+        LogEvent.PAUSE_MARKER_UNACTIONABLE,
         extra={"configuration_set": configuration_set, "why": why},
     )
     return configuration_set

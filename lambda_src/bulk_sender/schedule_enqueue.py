@@ -33,13 +33,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender import schedule
 from bulk_sender.dlq import message_batches
-from bulk_sender.names import Scheduled
+from bulk_sender.names import Scheduled, Table
 
 log = logging.getLogger(__name__)
 
 COUNTS_KEY_SK = "#counts"  # bulk_sender.status_table.COUNTS_SK
 ENQUEUED = "enqueued"  # bulk_sender.campaign_status.ENQUEUED
-TTL_ATTRIBUTE = "expires_at"
+TTL_ATTRIBUTE = Table.TTL_ATTRIBUTE
 DEFAULT_TTL_SECONDS = 90 * 24 * 3600
 # A chunk is started only with this much of the invocation left (a chunk of 1,000 rows takes
 # a second or two; the margin also covers the checkpoint and the re-invocation).

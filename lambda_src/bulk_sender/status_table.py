@@ -30,15 +30,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.campaign_status import SENT_TOTAL, Change
 from bulk_sender.fast_requests import speed_up
+from bulk_sender.names import Table
 
 log = logging.getLogger(__name__)
 
-PARTITION_KEY = "pk"  # the campaign
-SORT_KEY = "sk"
+PARTITION_KEY = Table.STATUS_PARTITION_KEY  # the campaign
+SORT_KEY = Table.STATUS_SORT_KEY
 COUNTS_SK = "#counts"
 MESSAGE_PREFIX = "m#"
 COUNT_PREFIX = "n:"
-TTL_ATTRIBUTE = "expires_at"
+TTL_ATTRIBUTE = Table.TTL_ATTRIBUTE
 DEFAULT_TTL_SECONDS = 90 * 24 * 3600
 # What this module calls on the table, and only that (the stack grants exactly these).
 WRITE_ACTIONS = ("dynamodb:UpdateItem",)

@@ -20,7 +20,7 @@ from bulk_sender.recipient_hash import ALL_LISTS, Keys
 
 log = logging.getLogger(__name__)
 
-HASH_KEY, LIST_KEY = "h", "list"
+HASH_KEY, LIST_KEY = names.Table.SUPPRESSION_HASH_KEY, names.Table.SUPPRESSION_LIST_KEY
 VERSION_ATTRIBUTE = names.Unsubscribe.VERSION_ATTRIBUTE
 MAX_KEYS_PER_READ = 100  # BatchGetItem's limit
 READ_ATTEMPTS = 3
