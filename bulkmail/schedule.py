@@ -27,7 +27,7 @@ import typer
 from botocore.exceptions import ClientError
 
 from bulk_sender import schedule as rules
-from bulk_sender.names import Output, Scheduled
+from bulk_sender.names import Output, Scheduled, Table
 from bulk_sender.schedule_enqueue import COUNTS_KEY_SK, encode_bodies
 from bulkmail import quota, target
 from bulkmail.campaign import Row
@@ -241,7 +241,10 @@ class Stack:
         )
 
     def _counts_key(self, campaign: str) -> dict[str, Any]:
-        return {"pk": {"S": campaign}, "sk": {"S": COUNTS_KEY_SK}}
+        return {
+            Table.STATUS_PARTITION_KEY: {"S": campaign},
+            Table.STATUS_SORT_KEY: {"S": COUNTS_KEY_SK},
+        }
 
     def create(self, campaign: str, instant: datetime, bodies: Sequence[str]) -> bool:
         """Upload the file and create the schedule; False if that schedule already exists

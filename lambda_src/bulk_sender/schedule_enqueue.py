@@ -177,7 +177,10 @@ class CampaignEnqueuer:
     # --- the checkpoints ----------------------------------------------------------------
 
     def _key(self, job: Job) -> dict[str, Any]:
-        return {"pk": {"S": job.campaign}, "sk": {"S": COUNTS_KEY_SK}}
+        return {
+            Table.STATUS_PARTITION_KEY: {"S": job.campaign},
+            Table.STATUS_SORT_KEY: {"S": COUNTS_KEY_SK},
+        }
 
     def recorded_chunks(self, job: Job) -> set[int]:
         """The chunk indexes of this instant already recorded (strongly consistent)."""
