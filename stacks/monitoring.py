@@ -46,14 +46,14 @@ BY_CAMPAIGN = tuple(
         ses.EmailSendingEvent.COMPLAINT,
     )
 )
-DEAD_LETTERED_LOG_MESSAGE = "dead_lettered"
+DEAD_LETTERED_LOG_MESSAGE = LogEvent.DEAD_LETTERED
 # The log lines of a pause (the sender) and a resume (the probe): bulk_sender/pause.py, probe.py.
 PAUSE_LOG_MESSAGES = (
     LogEvent.SENDING_PAUSED,
     LogEvent.SENDING_RESUMED,
     LogEvent.PAUSE_MARKER_UNACTIONABLE,
 )
-CAMPAIGN_COUNTS_LOG_MESSAGE = "campaign_counts"
+CAMPAIGN_COUNTS_LOG_MESSAGE = LogEvent.CAMPAIGN_COUNTS
 # The funnel's columns: (label, field of a campaign_counts line's `counts`). The sender logs
 # what it received, sent, dead-lettered; the events function each outcome's net change.
 FUNNEL = (

@@ -32,6 +32,7 @@ from bulk_sender.dlq import DeadLetter, DeadLetterQueue
 from bulk_sender.fast_requests import speed_up
 from bulk_sender.ledger import LEDGER_CALL_MS, Claim, DynamoLedger, NullLedger, ledger_client
 from bulk_sender.message import Defaults, Email, InvalidMessage, parse_message
+from bulk_sender.names import LogEvent
 from bulk_sender.outcomes import (
     Outcome,
     backoff_seconds,
@@ -748,7 +749,7 @@ class BulkSender:
             (not_written if records[index].message_id in failed else written).append(index)
         for index in written:
             log.warning(
-                "dead_lettered",
+                LogEvent.DEAD_LETTERED,
                 extra={
                     "id": redact(ids.get(index, records[index].message_id)),
                     "source_message_id": records[index].message_id,

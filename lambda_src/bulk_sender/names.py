@@ -138,3 +138,5 @@ class LogEvent:
     SENDING_PAUSED = "sending_paused"
     SENDING_RESUMED = "sending_resumed"
     PAUSE_MARKER_UNACTIONABLE = "pause_marker_unactionable"
+    DEAD_LETTERED = "dead_lettered"  # one per message the sender writes to the DLQ
+    CAMPAIGN_COUNTS = "campaign_counts"  # one per campaign per batch: its counts added

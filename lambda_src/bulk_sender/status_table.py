@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_sender.campaign_status import SENT_TOTAL, Change
 from bulk_sender.fast_requests import speed_up
-from bulk_sender.names import Table
+from bulk_sender.names import LogEvent, Table
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +339,9 @@ class StatusTable:
             if campaign in failed:
                 unwritten.counts[campaign] = counts
             else:
-                log.info("campaign_counts", extra={"campaign": campaign, "counts": dict(counts)})
+                log.info(
+                    LogEvent.CAMPAIGN_COUNTS, extra={"campaign": campaign, "counts": dict(counts)}
+                )
         return unwritten
 
 
