@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -98,3 +98,25 @@ class AssetFunction:
             log_group=self.log_group,
             environment={**environment, **powertools},
         )
+
+
+def scheduler_role(
+    scope: Construct, construct_id: str, *, function: lambda_.IFunction, sid: str, description: str
+) -> iam.Role:
+    """A role EventBridge Scheduler assumes (for this account's schedules only) that may invoke
+    `function` and nothing else (the L2 target would also grant every version, `function:*`)."""
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal(
+            "scheduler.amazonaws.com",
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}},
+        ),
+        description=description,
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid=sid, actions=["lambda:InvokeFunction"], resources=[function.function_arn]
+        )
+    )
+    return role

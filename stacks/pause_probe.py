@@ -14,14 +14,14 @@ role names the mapping's ARN (no cycle: the mapping does not depend on the probe
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from bulk_sender.names import Env
-from stacks.function_identity import AssetFunction, FunctionDefaults
+from stacks.function_identity import AssetFunction, FunctionDefaults, scheduler_role
 
 HANDLER = "probe_handler.lambda_handler"
 PROBE_RATE = Duration.minutes(5)
@@ -129,23 +129,12 @@ class PauseProbe(Construct):
 
     def _schedule(self) -> scheduler.CfnSchedule:
         """The schedule that runs the probe every five minutes, and its own role."""
-        # The schedule's own role invokes this function and nothing else (the L2 target
-        # would also grant every version, `function:*`, which the probe has no use for).
-        schedule_role = iam.Role(
+        schedule_role = scheduler_role(
             self,
             "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
-            ),
+            function=self.function,
+            sid="InvokeTheProbe",
             description="EventBridge Scheduler: invoke the pause probe",
-        )
-        schedule_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="InvokeTheProbe",
-                actions=["lambda:InvokeFunction"],
-                resources=[self.function.function_arn],
-            )
         )
         return scheduler.CfnSchedule(
             self,

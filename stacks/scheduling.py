@@ -40,7 +40,7 @@ from bulk_sender.schedule_enqueue import (
     QUEUE_ACTIONS,
     STATUS_ACTIONS,
 )
-from stacks.function_identity import AssetFunction, FunctionDefaults
+from stacks.function_identity import AssetFunction, FunctionDefaults, scheduler_role
 
 HANDLER = "enqueue_handler.lambda_handler"
 # Long enough for a large chunked file; a run that needs more continues in a new invocation.
@@ -190,23 +190,13 @@ class Scheduling(Construct):
 
     def _scheduler_role(self) -> iam.Role:
         """The role each schedule runs with: may invoke the enqueue function only."""
-        role = iam.Role(
+        return scheduler_role(
             self,
             "SchedulerRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
-            ),
+            function=self.function,
+            sid="InvokeTheEnqueueFunction",
             description="EventBridge Scheduler: start the scheduled enqueue of a campaign",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="InvokeTheEnqueueFunction",
-                actions=list(INVOKE_ACTIONS),
-                resources=[self.function.function_arn],
-            )
-        )
-        return role
 
     def _group_metric(self, name: str, label: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
